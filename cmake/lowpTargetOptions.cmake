@@ -1,0 +1,23 @@
+# Flags for lowp's own targets (tests, benchmarks, examples) only: nothing here touches
+# global CMake state, so a parent project that add_subdirectory()s us is unaffected.
+function(lowp_target_options target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wconversion -Wshadow -Wpedantic)
+    if(LOWP_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+    if(LOWP_SANITIZE)
+      target_compile_options(${target} PRIVATE
+        -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+      target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    endif()
+    if(LOWP_NATIVE)
+      target_compile_options(${target} PRIVATE -march=native)
+    endif()
+  elseif(MSVC)
+    target_compile_options(${target} PRIVATE /W4 /permissive-)
+    if(LOWP_WERROR)
+      target_compile_options(${target} PRIVATE /WX)
+    endif()
+  endif()
+endfunction()
