@@ -224,8 +224,11 @@ LOWP_HOST_DEVICE constexpr std::uint64_t encode(const unpacked& u, round_mode mo
   //    exponent field by itself.
   const std::int64_t field_base = e_result - L::emin + L::min_normal_field - 1;
   const int shift = (e_result - M) - u.exp;
-  const std::uint64_t r = round_right_shift(u.sig, shift, mode, negative, random_bits,
-                                            static_cast<unsigned>(field_base) & 1u);
+  // The code's parity is r's, except without mantissa bits, where r is the implicit 1
+  // and the parity is the exponent field's.
+  const unsigned base_parity = M == 0 ? static_cast<unsigned>(field_base) & 1u : 0u;
+  const std::uint64_t r =
+      round_right_shift(u.sig, shift, mode, negative, random_bits, base_parity);
   const std::int64_t code = field_base * (std::int64_t{1} << M) + static_cast<std::int64_t>(r);
 
   // 5. Range.
