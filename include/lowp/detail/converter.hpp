@@ -133,12 +133,14 @@ LOWP_HOST_DEVICE constexpr unpacked decode(std::uint64_t code) noexcept {
       return u;
     }
   }
-  if (field < static_cast<std::uint64_t>(L::min_normal_field)) {  // subnormal or zero
-    if (mantissa == 0) { u.kind = unpacked::zero; return u; }
-    u.kind = unpacked::finite;
-    u.sig = mantissa;
-    u.exp = L::emin - M;
-    return u;
+  if constexpr (Tr::has_subnormals) {
+    if (field == 0) {  // subnormal or zero
+      if (mantissa == 0) { u.kind = unpacked::zero; return u; }
+      u.kind = unpacked::finite;
+      u.sig = mantissa;
+      u.exp = L::emin - M;
+      return u;
+    }
   }
   u.kind = unpacked::finite;
   u.sig = mantissa | (std::uint64_t{1} << M);
