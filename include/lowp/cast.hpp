@@ -20,6 +20,8 @@ namespace lowp {
 /// - `r` rounds values between two codes (see lowp::rounding).
 /// - `o` decides results whose rounded magnitude exceeds the format's max, and infinite
 ///   inputs (see lowp::overflow).  Integer targets always saturate to [min, max].
+///   Decoding a lowp value into float or double is exact and ignores `o` (Inf stays
+///   Inf), exactly like static_cast<float>(v).
 /// - NaN gives the format's NaN, signed where the format's NaN is signed (E4M3FN
 ///   0x7F/0xFF, E5M2 0x7E/0xFE for a quiet NaN without payload); IEEE-style formats
 ///   (E5M2, FP16, BF16) keep the payload's top bits, as F16C does.  The fnuz formats give
@@ -32,7 +34,12 @@ LOWP_HOST_DEVICE LOWP_CONSTEXPR To cast(From x, rounding r = rounding::nearest_e
                                         overflow o = overflow::saturate) noexcept {
   static_assert(detail::is_cast_source_v<From> || is_lowp_type_v<From>,
                 "cast<To>(x): x must be float, double, an integer or a lowp type");
-  return detail::from_unpacked<To>(detail::to_unpacked(x), detail::to_mode(r), o);
+  // Decoding a lowp value into float or double is exact for every code, so there is
+  // nothing to saturate: Inf stays Inf, whatever `o` says.
+  constexpr bool exact_decode =
+      is_lowp_type_v<From> && (std::is_same_v<To, float> || std::is_same_v<To, double>);
+  return detail::from_unpacked<To>(detail::to_unpacked(x), detail::to_mode(r),
+                                   exact_decode ? overflow::non_saturating : o);
 }
 
 /// Stochastic rounding: rounds x to one of its two neighbouring codes, away from the

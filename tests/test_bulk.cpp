@@ -1,0 +1,443 @@
+// Bulk conversions (lowp/bulk.hpp) against the scalar API, element by element.
+//
+// This one source is built several times (tests/bulk.cmake): with LOWP_NO_SIMD (the
+// portable path), with -mavx2 (the AVX2 path) and with AVX-512 flags (the AVX-512 path);
+// lowp::bulk_backend_name() says which path the public functions use in each build.
+// The reference is always the generic scalar converter, lowp::cast, one element at a
+// time; nothing here computes an expected value with the bulk code under test.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lowp_test.hpp"
+#include <lowp/bulk.hpp>
+#include <lowp/lowp.hpp>
+
+namespace {
+
+using namespace lowp;
+
+// Skips the whole test when the CPU cannot run the instructions this build targets.
+bool cpu_ok() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(LOWP_SIMD_AVX512)
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vl"))
+    return false;
+#endif
+#if defined(LOWP_SIMD_AVX2)
+  if (!__builtin_cpu_supports("avx2")) return false;
+#endif
+#endif
+  return true;
+}
+#define LOWP_REQUIRE_CPU()                                                              \
+  do {                                                                                  \
+    if (!cpu_ok()) {                                                                    \
+      WARN("CPU lacks the instructions of the " << bulk_backend_name() << " build: skipped"); \
+      return;                                                                           \
+    }                                                                                   \
+  } while (0)
+
+std::uint32_t fbits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float from_fbits(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+constexpr rounding all_modes[] = {rounding::nearest_even, rounding::nearest_away, rounding::toward_zero,
+                                  rounding::up, rounding::down};
+constexpr overflow all_policies[] = {overflow::saturate, overflow::non_saturating};
+
+// Inputs that hit every decision of an encoder for format T: each representable value,
+// its float neighbours and the midpoints (exact in float: every lowp format has at most
+// 10 mantissa bits), values around max and the overflow threshold, zeros, float
+// subnormals, Inf, NaNs with payloads, both signs; plus random bit patterns and a
+// random spread over the format's range.
+template <class T>
+std::vector<float> probe_floats(std::uint32_t seed) {
+  std::vector<float> v;
+  auto add = [&v](double d) {
+    const float f = static_cast<float>(d);
+    for (float g : {f, std::nextafter(f, 0.0f), std::nextafter(f, std::numeric_limits<float>::infinity()),
+                    std::nextafter(f, -std::numeric_limits<float>::infinity())}) {
+      v.push_back(g);
+      v.push_back(-g);
+    }
+  };
+  constexpr unsigned ncodes = sizeof(typename T::storage_type) == 1 ? 256u : 0u;
+  std::vector<double> vals;
+  for (unsigned c = 0; c < ncodes; ++c) {
+    const double d = static_cast<double>(T::from_bits(static_cast<typename T::storage_type>(c)));
+    if (std::isfinite(d)) vals.push_back(d);
+  }
+  for (std::size_t i = 0; i < vals.size(); ++i) {
+    add(vals[i]);
+    for (std::size_t j = 0; j < vals.size(); ++j)  // midpoints of neighbouring values
+      if (vals[j] > vals[i]) {
+        bool neighbour = true;
+        for (double w : vals)
+          if (w > vals[i] && w < vals[j]) { neighbour = false; break; }
+        if (neighbour) add((vals[i] + vals[j]) / 2);
+      }
+    add(vals[i] * 2);
+    add(vals[i] * 1.03125);
+  }
+  for (double d : {0.0, 1e-45, 1e-40, 1e-38, 1.1754944e-38, 0.5, 1.0, 3.4e38, 1e30, 65504.0, 65520.0,
+                   57344.0, 61440.0, 448.0, 464.0, 480.0, 240.0, 248.0, 6.0, 7.0, 7.5, 28.0, 30.0,
+                   127.5, 128.0, 255.5, 256.0, -128.5, -129.0, 7.5, 8.0, 15.5, 16.0, -8.5, -9.0})
+    add(d);
+  for (std::uint32_t special : {0x7F800000u, 0x7FC00000u, 0x7FA00000u, 0x7F800001u, 0x7FE00001u, 0x7FBFFFFFu,
+                                0x7F7FFFFFu, 0x00000001u, 0x007FFFFFu, 0x00800000u}) {
+    v.push_back(from_fbits(special));
+    v.push_back(from_fbits(special | 0x80000000u));
+  }
+  std::mt19937 rng(seed);
+  for (int i = 0; i < 4000; ++i) v.push_back(from_fbits(static_cast<std::uint32_t>(rng())));
+  std::uniform_real_distribution<double> expo(-30.0, 20.0);
+  for (int i = 0; i < 4000; ++i) {
+    const double d = std::exp2(expo(rng));
+    v.push_back(static_cast<float>((rng() & 1u) ? d : -d));
+  }
+  return v;
+}
+
+template <class T>
+std::string fmt_name() {
+  return T::traits_type::name;
+}
+
+// --- encode ----------------------------------------------------------------------
+
+template <class T>
+void check_encode_all_modes() {
+  const std::vector<float> x = probe_floats<T>(1234);
+  std::vector<T> got(x.size());
+  for (rounding r : all_modes)
+    for (overflow o : all_policies) {
+      convert(x.data(), got.data(), x.size(), r, o);
+      std::size_t bad = 0, first_bad = 0;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (got[i].bits() != cast<T>(x[i], r, o).bits()) {
+          if (bad++ == 0) first_bad = i;
+        }
+      INFO(fmt_name<T>() << " rounding " << static_cast<int>(r) << " overflow " << static_cast<int>(o)
+                         << " first mismatch at x bits 0x" << std::hex << fbits(x[first_bad]));
+      CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("convert float -> every format equals lowp::cast, every rounding and overflow", "[bulk][encode]") {
+  LOWP_REQUIRE_CPU();
+  INFO("backend " << bulk_backend_name());
+  check_encode_all_modes<float8_e4m3fn>();
+  check_encode_all_modes<float8_e5m2>();
+  check_encode_all_modes<float8_e4m3fnuz>();
+  check_encode_all_modes<float8_e5m2fnuz>();
+  check_encode_all_modes<float6_e2m3fn>();
+  check_encode_all_modes<float6_e3m2fn>();
+  check_encode_all_modes<float4_e2m1fn>();
+  check_encode_all_modes<int4>();
+  check_encode_all_modes<uint4>();
+  check_encode_all_modes<int8>();
+  check_encode_all_modes<uint8>();
+  check_encode_all_modes<float8_e8m0fnu>();  // generic path
+  check_encode_all_modes<float16>();         // generic path
+  check_encode_all_modes<bfloat16>();        // generic path
+}
+
+// --- decode ------------------------------------------------------------------------
+
+template <class T>
+void check_decode_all_codes() {
+  std::vector<T> q(256);
+  for (unsigned c = 0; c < 256; ++c) q[c] = T::from_bits(static_cast<typename T::storage_type>(c));
+  std::vector<float> y(256);
+  for (overflow o : all_policies) {
+    convert(q.data(), y.data(), q.size(), rounding::nearest_even, o);
+    for (unsigned c = 0; c < 256; ++c) {
+      INFO(fmt_name<T>() << " code " << c << " overflow " << static_cast<int>(o));
+      CHECK(fbits(y[c]) == fbits(cast<float>(q[c], rounding::nearest_even, o)));
+    }
+  }
+  // dequantize: static_cast<float>(q) * scale, one binary32 multiply
+  for (float scale : {1.0f, 0.37f, -3.0e-3f, 1e30f, 0.0f}) {
+    dequantize(q.data(), y.data(), q.size(), scale);
+    for (unsigned c = 0; c < 256; ++c) {
+      const float want = static_cast<float>(q[c]) * scale;
+      INFO(fmt_name<T>() << " code " << c << " scale " << scale);
+      CHECK((fbits(y[c]) == fbits(want) || (std::isnan(y[c]) && std::isnan(want))));
+    }
+  }
+}
+
+TEST_CASE("convert every code -> float equals lowp::cast; dequantize", "[bulk][decode]") {
+  LOWP_REQUIRE_CPU();
+  check_decode_all_codes<float8_e4m3fn>();
+  check_decode_all_codes<float8_e5m2>();
+  check_decode_all_codes<float8_e4m3fnuz>();
+  check_decode_all_codes<float8_e5m2fnuz>();
+  check_decode_all_codes<float6_e2m3fn>();
+  check_decode_all_codes<float6_e3m2fn>();
+  check_decode_all_codes<float4_e2m1fn>();
+  check_decode_all_codes<int4>();
+  check_decode_all_codes<uint4>();
+  check_decode_all_codes<int8>();
+  check_decode_all_codes<uint8>();
+  check_decode_all_codes<float8_e8m0fnu>();
+}
+
+// --- tails, unaligned pointers, guard bytes -----------------------------------------
+
+TEST_CASE("every length 0..127 at unaligned offsets writes exactly n results", "[bulk][tails]") {
+  LOWP_REQUIRE_CPU();
+  std::mt19937 rng(7);
+  std::vector<float> pool(128 + 8);
+  for (float& f : pool) f = static_cast<float>(std::ldexp(static_cast<double>(rng() % 2001) - 1000.0, -6));
+  constexpr std::uint8_t guard = 0xA5;
+  for (std::size_t src_off = 0; src_off < 4; ++src_off)
+    for (std::size_t dst_off = 0; dst_off < 5; ++dst_off)
+      for (std::size_t n = 0; n < 128; ++n) {
+        const float* src = pool.data() + src_off;
+        // encode
+        std::vector<std::uint8_t> raw(n + dst_off + 64, guard);
+        auto* dst = reinterpret_cast<float8_e4m3fn*>(raw.data() + dst_off);
+        convert(src, dst, n);
+        bool ok = true;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          const bool inside = i >= dst_off && i < dst_off + n;
+          const std::uint8_t want = inside ? cast<float8_e4m3fn>(src[i - dst_off]).bits() : guard;
+          if (raw[i] != want) ok = false;
+        }
+        // decode back, into a float buffer with guards
+        std::vector<float> out(n + dst_off + 32, from_fbits(0xDEADBEEFu));
+        convert(static_cast<const float8_e4m3fn*>(dst), out.data() + dst_off, n);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+          const bool inside = i >= dst_off && i < dst_off + n;
+          const std::uint32_t want =
+              inside ? fbits(static_cast<float>(cast<float8_e4m3fn>(src[i - dst_off]))) : 0xDEADBEEFu;
+          if (fbits(out[i]) != want) ok = false;
+        }
+        INFO("n " << n << " src offset " << src_off << " dst offset " << dst_off);
+        REQUIRE(ok);
+      }
+}
+
+TEST_CASE("in place: float -> 1-byte format over its own buffer", "[bulk][inplace]") {
+  LOWP_REQUIRE_CPU();
+  const std::vector<float> x = probe_floats<float8_e5m2>(99);
+  std::vector<float> buf = x;
+  auto* q = reinterpret_cast<float8_e5m2*>(buf.data());
+  convert(buf.data(), q, buf.size());
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) bad += q[i].bits() != cast<float8_e5m2>(x[i]).bits();
+  CHECK(bad == 0);
+  // and a packed destination over the same buffer
+  std::vector<float> buf2 = x;
+  packed_span<float4_e2m1fn> p(reinterpret_cast<std::uint8_t*>(buf2.data()), x.size());
+  convert(buf2.data(), p);
+  bad = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) bad += p.get(i).bits() != cast<float4_e2m1fn>(x[i]).bits();
+  CHECK(bad == 0);
+}
+
+// --- scaled ------------------------------------------------------------------------
+
+template <class T>
+void check_quantize_groups() {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{100},
+                        std::size_t{515}}) {
+    std::vector<float> x(n);
+    for (float& f : x) f = nd(rng);
+    if (n > 5) x[3] = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t g : {std::size_t{1}, std::size_t{3}, std::size_t{16}, std::size_t{32}, std::size_t{33},
+                          std::size_t{1000}}) {
+      const std::size_t ng = (n + g - 1) / g;
+      std::vector<float> inv(ng == 0 ? 1 : ng);
+      for (float& s : inv) s = std::ldexp(1.0f, static_cast<int>(rng() % 7)) * 1.37f;
+      std::vector<T> q(n);
+      for (rounding r : {rounding::nearest_even, rounding::toward_zero})
+        for (overflow o : all_policies) {
+          quantize(x.data(), q.data(), n, inv.data(), g, r, o);
+          std::size_t bad = 0;
+          for (std::size_t i = 0; i < n; ++i) bad += q[i].bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+          INFO(fmt_name<T>() << " n " << n << " g " << g);
+          CHECK(bad == 0);
+          // packed destination where T packs
+          if constexpr (is_packable_v<T>) {
+            packed_vector<T> pv(n);
+            quantize(x.data(), pv.span(), inv.data(), g, r, o);
+            bad = 0;
+            for (std::size_t i = 0; i < n; ++i) bad += pv.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+            if constexpr (packed_bits_v<T> == 4) {
+              packed_vector<T, packed_layout::high_nibble_first> ph(n);
+              quantize(x.data(), ph.span(), inv.data(), g, r, o);
+              for (std::size_t i = 0; i < n; ++i) bad += ph.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+            }
+            CHECK(bad == 0);
+            // grouped dequantize of the packed result
+            std::vector<float> y(n);
+            dequantize(pv.span(), y.data(), inv.data(), g);
+            bad = 0;
+            for (std::size_t i = 0; i < n; ++i) bad += fbits(y[i]) != fbits(static_cast<float>(pv.get(i)) * inv[i / g]);
+            CHECK(bad == 0);
+          }
+        }
+      // grouped dequantize
+      std::vector<float> y(n);
+      dequantize(q.data(), y.data(), n, inv.data(), g);
+      std::size_t bad = 0;
+      for (std::size_t i = 0; i < n; ++i) bad += fbits(y[i]) != fbits(static_cast<float>(q[i]) * inv[i / g]);
+      CHECK(bad == 0);
+    }
+    // one scale per call
+    std::vector<T> q(n);
+    quantize(x.data(), q.data(), n, 0.75f);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) bad += q[i].bits() != cast<T>(x[i] * 0.75f).bits();
+    CHECK(bad == 0);
+  }
+}
+
+TEST_CASE("quantize / dequantize with one scale and per-group scales", "[bulk][scaled]") {
+  LOWP_REQUIRE_CPU();
+  check_quantize_groups<float8_e4m3fn>();
+  check_quantize_groups<float8_e5m2>();
+  check_quantize_groups<float4_e2m1fn>();
+  check_quantize_groups<float6_e2m3fn>();
+  check_quantize_groups<float6_e3m2fn>();
+  check_quantize_groups<int4>();
+  check_quantize_groups<uint4>();
+  check_quantize_groups<int8>();
+  check_quantize_groups<float8_e8m0fnu>();  // generic path
+}
+
+// --- packed ------------------------------------------------------------------------
+
+template <class T, packed_layout L>
+void check_packed_convert() {
+  const std::vector<float> x = probe_floats<T>(5);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{17},
+                        std::size_t{64}, x.size()}) {
+    packed_vector<T, L> pv(n);
+    for (rounding r : all_modes)
+      for (overflow o : all_policies) {
+        convert(x.data(), pv.span(), r, o);
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < n; ++i) bad += pv.get(i).bits() != cast<T>(x[i], r, o).bits();
+        INFO(fmt_name<T>() << " n " << n);
+        CHECK(bad == 0);
+      }
+    std::vector<float> y(n);
+    convert(packed_span<const T, L>(pv), y.data());
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) bad += fbits(y[i]) != fbits(static_cast<float>(pv.get(i)));
+    CHECK(bad == 0);
+    // non-float destination through the generic path
+    std::vector<bfloat16> yb(n);
+    convert(pv.span(), yb.data());
+    bad = 0;
+    for (std::size_t i = 0; i < n; ++i) bad += yb[i].bits() != cast<bfloat16>(pv.get(i)).bits();
+    CHECK(bad == 0);
+  }
+}
+
+TEST_CASE("convert to and from packed 4-bit and FP6 storage", "[bulk][packed]") {
+  LOWP_REQUIRE_CPU();
+  check_packed_convert<float4_e2m1fn, packed_layout::low_nibble_first>();
+  check_packed_convert<float4_e2m1fn, packed_layout::high_nibble_first>();
+  check_packed_convert<int4, packed_layout::low_nibble_first>();
+  check_packed_convert<int4, packed_layout::high_nibble_first>();
+  check_packed_convert<uint4, packed_layout::low_nibble_first>();
+  check_packed_convert<float6_e2m3fn, packed_layout::low_nibble_first>();
+  check_packed_convert<float6_e3m2fn, packed_layout::low_nibble_first>();
+}
+
+TEST_CASE("packed spans at odd element offsets (subspan) and shared bytes", "[bulk][packed]") {
+  LOWP_REQUIRE_CPU();
+  // A 4-bit span of odd length shares its last byte: the neighbour nibble must survive.
+  std::vector<std::uint8_t> raw(40, 0xEE);
+  packed_span<int4> s(raw.data(), 33);
+  std::vector<float> x(33);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 16) - 8.0f;
+  convert(x.data(), s);
+  CHECK((raw[16] >> 4) == 0xE);
+  CHECK(raw[17] == 0xEE);
+  for (std::size_t i = 0; i < 33; ++i) CHECK(s.get(i).value() == static_cast<int>(x[i]));
+}
+
+// --- FP8 <-> float16 / bfloat16 ----------------------------------------------------
+
+template <class F8, class H>
+void check_half_pair() {
+  for (overflow o : all_policies) {
+    std::vector<F8> q(256);
+    for (unsigned c = 0; c < 256; ++c) q[c] = F8::from_bits(static_cast<std::uint8_t>(c));
+    std::vector<H> h(256);
+    convert(q.data(), h.data(), q.size(), rounding::nearest_even, o);
+    for (unsigned c = 0; c < 256; ++c) {
+      INFO(fmt_name<F8>() << " -> " << fmt_name<H>() << " code " << c);
+      CHECK(h[c].bits() == cast<H>(q[c], rounding::nearest_even, o).bits());
+    }
+  }
+  std::vector<H> all(65536);
+  for (std::uint32_t c = 0; c < 65536; ++c) all[c] = H::from_bits(static_cast<std::uint16_t>(c));
+  std::vector<F8> out(all.size());
+  for (rounding r : all_modes)
+    for (overflow o : all_policies) {
+      convert(all.data(), out.data(), all.size(), r, o);
+      std::size_t bad = 0, first = 0;
+      for (std::size_t i = 0; i < all.size(); ++i)
+        if (out[i].bits() != cast<F8>(all[i], r, o).bits()) {
+          if (bad++ == 0) first = i;
+        }
+      INFO(fmt_name<H>() << " -> " << fmt_name<F8>() << " first mismatch at code " << first);
+      CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("FP8 <-> float16 / bfloat16, every code", "[bulk][half]") {
+  LOWP_REQUIRE_CPU();
+  check_half_pair<float8_e4m3fn, float16>();
+  check_half_pair<float8_e4m3fn, bfloat16>();
+  check_half_pair<float8_e5m2, float16>();
+  check_half_pair<float8_e5m2, bfloat16>();
+  check_half_pair<float8_e4m3fnuz, float16>();
+  check_half_pair<float8_e5m2fnuz, bfloat16>();
+}
+
+// --- contract ----------------------------------------------------------------------
+
+TEST_CASE("bulk functions reject null pointers and zero group sizes", "[bulk][errors]") {
+  std::vector<float> x(4, 1.0f);
+  std::vector<float8_e4m3fn> q(4);
+  REQUIRE_THROWS_AS(convert(static_cast<const float*>(nullptr), q.data(), 4), std::invalid_argument);
+  REQUIRE_THROWS_AS(convert(x.data(), static_cast<float8_e4m3fn*>(nullptr), 4), std::invalid_argument);
+  convert(static_cast<const float*>(nullptr), static_cast<float8_e4m3fn*>(nullptr), 0);  // n == 0: fine
+  const float s = 1.0f;
+  REQUIRE_THROWS_WITH(quantize(x.data(), q.data(), 4, &s, 0), "lowp::quantize: group_size must be > 0");
+  REQUIRE_THROWS_AS(quantize(x.data(), q.data(), 4, static_cast<const float*>(nullptr), 2),
+                    std::invalid_argument);
+  REQUIRE_THROWS_AS(dequantize(q.data(), x.data(), 4, &s, 0), std::invalid_argument);
+  packed_vector<float4_e2m1fn> pv(4);
+  REQUIRE_THROWS_AS(dequantize(pv.span(), x.data(), &s, 0), std::invalid_argument);
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+  std::vector<float8_e4m3fn> q3(3);
+  REQUIRE_THROWS_AS(convert(std::span<const float>(x), std::span<float8_e4m3fn>(q3)), std::invalid_argument);
+  convert(std::span<const float>(x), std::span<float8_e4m3fn>(q));
+  for (std::size_t i = 0; i < 4; ++i) CHECK(q[i].bits() == cast<float8_e4m3fn>(1.0f).bits());
+#endif
+}
+
+}  // namespace

@@ -1,0 +1,108 @@
+// Every one of the 2^32 floats through each encoder path, against lowp::cast.
+//
+// Built with AVX-512 flags (tests/bulk.cmake) so that one executable holds all three
+// back-ends (scalar, AVX2, AVX-512) and compares each with the same reference, which is
+// computed once per chunk by the generic scalar converter.  Each back-end is run twice
+// at nearest-even/saturate: through the specialised fast path and the general path
+// (which also serves every other mode).  Skipped where the CPU lacks AVX-512.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "lowp_test.hpp"
+#include <lowp/bulk.hpp>
+
+namespace {
+
+using namespace lowp;
+namespace s = lowp::detail::simd;
+using lowp::detail::round_mode;
+
+bool cpu_ok() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
+template <class T>
+const char* fmt_name() {
+  return T::traits_type::name;
+}
+
+template <class B, class T, bool Fast>
+void run(const float* x, std::uint8_t* out, std::size_t n, const s::encode_consts& k) {
+  s::encode_run<B, T, round_mode::nearest_even, false, Fast>(x, out, n, 1.0f, k);
+}
+
+template <class T>
+void sweep(overflow o) {
+#if !defined(LOWP_SIMD_AVX512)
+  WARN("this executable was not built with AVX-512 flags: skipped");
+  (void)o;
+#else
+  if (!cpu_ok()) {
+    WARN("CPU lacks AVX-512: skipped");
+    return;
+  }
+  const s::encode_consts k = s::make_encode_consts<T>(round_mode::nearest_even, o);
+  const bool sat = o == overflow::saturate;
+  constexpr std::size_t chunk = std::size_t{1} << 16;
+  std::vector<float> x(chunk);
+  std::vector<std::uint8_t> ref(chunk), got(chunk);
+  std::uint64_t mismatches[6] = {};
+  std::uint64_t first_bad = ~std::uint64_t{0};
+  for (std::uint64_t base = 0; base < (std::uint64_t{1} << 32); base += chunk) {
+    for (std::size_t i = 0; i < chunk; ++i) {
+      const std::uint32_t b = static_cast<std::uint32_t>(base + i);
+      std::memcpy(&x[i], &b, 4);
+      ref[i] = static_cast<std::uint8_t>(cast<T>(x[i], rounding::nearest_even, o).bits());
+    }
+    auto cmp = [&](int which) {
+      if (std::memcmp(ref.data(), got.data(), chunk) == 0) return;
+      for (std::size_t i = 0; i < chunk; ++i)
+        if (ref[i] != got[i]) {
+          ++mismatches[which];
+          if (first_bad == ~std::uint64_t{0}) first_bad = base + i;
+        }
+    };
+    if (sat) { run<s::scalar_backend, T, true>(x.data(), got.data(), chunk, k); cmp(0); }
+    run<s::scalar_backend, T, false>(x.data(), got.data(), chunk, k); cmp(1);
+    if (sat) { run<s::avx2_backend, T, true>(x.data(), got.data(), chunk, k); cmp(2); }
+    run<s::avx2_backend, T, false>(x.data(), got.data(), chunk, k); cmp(3);
+    if (sat) { run<s::avx512_backend, T, true>(x.data(), got.data(), chunk, k); cmp(4); }
+    run<s::avx512_backend, T, false>(x.data(), got.data(), chunk, k); cmp(5);
+  }
+  INFO(fmt_name<T>() << " overflow " << static_cast<int>(o) << " first mismatching float bits "
+                            << std::hex << first_bad);
+  CHECK(mismatches[0] == 0);  // scalar fast path
+  CHECK(mismatches[1] == 0);  // scalar general path
+  CHECK(mismatches[2] == 0);  // AVX2 fast path
+  CHECK(mismatches[3] == 0);  // AVX2 general path
+  CHECK(mismatches[4] == 0);  // AVX-512 fast path
+  CHECK(mismatches[5] == 0);  // AVX-512 general path
+#endif
+}
+
+TEST_CASE("all 2^32 floats -> float8_e4m3fn, every back-end", "[exhaustive][e4m3]") {
+  sweep<float8_e4m3fn>(overflow::saturate);
+  sweep<float8_e4m3fn>(overflow::non_saturating);
+}
+TEST_CASE("all 2^32 floats -> float8_e5m2, every back-end", "[exhaustive][e5m2]") {
+  sweep<float8_e5m2>(overflow::saturate);
+  sweep<float8_e5m2>(overflow::non_saturating);
+}
+TEST_CASE("all 2^32 floats -> float4_e2m1fn, every back-end", "[exhaustive][e2m1]") {
+  sweep<float4_e2m1fn>(overflow::saturate);
+}
+TEST_CASE("all 2^32 floats -> int4, every back-end", "[exhaustive][int4]") {
+  sweep<lowp::int4>(overflow::saturate);
+}
+TEST_CASE("all 2^32 floats -> int8 and uint4, every back-end", "[exhaustive][int8]") {
+  sweep<lowp::int8>(overflow::saturate);
+  sweep<lowp::uint4>(overflow::saturate);
+}
+
+}  // namespace
