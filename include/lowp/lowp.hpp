@@ -1,5 +1,7 @@
-// lowp/lowp.hpp — everything that needs only the standard library.
-// (The Eigen-based solvers are included separately: lowp/gptq.hpp, lowp/lorc.hpp.)
+// lowp/lowp.hpp — everything that needs only the standard library: the formats, bulk
+// and packed conversions, scale policies, quantizers and metrics.
+// (The Eigen-based headers are included by name: lowp/eigen.hpp, lowp/gptq.hpp,
+// lowp/lorc.hpp; link lowp::solvers for them.)
 #pragma once
 
 #include "config.hpp"
@@ -7,3 +9,9 @@
 #include "types.hpp"
 #include "cast.hpp"
 #include "format_card.hpp"
+#include "packed.hpp"
+#include "bulk.hpp"
+#include "shift_cast.hpp"
+#include "scale.hpp"
+#include "quantize.hpp"
+#include "metrics.hpp"
