@@ -1,0 +1,134 @@
+// benchmarks/bench_solvers.cpp — GPTQ and LoRC (issue 6) next to an Eigen float GEMM of
+// similar size measured in the same run.  Threads: the argument "threads" sets
+// Eigen::setNbThreads (Eigen's GEMM and GPTQ's per-row loop use it; OpenMP build).
+//
+// GFLOP/s counters use nominal flop counts:
+//   GEMM m x k x n                     2 m k n
+//   Hessian, t tokens x n features     t n²        (the symmetric product, SYRK)
+//   GPTQ solve, rows x n, block B      n³/3 (Cholesky) + n³/3 (triangular inverse)
+//                                      + rows n² (lazy updates) + rows n B (in-block)
+//   LoRC rank r, m x n, exact          4 m n² + 8 n³ (Golub–Van Loan's SVD count, R-SVD)
+//   LoRC rank r, randomized, k = r+p   (2q + 3) 2 m n k
+// Run: build/<dir>/benchmarks/bench_solvers --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Dense>
+
+#include <cstddef>
+#include <random>
+
+#include <lowp/gptq.hpp>
+#include <lowp/lorc.hpp>
+
+namespace {
+
+using Mf = lowp::row_major_matrixf;
+
+Mf random_matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed, bool heavy = false) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::student_t_distribution<float> t(4.0f);
+  Mf M(rows, cols);
+  for (Eigen::Index i = 0; i < M.size(); ++i) M.data()[i] = heavy ? 0.02f * t(gen) : nd(gen);
+  return M;
+}
+
+// Correlated activations with a few outlier channels (as in the tests and the demo).
+Mf activations(Eigen::Index tokens, Eigen::Index features, unsigned seed) {
+  Mf Z = random_matrix(tokens, features / 8, seed);
+  Mf A = random_matrix(features / 8, features, seed + 1) / 8.0f;
+  Mf X = Z * A + 0.3f * random_matrix(tokens, features, seed + 2);
+  for (Eigen::Index c = 0; c < features; c += features / 4) X.col(c) *= 50.0f;
+  return X;
+}
+
+void set_threads(benchmark::State& state) { Eigen::setNbThreads(static_cast<int>(state.range(1))); }
+
+void BM_EigenSgemm(benchmark::State& state) {
+  set_threads(state);
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXf A = Eigen::MatrixXf::Random(n, n), B = Eigen::MatrixXf::Random(n, n);
+  Eigen::MatrixXf C(n, n);
+  for (auto _ : state) {
+    C.noalias() = A * B;
+    benchmark::DoNotOptimize(C.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(n) * double(n),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_Hessian(benchmark::State& state) {
+  set_threads(state);
+  const Eigen::Index n = state.range(0), tokens = state.range(2);
+  const Mf X = activations(tokens, n, 7);
+  for (auto _ : state) {
+    lowp::hessian_accumulator acc(static_cast<std::size_t>(n));
+    acc.add_batch(X.data(), static_cast<std::size_t>(tokens), static_cast<std::size_t>(n));
+    benchmark::DoNotOptimize(acc.hessian_double().data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(tokens) * double(n) * double(n),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_GptqSolve(benchmark::State& state) {
+  set_threads(state);
+  const Eigen::Index n = state.range(0), rows = state.range(2);
+  const Mf W = random_matrix(rows, n, 11, true);
+  lowp::hessian_accumulator acc(static_cast<std::size_t>(n));
+  const Mf X = activations(std::max<Eigen::Index>(n, 1024), n, 12);
+  acc.add_batch(X.data(), static_cast<std::size_t>(X.rows()), static_cast<std::size_t>(n));
+  const Eigen::MatrixXf H = acc.hessian();
+  lowp::gptq_options opt;
+  opt.group_size = 128;
+  for (auto _ : state) {
+    auto res = lowp::gptq(W.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(n), H,
+                          lowp::absmax<lowp::int4>{}, opt);
+    benchmark::DoNotOptimize(res.dequantized.data());
+  }
+  const double N = double(n), R = double(rows);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * N * N * N / 3.0 + R * N * N + R * N * 128.0,
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_LorcRank8(benchmark::State& state) {
+  set_threads(state);
+  const Eigen::Index n = state.range(0);
+  const bool randomized = state.range(2) != 0;
+  const Mf W = random_matrix(n, n, 21, true);
+  Mf What(n, n);
+  lowp::fake_quantize(lowp::absmax<lowp::int4>{}, W.data(), What.data(), static_cast<std::size_t>(n),
+                      static_cast<std::size_t>(n), lowp::granularity::per_group(128));
+  lowp::lorc_options opt;
+  opt.rank = 8;
+  opt.svd.method = randomized ? lowp::svd_method::randomized : lowp::svd_method::exact;
+  for (auto _ : state) {
+    auto res = lowp::lorc(W, What, opt);
+    benchmark::DoNotOptimize(res.compensated.data());
+  }
+  const double N = double(n);
+  const double k = double(8 + opt.svd.oversampling), q = double(opt.svd.power_iterations);
+  const double flops = randomized ? (2 * q + 3) * 2 * N * N * k : 4 * N * N * N + 8 * N * N * N;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+}  // namespace
+
+// {n, threads}
+BENCHMARK(BM_EigenSgemm)->Args({1024, 1})->Args({1024, 2})->Args({4096, 1})->Args({4096, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+// {features, threads, tokens}
+BENCHMARK(BM_Hessian)->Args({4096, 1, 4096})->Args({4096, 2, 4096})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+// {cols, threads, rows}
+BENCHMARK(BM_GptqSolve)->Args({1024, 1, 1024})->Args({1024, 2, 1024})->Args({4096, 1, 4096})
+    ->Args({4096, 2, 4096})->Args({4096, 2, 11008})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+// {n, threads, randomized}
+BENCHMARK(BM_LorcRank8)->Args({1024, 2, 0})->Args({1024, 2, 1})->Args({4096, 2, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();

@@ -1,0 +1,399 @@
+// tests/test_gptq.cpp — the GPTQ solver (lowp/gptq.hpp) against independent references.
+//
+// References written here, not taken from the code under test:
+// - H in double straight from its definition;
+// - an unblocked GPTQ in double in its original OBS form (paper arXiv 2210.17323 eq. (3):
+//   after quantizing column j, H⁻¹ ← H⁻¹ - H⁻¹[:, j] H⁻¹[j, :] / H⁻¹_jj, Gaussian
+//   elimination of an explicit inverse), which shares no code with the Cholesky form;
+// - the identity Σ losses = ½ Σ_rows (w - ŵ)(H + λI)(w - ŵ)ᵀ (what the OBS updates
+//   minimize, exactly, for the sequential algorithm);
+// - round-to-nearest with the same policy (lowp::quantize) for the quality comparison.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include "lowp_test.hpp"
+#include "test_gptq_data.hpp"
+
+using namespace gptq_test;
+
+namespace {
+
+template <class Policy>
+struct reference_result {
+  Md What;
+  std::vector<typename Policy::format::storage_type> codes;
+  double loss = 0;
+};
+
+// Unblocked GPTQ in double, OBS form.  Groups fitted when they start, on the current
+// (updated) weights, the way lowp documents it.
+template <class Policy>
+reference_result<Policy> reference_gptq(const Mf& W0, Eigen::MatrixXd H, Policy pol, std::size_t g,
+                                        double percdamp) {
+  const Eigen::Index rows = W0.rows(), n = W0.cols();
+  Mf Wf = W0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (H(i, i) == 0.0) {
+      H(i, i) = 1.0;
+      Wf.col(i).setZero();
+    }
+  }
+  pol.prepare(Wf.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(n), g);
+  const double lambda = percdamp * H.diagonal().mean();
+  H.diagonal().array() += lambda;
+  Eigen::MatrixXd Hinv = H.ldlt().solve(Eigen::MatrixXd::Identity(n, n));
+  // Row j of the eliminated inverse when column j is quantized.
+  Eigen::MatrixXd rowsj(n, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    rowsj.row(j) = Hinv.row(j);
+    const Eigen::VectorXd cj = Hinv.col(j);
+    const Eigen::RowVectorXd rj = Hinv.row(j);
+    Hinv -= cj * rj / Hinv(j, j);
+  }
+  reference_result<Policy> out;
+  out.What.resize(rows, n);
+  out.codes.resize(static_cast<std::size_t>(rows * n));
+  typename Policy::params p{};
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    Eigen::RowVectorXd w = Wf.row(r).cast<double>();
+    for (Eigen::Index j = 0; j < n; ++j) {
+      if (static_cast<std::size_t>(j) % g == 0) {
+        const Eigen::Index len = std::min<Eigen::Index>(static_cast<Eigen::Index>(g), n - j);
+        std::vector<float> grp(static_cast<std::size_t>(len));
+        for (Eigen::Index k = 0; k < len; ++k) grp[static_cast<std::size_t>(k)] = static_cast<float>(w(j + k));
+        p = pol.fit(grp.data(), grp.size(), 1, static_cast<std::size_t>(r));
+      }
+      const auto code = pol.encode(static_cast<float>(w(j)), p);
+      const double q = pol.decode(code, p);
+      out.codes[static_cast<std::size_t>(r * n + j)] = code;
+      out.What(r, j) = q;
+      const double d = rowsj(j, j);
+      out.loss += (w(j) - q) * (w(j) - q) / d / 2.0;
+      const double err = (w(j) - q) / d;
+      for (Eigen::Index k = j + 1; k < n; ++k) w(k) -= err * rowsj(j, k);
+    }
+  }
+  return out;
+}
+
+// ½ Σ_rows (w - ŵ)(H + λI)(w - ŵ)ᵀ with dead columns of W zeroed, in double.
+double quadratic_loss(Mf W, const Mf& What, Eigen::MatrixXd H, double lambda) {
+  for (Eigen::Index i = 0; i < H.rows(); ++i) {
+    if (H(i, i) == 0.0) {
+      H(i, i) = 1.0;
+      W.col(i).setZero();
+    }
+  }
+  H.diagonal().array() += lambda;
+  const Md D = W.cast<double>() - What.cast<double>();
+  return 0.5 * (D * H * D.transpose()).trace();
+}
+
+template <class Policy>
+std::size_t count_equal_codes(const lowp::quantized_tensor<Policy>& a, const lowp::quantized_tensor<Policy>& b) {
+  std::size_t same = 0;
+  for (std::size_t r = 0; r < a.rows(); ++r)
+    for (std::size_t c = 0; c < a.cols(); ++c) same += a.code(r, c) == b.code(r, c);
+  return same;
+}
+
+Mf to_matrix(const std::vector<float>& v, std::size_t rows, std::size_t cols) {
+  return Eigen::Map<const Mf>(v.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+}
+
+using int4_sym = lowp::absmax<lowp::int4>;
+using fp4_absmax = lowp::absmax<lowp::float4_e2m1fn>;
+
+}  // namespace
+
+TEST_CASE("hessian_accumulator matches the double definition for any batching", "[gptq][hessian]") {
+  const Mf X = calibration(700, 96, 3, 11);
+  const Eigen::MatrixXd ref = hessian_reference(X);
+  const double scale = ref.cwiseAbs().maxCoeff();
+
+  lowp::hessian_accumulator acc(96);
+  const Eigen::Index cuts[] = {0, 1, 38, 300, 301, 700};
+  for (std::size_t b = 0; b + 1 < std::size(cuts); ++b) {
+    acc.add_batch(X.middleRows(cuts[b], cuts[b + 1] - cuts[b]));
+  }
+  REQUIRE(acc.tokens() == 700u);
+  const double err = (acc.hessian_double() - ref).cwiseAbs().maxCoeff();
+  CAPTURE(err, scale);
+  // Float dot products of <= 399 terms: relative error well under 1e-5 of max|H|.
+  CHECK(err <= 1e-5 * scale);
+  // Exactly symmetric.
+  CHECK((acc.hessian_double() - acc.hessian_double().transpose()).cwiseAbs().maxCoeff() == 0.0);
+
+  lowp::hessian_accumulator one(96);
+  one.add_batch(X);
+  CHECK((one.hessian_double() - ref).cwiseAbs().maxCoeff() <= 1e-5 * scale);
+
+  SECTION("bad input") {
+    Mf bad = X.topRows(4);
+    bad(2, 5) = std::numeric_limits<float>::quiet_NaN();
+    REQUIRE_THROWS_AS(acc.add_batch(bad), std::domain_error);
+    bad(2, 5) = std::numeric_limits<float>::infinity();
+    REQUIRE_THROWS_AS(acc.add_batch(bad), std::domain_error);
+    CHECK(acc.tokens() == 700u);  // unchanged
+    REQUIRE_THROWS_AS(acc.add_batch(X.leftCols(95)), std::invalid_argument);
+    REQUIRE_THROWS_AS(acc.add_batch(X.data(), 0, 96), std::invalid_argument);
+    REQUIRE_THROWS_AS(lowp::hessian_accumulator(0), std::invalid_argument);
+    lowp::hessian_accumulator empty(4);
+    REQUIRE_THROWS_AS(empty.hessian(), std::logic_error);
+  }
+}
+
+TEST_CASE("GPTQ agrees with an unblocked double OBS-form reference", "[gptq]") {
+  const std::size_t rows = 24, cols = 64;
+  const Mf W = student_t_weights(rows, cols, 3);
+  const Mf X = calibration(256, cols, 2, 4);
+  lowp::hessian_accumulator acc(cols);
+  acc.add_batch(X);
+  const Eigen::MatrixXf H = acc.hessian();
+
+  for (const std::size_t g : {std::size_t{0}, std::size_t{16}}) {
+    CAPTURE(g);
+    lowp::gptq_options opt;
+    opt.group_size = g;
+    opt.block_size = 16;
+    const auto res = lowp::gptq(W, H, int4_sym{}, opt);
+    const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g == 0 ? cols : g, opt.percdamp);
+    std::size_t same = 0;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c) same += res.quantized.code(r, c) == ref.codes[r * cols + c];
+    CAPTURE(same, res.total_loss, ref.loss);
+    // Float vs double arithmetic may flip a code sitting within rounding noise of a
+    // decision boundary (and then the rest of that row differs); allow one such row.
+    CHECK(same >= rows * cols - cols);
+    CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
+    // The loss identity holds for both.
+    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+    CHECK(ref.loss == Approx(quadratic_loss(W, ref.What.cast<float>(), H.cast<double>(), res.damping)).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("GPTQ block size does not change the result", "[gptq]") {
+  const std::size_t rows = 32, cols = 192;
+  const Mf W = student_t_weights(rows, cols, 5);
+  const Mf X = calibration(512, cols, 3, 6);
+  lowp::hessian_accumulator acc(cols);
+  acc.add_batch(X);
+  const Eigen::MatrixXf H = acc.hessian();
+
+  for (const std::size_t g : {std::size_t{0}, std::size_t{32}, std::size_t{128}, std::size_t{48}}) {
+    lowp::gptq_options o1;
+    o1.group_size = g;
+    o1.block_size = 1;
+    const auto a = lowp::gptq(W, H, int4_sym{}, o1);
+    for (const std::size_t b : {std::size_t{7}, std::size_t{32}, std::size_t{128}, std::size_t{1000}}) {
+      CAPTURE(g, b);
+      lowp::gptq_options ob = o1;
+      ob.block_size = b;
+      const auto c = lowp::gptq(W, H, int4_sym{}, ob);
+      CHECK(count_equal_codes(a.quantized, c.quantized) == rows * cols);
+      CHECK(c.total_loss == Approx(a.total_loss).epsilon(1e-4));
+      for (std::size_t j = 0; j < cols; ++j) {
+        CHECK(c.column_losses[j] == Approx(a.column_losses[j]).epsilon(1e-3).margin(1e-9 * a.total_loss));
+      }
+    }
+  }
+}
+
+TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq]") {
+  const std::size_t rows = 16, cols = 96;
+  const Mf W = student_t_weights(rows, cols, 7);
+  const Mf X = calibration(384, cols, 2, 8);
+  lowp::hessian_accumulator acc(cols);
+  acc.add_batch(X);
+  const Eigen::MatrixXf H = acc.hessian();
+
+  SECTION("dequantized == quantized.dequantize(), losses add up") {
+    lowp::gptq_options opt;
+    opt.group_size = 32;
+    const auto res = lowp::gptq(W, H, fp4_absmax{}, opt);
+    CHECK(to_matrix(res.quantized.dequantize(), rows, cols) == res.dequantized);
+    CHECK(res.quantized.groups_per_row() == 3u);
+    CHECK(std::accumulate(res.column_losses.begin(), res.column_losses.end(), 0.0) == res.total_loss);
+    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+    CHECK(res.damping == Approx(0.01 * H.diagonal().cast<double>().mean()).epsilon(1e-12));
+  }
+
+  SECTION("act_order on permuted inputs gives the permuted result") {
+    // Processing order depends only on diag H, so quantizing (W P, Pᵀ H P) with act_order
+    // must give the codes of (W, H) with their columns permuted.
+    std::vector<Eigen::Index> p(cols);
+    std::iota(p.begin(), p.end(), Eigen::Index{0});
+    std::mt19937 gen(99);
+    std::shuffle(p.begin(), p.end(), gen);
+    Mf Wp(W.rows(), W.cols());
+    Eigen::MatrixXf Hp(H.rows(), H.cols());
+    for (std::size_t j = 0; j < cols; ++j) {
+      Wp.col(static_cast<Eigen::Index>(j)) = W.col(p[j]);
+      for (std::size_t i = 0; i < cols; ++i) Hp(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = H(p[i], p[j]);
+    }
+    lowp::gptq_options opt;
+    opt.act_order = true;
+    opt.block_size = 32;
+    const auto a = lowp::gptq(W, H, int4_sym{}, opt);
+    const auto b = lowp::gptq(Wp, Hp, int4_sym{}, opt);
+    std::size_t same = 0;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < cols; ++j) same += b.quantized.code(r, j) == a.quantized.code(r, static_cast<std::size_t>(p[j]));
+    CHECK(same == rows * cols);
+    CHECK(b.total_loss == Approx(a.total_loss).epsilon(1e-4));
+    for (std::size_t j = 0; j < cols; ++j) CHECK(b.column_losses[j] == Approx(a.column_losses[static_cast<std::size_t>(p[j])]).epsilon(1e-3).margin(1e-12));
+    // And it is a valid GPTQ result in the original order.
+    CHECK(a.total_loss == Approx(quadratic_loss(W, a.dequantized, H.cast<double>(), a.damping)).epsilon(1e-3));
+  }
+
+  SECTION("act_order + static groups with a diagonal H is round-to-nearest in place") {
+    // Diagonal H: no error propagates, so every weight is rounded alone with the static
+    // group's params; any permutation mix-up shows as a mismatch.
+    Eigen::MatrixXf D = Eigen::MatrixXf::Zero(cols, cols);
+    for (std::size_t i = 0; i < cols; ++i) D(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)) = 1.0f + static_cast<float>((i * 37) % cols);
+    lowp::gptq_options opt;
+    opt.act_order = true;
+    opt.static_groups = true;
+    opt.group_size = 32;
+    const auto res = lowp::gptq(W, D, int4_sym{}, opt);
+    const auto rtn = lowp::quantize(int4_sym{}, W.data(), rows, cols, lowp::granularity::per_group(32));
+    CHECK(count_equal_codes(res.quantized, rtn) == rows * cols);
+    for (std::size_t i = 0; i < res.quantized.params().size(); ++i) {
+      CHECK(res.quantized.params()[i].scale == rtn.params()[i].scale);
+    }
+  }
+
+  SECTION("act_order needs static groups when groups are smaller than a row") {
+    lowp::gptq_options opt;
+    opt.act_order = true;
+    opt.group_size = 32;
+    REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
+  }
+}
+
+TEST_CASE("GPTQ dead columns, singular and indefinite H", "[gptq]") {
+  const std::size_t rows = 8, cols = 40;
+  const Mf W = student_t_weights(rows, cols, 9);
+
+  SECTION("dead columns are zeroed and quantized to zero") {
+    Mf X = calibration(200, cols, 1, 10);
+    X.col(3).setZero();
+    X.col(17).setZero();
+    lowp::hessian_accumulator acc(cols);
+    acc.add_batch(X);
+    const auto res = lowp::gptq(W, acc.hessian(), int4_sym{});
+    REQUIRE(res.dead_columns == std::vector<std::size_t>{3, 17});
+    for (std::size_t r = 0; r < rows; ++r) {
+      CHECK(res.dequantized(static_cast<Eigen::Index>(r), 3) == 0.0f);
+      CHECK(res.dequantized(static_cast<Eigen::Index>(r), 17) == 0.0f);
+    }
+    CHECK(res.column_losses[3] == 0.0);
+    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, acc.hessian().cast<double>(), res.damping)).epsilon(1e-3));
+  }
+
+  SECTION("exactly singular H (duplicated feature, fewer tokens than features)") {
+    Mf X = calibration(24, cols, 0, 12);
+    X.col(5) = X.col(2);
+    lowp::hessian_accumulator acc(cols);
+    acc.add_batch(X);
+    const Eigen::MatrixXf H = acc.hessian();
+    const auto res = lowp::gptq(W, H, int4_sym{});
+    CHECK(res.damping_retries == 0);
+    CHECK(res.dequantized.allFinite());
+    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+  }
+
+  SECTION("no damping on a singular H: one retry with fraction 1e-3") {
+    Eigen::MatrixXf H = Eigen::MatrixXf::Ones(2, 2);  // rank 1: Cholesky meets a zero pivot
+    const Mf W2 = W.leftCols(2);
+    lowp::gptq_options opt;
+    opt.percdamp = 0.0;
+    const auto res = lowp::gptq(W2, H, int4_sym{}, opt);
+    CHECK(res.damping_retries == 1);
+    CHECK(res.damping == Approx(1e-3));
+  }
+
+  SECTION("indefinite H: retries with 10x damping, then a clear error") {
+    Eigen::MatrixXf H = Eigen::MatrixXf::Identity(4, 4);
+    H(1, 1) = -0.5f;  // mean diag 0.625; needs λ > 0.5, i.e. fraction 1 (two retries)
+    const Mf W4 = W.leftCols(4);
+    const auto res = lowp::gptq(W4, H, int4_sym{});
+    CHECK(res.damping_retries == 2);
+    CHECK(res.damping == Approx(0.625));
+    lowp::gptq_options opt;
+    opt.max_damping_retries = 1;
+    REQUIRE_THROWS_AS(lowp::gptq(W4, H, int4_sym{}, opt), std::domain_error);
+  }
+}
+
+TEST_CASE("GPTQ rejects bad input with clear errors", "[gptq]") {
+  const std::size_t rows = 4, cols = 16;
+  Mf W = student_t_weights(rows, cols, 13);
+  const Eigen::MatrixXf H = Eigen::MatrixXf::Identity(cols, cols);
+  REQUIRE_THROWS_AS(lowp::gptq(W, Eigen::MatrixXf::Identity(15, 15), int4_sym{}), std::invalid_argument);
+  REQUIRE_THROWS_AS(lowp::gptq(W, Eigen::MatrixXf::Identity(16, 15), int4_sym{}), std::invalid_argument);
+  REQUIRE_THROWS_AS(lowp::gptq(W.data(), 0, cols, H, int4_sym{}), std::invalid_argument);
+  lowp::gptq_options opt;
+  opt.block_size = 0;
+  REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
+  opt = {};
+  opt.percdamp = -1;
+  REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
+  Eigen::MatrixXf Hn = H;
+  Hn(3, 4) = std::numeric_limits<float>::quiet_NaN();
+  REQUIRE_THROWS_AS(lowp::gptq(W, Hn, int4_sym{}), std::domain_error);
+  REQUIRE_THROWS_AS(lowp::gptq(W, Eigen::MatrixXf::Zero(cols, cols) - H, int4_sym{}), std::domain_error);
+  W(1, 2) = std::numeric_limits<float>::quiet_NaN();
+  REQUIRE_THROWS_WITH(lowp::gptq(W, H, int4_sym{}), "lowp::gptq: W contains NaN or Inf");
+  W(1, 2) = -std::numeric_limits<float>::infinity();
+  REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}), std::domain_error);
+}
+
+namespace {
+
+template <class Policy>
+void check_beats_rtn(const char* name, Policy pol, const Mf& W, const Mf& X, const Eigen::MatrixXf& H,
+                     std::size_t g, double max_ratio) {
+  const auto rows = static_cast<std::size_t>(W.rows()), cols = static_cast<std::size_t>(W.cols());
+  lowp::gptq_options opt;
+  opt.group_size = g;
+  const auto res = lowp::gptq(W, H, pol, opt);
+  const auto rtn = lowp::quantize(pol, W.data(), rows, cols,
+                                  g == 0 ? lowp::granularity::per_channel() : lowp::granularity::per_group(g));
+  const double e_gptq = output_rel_error(W, res.dequantized, X);
+  const double e_rtn = output_rel_error(W, to_matrix(rtn.dequantize(), rows, cols), X);
+  std::printf("  %-28s g=%-4zu rel. output error  RTN %.3e  GPTQ %.3e  ratio %.3f\n", name, g, e_rtn,
+              e_gptq, e_gptq / e_rtn);
+  CAPTURE(name, g, e_rtn, e_gptq);
+  CHECK(e_gptq < max_ratio * e_rtn);
+  CHECK(to_matrix(res.quantized.dequantize(), rows, cols) == res.dequantized);
+  CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(2e-3));
+}
+
+}  // namespace
+
+TEST_CASE("4-bit GPTQ beats round-to-nearest on outlier calibration data", "[gptq][quality]") {
+  // 128 x 256 layer, 1024 tokens of correlated activations with 4 outlier channels.
+  const Mf W = student_t_weights(128, 256, 21);
+  const Mf X = calibration(1024, 256, 4, 22);
+  lowp::hessian_accumulator acc(256);
+  acc.add_batch(X);
+  const Eigen::MatrixXf H = acc.hessian();
+  std::printf("GPTQ vs RTN, 128x256 layer, 1024 tokens, 4 outlier channels:\n");
+  // The acceptance bar (issue 6): strictly lower error than RTN; measured ratios are in
+  // docs/gptq.md.
+  check_beats_rtn("INT4 absmax", lowp::absmax<lowp::int4>{}, W, X, H, 128, 1.0);
+  check_beats_rtn("FP4 E2M1 absmax", lowp::absmax<lowp::float4_e2m1fn>{}, W, X, H, 128, 1.0);
+  check_beats_rtn("INT4 asym minmax", lowp::minmax<lowp::uint4>{}, W, X, H, 128, 1.0);
+  check_beats_rtn("INT4 absmax per-channel", lowp::absmax<lowp::int4>{}, W, X, H, 0, 1.0);
+  check_beats_rtn("FP4 M1 pow2", lowp::pow2<lowp::float4_e2m1fn>{}, W, X, H, 128, 1.0);
+  check_beats_rtn("FP4 M2 pow2_relative", lowp::pow2_relative<lowp::float4_e2m1fn>{}, W, X, H, 32, 1.0);
+  check_beats_rtn("MXFP4", lowp::mx<lowp::float4_e2m1fn>{}, W, X, H, 32, 1.0);
+  check_beats_rtn("INT8 absmax", lowp::absmax<lowp::int8>{}, W, X, H, 0, 1.0);
+  check_beats_rtn("FP8 E4M3 absmax", lowp::absmax<lowp::float8_e4m3fn>{}, W, X, H, 0, 1.0);
+}
