@@ -1,11 +1,7 @@
 # benchmarks/solvers.cmake — GPTQ and LoRC (issue 6), with OpenMP for Eigen's GEMM and
 # GPTQ's per-row loop when it is available.
 if(TARGET lowp::solvers)
-  find_package(OpenMP QUIET)
-  set(_lowp_solver_bench_libs lowp::solvers)
-  if(TARGET OpenMP::OpenMP_CXX)
-    list(APPEND _lowp_solver_bench_libs OpenMP::OpenMP_CXX)
-  endif()
+  set(_lowp_solver_bench_libs ${LOWP_SOLVER_PROGRAM_LIBS})
   lowp_add_benchmark(bench_solvers SOURCES bench_solvers.cpp LINK ${_lowp_solver_bench_libs})
   if(LOWP_NATIVE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     # GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h when Eigen's

@@ -3,11 +3,7 @@
 # per-row loop use several threads (the tests are small: they mostly check the
 # single-threaded and the threaded paths agree with the references).
 if(TARGET lowp::solvers)
-  find_package(OpenMP QUIET)
-  set(_lowp_solver_libs lowp::solvers)
-  if(TARGET OpenMP::OpenMP_CXX)
-    list(APPEND _lowp_solver_libs OpenMP::OpenMP_CXX)
-  endif()
+  set(_lowp_solver_libs ${LOWP_SOLVER_PROGRAM_LIBS})
   lowp_add_test(test_gptq SOURCES test_gptq.cpp LABELS quick LINK ${_lowp_solver_libs} TIMEOUT 300)
   if(EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/test_lorc.cpp")
     lowp_add_test(test_lorc SOURCES test_lorc.cpp LABELS quick LINK ${_lowp_solver_libs} TIMEOUT 300)
