@@ -316,6 +316,35 @@ inline void check_group_size(const char* who, std::size_t cols, std::size_t grou
 
 }  // namespace detail
 
+namespace detail {
+
+/// The element codec of the one-level policies whose params are one float scale
+/// (absmax, pow2): value = scale * element, element = round(x / scale) from the exact
+/// quotient.
+template <class F>
+class float_scale_codec : public element_codec<F> {
+ public:
+  using storage_type = typename F::storage_type;
+  struct params {
+    float scale = 1.0f;
+  };
+  using element_codec<F>::element_codec;
+
+  storage_type encode(float x, const params& p) const noexcept {
+    return this->encode_quotient(static_cast<double>(x) / static_cast<double>(p.scale));
+  }
+  float decode(storage_type code, const params& p) const noexcept {
+    return static_cast<float>(static_cast<double>(p.scale) * this->element_value(code));
+  }
+  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
+  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
+  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
+  float fast_scale(const params& p) const noexcept { return this->fast_divisor(p.scale); }
+  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
+};
+
+}  // namespace detail
+
 // =======================================================================================
 // absmax: s = amax / max_code_value
 // =======================================================================================
@@ -329,19 +358,17 @@ inline void check_group_size(const char* who, std::size_t cols, std::size_t grou
 /// All-zero group: s = 1 (codes are 0).  If amax / Q underflows to 0 (amax below about
 /// Q * 2^-149), s is the smallest positive float, which still never clips.
 template <class F>
-class absmax : public detail::element_codec<F> {
+class absmax : public detail::float_scale_codec<F> {
   static_assert(is_lowp_float_v<F> || detail::is_signed_int_format_v<F>,
                 "absmax needs a float format or a signed integer format (use minmax for unsigned)");
 
  public:
   using format = F;
   using storage_type = typename F::storage_type;
-  struct params {
-    float scale = 1.0f;  ///< value = scale * element
-  };
+  using params = typename detail::float_scale_codec<F>::params;  ///< value = scale * element
 
   explicit absmax(element_rounding r = {}, int_range range = int_range::symmetric) noexcept
-      : detail::element_codec<F>(r), range_(range) {}
+      : detail::float_scale_codec<F>(r), range_(range) {}
 
   /// The largest element magnitude Q the group's amax is mapped to.
   float max_code_value() const noexcept {
@@ -365,17 +392,6 @@ class absmax : public detail::element_codec<F> {
     return s > 0.0f ? s : std::numeric_limits<float>::denorm_min();
   }
 
-  storage_type encode(float x, const params& p) const noexcept {
-    return this->encode_quotient(static_cast<double>(x) / static_cast<double>(p.scale));
-  }
-  float decode(storage_type code, const params& p) const noexcept {
-    return static_cast<float>(static_cast<double>(p.scale) * this->element_value(code));
-  }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept { return this->fast_divisor(p.scale); }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
 
  private:
   int_range range_;
@@ -456,16 +472,14 @@ class minmax : public detail::element_codec<F> {
 /// code * s' are exact (barring float under/overflow), so the dequantized values are the
 /// element values shifted: the property FP4->FP8 casts and integer kernels exploit.
 template <class F>
-class pow2 : public detail::element_codec<F> {
+class pow2 : public detail::float_scale_codec<F> {
  public:
   using format = F;
   using storage_type = typename F::storage_type;
-  struct params {
-    float scale = 1.0f;  ///< a power of two
-  };
+  using params = typename detail::float_scale_codec<F>::params;  ///< scale: a power of two
 
   explicit pow2(element_rounding r = {}, pow2_rounding mode = pow2_rounding::ceil) noexcept
-      : detail::element_codec<F>(r), mode_(mode) {}
+      : detail::float_scale_codec<F>(r), mode_(mode) {}
 
   pow2_rounding scale_rounding() const noexcept { return mode_; }
 
@@ -495,17 +509,6 @@ class pow2 : public detail::element_codec<F> {
     return static_cast<float>(detail::pow2d(k));
   }
 
-  storage_type encode(float x, const params& p) const noexcept {
-    return this->encode_quotient(static_cast<double>(x) / static_cast<double>(p.scale));
-  }
-  float decode(storage_type code, const params& p) const noexcept {
-    return static_cast<float>(static_cast<double>(p.scale) * this->element_value(code));
-  }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept { return this->fast_divisor(p.scale); }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
 
  private:
   pow2_rounding mode_;
