@@ -33,11 +33,20 @@
 //   };
 //
 // Deviations from the reference, all deliberate (docs/gptq.md has the long form):
-// - U is computed as the inverse of the Cholesky factor of H in reversed index order
-//   (two O(n³) steps instead of the reference's three: chol(H), cholesky_inverse,
-//   chol(H⁻¹, upper)).  It is the same matrix: if J is the exchange matrix and
-//   J H J = L Lᵀ, then H⁻¹ = (J L⁻ᵀ J)(J L⁻¹ J) = Uᵀ U with U = J L⁻¹ J upper triangular,
-//   and the Cholesky factor with positive diagonal is unique.
+// - Nothing is inverted.  With J the exchange matrix and J (H + λI) J = L Lᵀ, F = J L J
+//   is upper triangular with H + λI = F Fᵀ, so the reference's U = chol((H + λI)⁻¹,
+//   upper) is F⁻¹ (Cholesky factors with positive diagonal are unique).  The updates
+//   above say W̃ = W - Err (U - diag U) with Err = (W̃ - Q) diag(U)⁻¹, i.e. Err U = W - Q,
+//   Err = (W - Q) F.  So with δ = w - q on the *original* weights and V = F diag(F)⁻¹
+//   (unit upper triangular), the value GPTQ quantizes in column j is
+//       w̃_j = w_j + Σ_{k<j} δ_k V_kj,      loss_j = ((w̃_j - q_j) F_jj)² / 2,
+//   the same numbers computed from the Cholesky factor alone: the loop keeps W and the
+//   shifts w̃ - w, updated in-block by axpys and for later blocks by one GEMM per block
+//   with V where the reference has U.  One O(n³) step (the Cholesky, n³/3 flops)
+//   instead of the reference's three (chol, cholesky_inverse, chol).  A group's fit
+//   reads the reference's partially updated values of the group's later columns; they
+//   are the shifts after a forward substitution with the group's diagonal block of V
+//   (for group = block, one GEMM per block for all rows).
 // - Group parameters are fitted when a group starts, from the *current* values of the
 //   group's columns, i.e. after every error update from the columns already quantized.
 //   The reference reads the group from W, which misses the in-block updates when a group
@@ -54,23 +63,24 @@
 //   sort); torch.argsort is not stable.
 // - Per-channel parameters (group_size 0) are fitted after dead columns are zeroed (the
 //   reference fits before).
-// - If the damped H is not positive definite (float Cholesky fails, or U has a
-//   non-finite or non-positive diagonal), the damping fraction is retried
+// - If the damped H is not positive definite (float Cholesky fails, or F has a
+//   non-finite or non-positive diagonal, or V a non-finite entry), the damping fraction is retried
 //   max_damping_retries times, each time 10x larger (from 1e-3 if percdamp was 0),
 //   then std::domain_error.  The reference simply fails.
 //
 // Precision: H is accumulated per batch in float (Eigen GEMMs) and averaged across
 // batches in double (see hessian_accumulator); the factorization and the column loop run
-// in float like the reference (gptq_options::factor_in_double runs the Cholesky and the
-// inverse in double; measured in docs/gptq.md: on a 1024² layer with percdamp 0.01 the
-// codes are identical and the loss within 2e-4 relative, with percdamp 1e-4 99.96% of
-// the codes agree, for ~10% more time).
+// in float like the reference (gptq_options::factor_in_double runs the Cholesky in
+// double; measured in docs/gptq.md: on a 1024² layer with percdamp 0.01, 99.97% of the
+// codes are identical and the loss within 1e-4 relative; with percdamp 1e-4, 99.7% and
+// 8e-4, at the same speed).
 //
-// Threads: the large products (the Gram matrix, the triangular inverse, the lazy block
-// updates) are Eigen GEMMs, which use OpenMP when the program is compiled with it
-// (Eigen::setNbThreads); the per-row column loop is an OpenMP loop over rows with the
-// same thread count.  Eigen 3.4's LLT is single-threaded.  Without OpenMP everything
-// runs on one thread.
+// Threads: the large products (the Gram matrix, the Cholesky's trailing updates, the
+// lazy block updates) are Eigen GEMMs, which use OpenMP when the program is compiled with
+// it (Eigen::setNbThreads); the Cholesky's triangular solves and the per-row column loop
+// are OpenMP loops over rows with the same thread count.  Eigen 3.4's LLT (used for
+// diagonal blocks of at most 256) and SYRK are single-threaded.  Without OpenMP
+// everything runs on one thread.
 #pragma once
 
 #include <Eigen/Dense>
@@ -79,6 +89,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <numeric>
@@ -102,11 +113,23 @@ inline Eigen::Index gptq_index(std::size_t n) {
   return static_cast<Eigen::Index>(n);
 }
 
+/// True if none of p[0..n) is NaN or ±Inf.  On the bits: a float is not finite exactly
+/// when its exponent field is all ones, |bits| >= 0x7F800000; the max of |bits| over a
+/// chunk is a branch-free loop the compiler vectorizes (std::isfinite is not).
 inline bool gptq_all_finite(const float* p, std::size_t n) noexcept {
-  // AND-ing the flags without an early exit keeps the loop branch-free.
-  bool ok = true;
-  for (std::size_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
-  return ok;
+  constexpr std::uint32_t inf_bits = 0x7F800000u;  // 0'11111111'000...: +Inf
+  constexpr std::size_t chunk = 4096;
+  for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
+    const std::size_t i1 = std::min(n, i0 + chunk);
+    std::uint32_t m = 0;
+    for (std::size_t i = i0; i < i1; ++i) {
+      std::uint32_t b;
+      std::memcpy(&b, p + i, sizeof b);
+      m = std::max(m, b & 0x7FFFFFFFu);
+    }
+    if (m >= inf_bits) return false;
+  }
+  return true;
 }
 
 /// True for a policy that rounds stochastically (lowp's element_codec policies expose
@@ -146,63 +169,104 @@ void gptq_parallel_rows(std::size_t n, std::size_t work_per_row, bool threaded, 
 #endif
 }
 
-/// In place: L (lower triangular, row-major, zeros above the diagonal) becomes L⁻¹.
-/// Recursive 2x2 blocking, [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [-C⁻¹ B A⁻¹, C⁻¹]], so nearly
-/// all the work is two Eigen GEMMs per level (multi-threaded); 2n³/3 flops.
-template <class Mat>
-void gptq_invert_lower_inplace(Eigen::Ref<Mat> L) {
-  using S = typename Mat::Scalar;
-  const Eigen::Index n = L.rows();
-  if (n <= 64) {
-    // Row by row: row i of L⁻¹ is -(L[i, :i] · L⁻¹[:i, :i]) / L_ii, then 1/L_ii on the
-    // diagonal; as axpys over the (contiguous) rows already inverted.
-    S acc[64];
-    for (Eigen::Index i = 0; i < n; ++i) {
-      for (Eigen::Index j = 0; j < i; ++j) acc[j] = 0;
-      for (Eigen::Index k = 0; k < i; ++k) {
-        const S lik = L(i, k);
-        for (Eigen::Index j = 0; j <= k; ++j) acc[j] += lik * L(k, j);
-      }
-      const S inv = S(1) / L(i, i);
-      for (Eigen::Index j = 0; j < i; ++j) L(i, j) = -acc[j] * inv;
-      L(i, i) = inv;
+/// C's lower triangle (and diagonal) += alpha · A Aᵀ, for C n x n and A n x k; with
+/// `overwrite`, C's lower triangle is set to alpha · A Aᵀ (C's old values not read).
+/// Column panels of P = 512: panel j is one Eigen GEMM (multi-threaded) computing
+/// C[j:, j:j+P] whole, the full P x P diagonal block included, so entries above the
+/// diagonal inside those blocks are overwritten too; the rest of the upper triangle is
+/// left alone.  That is at most 1 + P/n times a symmetric product's k·n² flops (1.125 at
+/// n = 4096, 2 when n <= P), yet faster than a recursive split into smaller GEMMs and
+/// Eigen 3.4's rankUpdate (SYRK), which is single-threaded.
+template <class MatC, class MatA>
+void gptq_rank_update_lower(Eigen::Ref<MatC> C, const Eigen::Ref<const MatA>& A, typename MatC::Scalar alpha,
+                            bool overwrite = false) {
+  constexpr Eigen::Index P = 512;
+  const Eigen::Index n = C.rows();
+  for (Eigen::Index j = 0; j < n; j += P) {
+    const Eigen::Index w = std::min(P, n - j);
+    auto panel = C.block(j, j, n - j, w);
+    if (overwrite) {
+      panel.noalias() = alpha * (A.middleRows(j, n - j) * A.middleRows(j, w).transpose());
+    } else {
+      panel.noalias() += alpha * (A.middleRows(j, n - j) * A.middleRows(j, w).transpose());
     }
-    return;
   }
-  const Eigen::Index k = ((n / 2 + 31) / 32) * 32;  // keep the big GEMMs nicely sized
-  gptq_invert_lower_inplace<Mat>(L.topLeftCorner(k, k));
-  gptq_invert_lower_inplace<Mat>(L.bottomRightCorner(n - k, n - k));
-  Mat tmp(n - k, k);
-  tmp.noalias() = L.bottomLeftCorner(n - k, k) * L.topLeftCorner(k, k);
-  L.bottomLeftCorner(n - k, k).noalias() = -(L.bottomRightCorner(n - k, n - k) * tmp);
 }
 
-/// G's lower triangle (and diagonal) += Xᵀ X, for X row-major (tokens x n) and G
-/// column-major n x n.  Recursive halving: [X1 X2]ᵀ[X1 X2] has the off-diagonal block
-/// X2ᵀ X1, one Eigen GEMM (multi-threaded), and two half-size symmetric products; so the
-/// work stays t·n² flops (a symmetric product, half a GEMM's) while nearly all of it runs
-/// in Eigen's parallel GEMM kernel.  Eigen 3.4's own rankUpdate (SYRK) is single-threaded.
-inline void gptq_syrk_lower(const Eigen::Ref<const row_major_matrixf>& X, Eigen::Ref<Eigen::MatrixXf> G) {
-  const Eigen::Index n = X.cols();
+/// In place: A's lower triangle becomes L with A = L Lᵀ (the upper triangle is not read;
+/// parts of it are overwritten).  Returns false when A is not numerically positive definite.
+/// Recursive (Gustavson's recursive Cholesky):
+///
+///   [A11    ]   [L11    ] [L11ᵀ L21ᵀ]        L11 = chol(A11)
+///   [A21 A22] = [L21 L22] [     L22ᵀ]        L21 = A21 L11⁻ᵀ   (row by row, threads)
+///                                            L22 = chol(A22 - L21 L21ᵀ)
+///
+/// so the n³/3 flops are half parallel GEMM (the symmetric update, see
+/// gptq_rank_update_lower) and half triangular solves split over threads by rows; Eigen
+/// 3.4's LLT, used for blocks of at most 256, is single-threaded.
+template <class Mat>
+bool gptq_cholesky_lower_inplace(Eigen::Ref<Mat> A) {
+  const Eigen::Index n = A.rows();
   if (n <= 256) {
-    G.selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-    return;
+    Eigen::LLT<Eigen::Ref<Mat>> llt(A);
+    return llt.info() == Eigen::Success;
   }
-  const Eigen::Index k = ((n / 2 + 63) / 64) * 64;
-  gptq_syrk_lower(X.leftCols(k), G.topLeftCorner(k, k));
-  G.bottomLeftCorner(n - k, k).noalias() += X.rightCols(n - k).transpose() * X.leftCols(k);
-  gptq_syrk_lower(X.rightCols(n - k), G.bottomRightCorner(n - k, n - k));
+  const Eigen::Index k = ((n / 2 + 63) / 64) * 64, m = n - k;
+  if (!gptq_cholesky_lower_inplace<Mat>(A.topLeftCorner(k, k))) return false;
+  const auto L11 = A.topLeftCorner(k, k).template triangularView<Eigen::Lower>();
+  constexpr Eigen::Index chunk = 64;
+  gptq_parallel_rows(static_cast<std::size_t>((m + chunk - 1) / chunk), static_cast<std::size_t>(chunk * k * k),
+                     true, [&](std::size_t c) {
+                       const Eigen::Index r0 = static_cast<Eigen::Index>(c) * chunk;
+                       auto rows = A.block(k + r0, 0, std::min(chunk, m - r0), k);
+                       L11.transpose().template solveInPlace<Eigen::OnTheRight>(rows);
+                     });
+  gptq_rank_update_lower<Mat, Mat>(A.bottomRightCorner(m, m), A.bottomLeftCorner(m, k),
+                                   typename Mat::Scalar(-1));
+  return gptq_cholesky_lower_inplace<Mat>(A.bottomRightCorner(m, m));
 }
 
-/// U = upper Cholesky factor of (H + λI)⁻¹, row-major, via the reversed-order Cholesky
-/// (see the header comment).  Returns false when the damped H is not numerically
-/// positive definite in Scalar.  H must be symmetric.
+/// h = keep·h + add·G on the lower triangle of G, mirrored into h's upper triangle; with
+/// keep == 0 h is only written (it may be uninitialized).  In 64x64 tiles so the mirrored
+/// writes stay in cache (a plain column loop writes the upper triangle with a stride of
+/// n doubles and takes longer than the Gram matrix itself at n = 4096); tile columns are
+/// spread over Eigen's thread count.
+inline void gptq_average_into(Eigen::MatrixXd& h, const Eigen::MatrixXf& G, double keep, double add) {
+  constexpr Eigen::Index T = 64;
+  const Eigen::Index n = h.rows();
+  const std::ptrdiff_t tiles = (n + T - 1) / T;
+#if defined(_OPENMP)
+  const int threads = n >= 512 ? Eigen::nbThreads() : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (std::ptrdiff_t tj = 0; tj < tiles; ++tj) {
+    const Eigen::Index j0 = tj * T, j1 = std::min(n, j0 + T);
+    for (Eigen::Index i0 = j0; i0 < n; i0 += T) {
+      const Eigen::Index i1 = std::min(n, i0 + T);
+      for (Eigen::Index j = j0; j < j1; ++j) {
+        for (Eigen::Index i = std::max(i0, j); i < i1; ++i) {
+          const double a = add * static_cast<double>(G(i, j));
+          const double v = keep == 0.0 ? a : h(i, j) * keep + a;
+          h(i, j) = v;
+          h(j, i) = v;
+        }
+      }
+    }
+  }
+}
+
+/// The factor GPTQ's column loop needs, without inverting anything: F upper triangular
+/// with H + λI = F Fᵀ (F = J L J for J (H + λI) J = L Lᵀ, J the exchange matrix), so
+/// that the reference's U = chol((H + λI)⁻¹, upper) is F⁻¹ (see the header comment).
+/// On return V = F diag(F)⁻¹ (unit upper triangular, row-major, zeros below the
+/// diagonal) and f = diag(F) = 1 / diag(U).  Returns false when the damped H is not
+/// numerically positive definite in Scalar.  H must be symmetric.
 ///
 /// Index reversal is a buffer reversal: for a symmetric column-major H, the row-major
-/// matrix R(i, j) = H(n-1-i, n-1-j) = J H J is H's buffer read backwards, and the
-/// row-major U = J L⁻¹ J is the row-major L⁻¹'s buffer read backwards.
+/// matrix R(i, j) = H(n-1-i, n-1-j) = J H J is H's buffer read backwards, and
+/// F(i, j) = L(n-1-i, n-1-j).
 template <class Scalar>
-bool gptq_inverse_factor(const Eigen::MatrixXf& H, double lambda, row_major_matrixf& U) {
+bool gptq_factor(const Eigen::MatrixXf& H, double lambda, row_major_matrixf& V, std::vector<float>& f) {
   using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const Eigen::Index n = H.rows();
   const std::size_t nn = static_cast<std::size_t>(H.size());
@@ -211,17 +275,27 @@ bool gptq_inverse_factor(const Eigen::MatrixXf& H, double lambda, row_major_matr
   Scalar* rp = R.data();
   for (std::size_t t = 0; t < nn; ++t) rp[t] = static_cast<Scalar>(h[nn - 1 - t]);
   R.diagonal().array() += static_cast<Scalar>(lambda);
-  Eigen::LLT<Eigen::Ref<Mat>> llt(R);  // in place: R's lower triangle becomes L
-  if (llt.info() != Eigen::Success) return false;
-  R.template triangularView<Eigen::StrictlyUpper>().setZero();
-  gptq_invert_lower_inplace<Mat>(R);
-  U.resize(n, n);
-  float* up = U.data();
-  for (std::size_t t = 0; t < nn; ++t) up[t] = static_cast<float>(rp[nn - 1 - t]);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    if (!(std::isfinite(U(i, i)) && U(i, i) > 0.0f)) return false;
+  if (!gptq_cholesky_lower_inplace<Mat>(R)) return false;
+  std::vector<Scalar> inv(static_cast<std::size_t>(n));
+  f.resize(static_cast<std::size_t>(n));
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const Scalar d = R(n - 1 - j, n - 1 - j);
+    if (!(std::isfinite(d) && d > 0)) return false;
+    inv[static_cast<std::size_t>(j)] = Scalar(1) / d;
+    f[static_cast<std::size_t>(j)] = static_cast<float>(d);
   }
-  return gptq_all_finite(U.data(), nn);
+  V.resize(n, n);
+  bool finite = true;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Scalar* lrow = rp + (n - 1 - i) * n;  // row n-1-i of L, read backwards
+    float* vrow = V.data() + i * n;
+    for (Eigen::Index j = 0; j < i; ++j) vrow[j] = 0.0f;
+    for (Eigen::Index j = i; j < n; ++j) {
+      vrow[j] = static_cast<float>(lrow[n - 1 - j] * inv[static_cast<std::size_t>(j)]);
+      finite &= std::isfinite(vrow[j]);
+    }
+  }
+  return finite;
 }
 
 }  // namespace detail
@@ -231,7 +305,7 @@ bool gptq_inverse_factor(const Eigen::MatrixXf& H, double lambda, row_major_matr
 ///
 /// Precision (tested against a double reference in tests/test_gptq.cpp): each batch's
 /// Gram matrix XᵀX is computed in float by Eigen GEMMs (the O(t·n²) part, multi-threaded;
-/// see detail::gptq_syrk_lower); the
+/// see detail::gptq_rank_update_lower); the
 /// running average across batches is kept in double, H ← H·N/(N+t) + (2/(N+t))·XᵀX, as
 /// gptq.py's add_batch does in float.  So the only float rounding is inside one batch's
 /// dot products (relative error ~ sqrt(t)·2⁻²⁴ typically), whatever the number of batches.
@@ -239,10 +313,10 @@ class hessian_accumulator {
  public:
   /// An empty accumulator for layers with `features` inputs.  Throws
   /// std::invalid_argument if features == 0.
+  /// Allocates nothing yet: the n x n buffers are made by the first batch.
   explicit hessian_accumulator(std::size_t features) : features_(features) {
     if (features == 0) throw std::invalid_argument("lowp::hessian_accumulator: features must be > 0");
-    const Eigen::Index n = detail::gptq_index(features);
-    h_ = Eigen::MatrixXd::Zero(n, n);
+    (void)detail::gptq_index(features);
   }
 
   /// Adds a batch X of `tokens` rows, row-major, `features` floats per row.
@@ -262,20 +336,13 @@ class hessian_accumulator {
     }
     const Eigen::Index n = detail::gptq_index(features_);
     Eigen::Map<const row_major_matrixf> X(x, detail::gptq_index(tokens), n);
-    // The symmetric product (half the flops of a GEMM) fills the lower triangle; only
-    // that triangle is read below.
-    gram_.setZero(n, n);
-    detail::gptq_syrk_lower(X, gram_);
+    // The symmetric product (half the flops of a GEMM) sets the lower triangle; only
+    // that triangle is read below.  The first batch only writes h_.
+    gram_.resize(n, n);
+    detail::gptq_rank_update_lower<Eigen::MatrixXf, Eigen::MatrixXf>(gram_, X.transpose(), 1.0f, true);
+    if (tokens_ == 0) h_.resize(n, n);
     const double total = static_cast<double>(tokens_) + static_cast<double>(tokens);
-    const double keep = static_cast<double>(tokens_) / total;
-    const double add = 2.0 / total;
-    for (Eigen::Index j = 0; j < n; ++j) {
-      for (Eigen::Index i = j; i < n; ++i) {
-        const double v = h_(i, j) * keep + add * static_cast<double>(gram_(i, j));
-        h_(i, j) = v;
-        h_(j, i) = v;
-      }
-    }
+    detail::gptq_average_into(h_, gram_, static_cast<double>(tokens_) / total, 2.0 / total);
     tokens_ += tokens;
   }
 
@@ -289,16 +356,20 @@ class hessian_accumulator {
   std::size_t features() const noexcept { return features_; }
   /// Tokens seen so far (N).
   std::uint64_t tokens() const noexcept { return tokens_; }
-  /// H in double (the accumulator itself).
-  const Eigen::MatrixXd& hessian_double() const noexcept { return h_; }
+  /// H in double (the accumulator itself).  Throws std::logic_error before any batch.
+  const Eigen::MatrixXd& hessian_double() const {
+    if (tokens_ == 0) throw std::logic_error("lowp::hessian_accumulator::hessian_double: no batch added yet");
+    return h_;
+  }
   /// H rounded to float, what gptq() takes.  Throws std::logic_error before any batch.
   Eigen::MatrixXf hessian() const {
     if (tokens_ == 0) throw std::logic_error("lowp::hessian_accumulator::hessian: no batch added yet");
     return h_.cast<float>();
   }
-  /// Forgets every batch.
+  /// Forgets every batch (and frees the buffers).
   void reset() {
-    h_.setZero();
+    h_.resize(0, 0);
+    gram_.resize(0, 0);
     tokens_ = 0;
   }
 
@@ -433,17 +504,18 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols, con
     Hp.swap(Hperm);
   }
 
-  // --- damping, then U = chol((H + λI)⁻¹, upper), with retries ---------------------------
+  // --- damping, then the factor F (H + λI = F Fᵀ, U = F⁻¹), with retries --------------
   const double mean_diag = static_cast<double>(Hp.diagonal().cast<double>().mean());
   if (!(mean_diag > 0)) throw std::domain_error("lowp::gptq: mean(diag H) <= 0: H is not a Hessian");
-  row_major_matrixf U;
+  row_major_matrixf V;   // F diag(F)⁻¹, unit upper triangular
+  std::vector<float> f;  // diag(F) = 1 / diag(U)
   double frac = opt.percdamp;
   bool ok = false;
   for (int attempt = 0; attempt <= opt.max_damping_retries; ++attempt) {
     if (attempt > 0) frac = frac > 0 ? frac * 10 : 1e-3;
     res.damping = frac * mean_diag;
-    ok = opt.factor_in_double ? detail::gptq_inverse_factor<double>(Hp, res.damping, U)
-                              : detail::gptq_inverse_factor<float>(Hp, res.damping, U);
+    ok = opt.factor_in_double ? detail::gptq_factor<double>(Hp, res.damping, V, f)
+                              : detail::gptq_factor<float>(Hp, res.damping, V, f);
     if (ok) {
       res.damping_retries = attempt;
       break;
@@ -456,72 +528,141 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols, con
   }
 
   // --- the column loop (Algorithm 1), blocks of B columns ------------------------------
+  // Wd keeps the original weights w; Shift accumulates w̃ - w, what the error updates
+  // have added so far; the current weight is w̃ = w + Shift, and with δ = w - q,
+  //   w̃_j = w_j + Σ_{k<j} δ_k V_kj      (the reference's updates, see the header)
+  // in-block as axpys, for later blocks as one GEMM per block.
   res.dequantized.resize(R, C);
   res.column_losses.assign(cols, 0.0);
   const std::size_t B = std::min(opt.block_size, cols);
   const bool threaded = !detail::gptq_stochastic<Policy>::get(policy);
-  row_major_matrixf Err(R, detail::gptq_index(B));
+  row_major_matrixf Shift = row_major_matrixf::Zero(R, C);
+  row_major_matrixf Delta(R, detail::gptq_index(B));
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Loss(R, detail::gptq_index(B));
   std::vector<params_type> current(static_params ? 0 : rows);
 
+  std::vector<double> block_losses;
+  row_major_matrixf Start;  // a group's current values when it starts at a block start
   for (std::size_t i1 = 0; i1 < cols; i1 += B) {
     const std::size_t i2 = std::min(i1 + B, cols), count = i2 - i1;
+    // A group that starts at this block's start and ends inside it (the default g = B):
+    // the forward substitution below, z = s V_gg⁻¹, done for all rows as one GEMM.
+    const std::size_t g0 = std::min(g, cols - i1);
+    const bool start_from_gemm = !static_params && i1 > 0 && i1 % g == 0 && g0 <= count;
+    if (start_from_gemm) {
+      const Eigen::Index bi1 = detail::gptq_index(i1), gn = detail::gptq_index(g0);
+      const row_major_matrixf Vinv = V.block(bi1, bi1, gn, gn).triangularView<Eigen::UnitUpper>().solve(
+          row_major_matrixf::Identity(gn, gn));
+      Start.noalias() = Shift.middleCols(bi1, gn) * Vinv;
+      Start += Wd.middleCols(bi1, gn);
+    }
     detail::gptq_parallel_rows(rows, count * count, threaded, [&](std::size_t r) {
-      float* w = Wd.data() + r * cols + i1;  // this row's block, updated in place
-      float* err = Err.data() + r * B;
+      const float* w = Wd.data() + r * cols + i1;  // this row's block, original weights
+      float* shift = Shift.data() + r * cols + i1;  // and its shifts, updated in place
+      float* delta = Delta.data() + r * B;
       double* loss = Loss.data() + r * B;
       std::vector<float> scratch;
-      for (std::size_t j = 0; j < count; ++j) {
-        const std::size_t c = i1 + j;      // position in the (permuted) order
-        const std::size_t orig = perm[c];  // original column
-        const params_type* p;
-        if (static_params) {
-          p = &params[r * ngroups + orig / g];
-        } else {
-          if (c % g == 0) {
-            // A group starts: fit it on its current values.  Columns inside the block
-            // already carry every update; columns past the block end still lack this
-            // block's updates from columns i1..c-1, added here on a copy.
-            const std::size_t n = std::min(g, cols - c), in_block = std::min(n, count - j);
-            if (in_block == n) {
-              current[r] = policy.fit(w + j, n, 1, r);
-            } else {
-              scratch.assign(w + j, w + j + in_block);
-              for (std::size_t t = i2; t < c + n; ++t) {
-                float v = Wd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(t));
-                for (std::size_t k = 0; k < j; ++k) {
-                  v -= err[k] * U(static_cast<Eigen::Index>(i1 + k), static_cast<Eigen::Index>(t));
-                }
-                scratch.push_back(v);
-              }
-              current[r] = policy.fit(scratch.data(), n, 1, r);
-            }
-            params[r * ngroups + c / g] = current[r];
+
+      // The current values (the reference's w after the updates from columns 0..c-1) of
+      // the n columns of the group that starts at c = i1 + j.  Every in-block shift is
+      // complete here (a group start begins a sub-block, below).
+      auto group_values = [&](std::size_t j, std::size_t n) -> const float* {
+        if (start_from_gemm && j == 0) return Start.data() + r * n;
+        const std::size_t c = i1 + j, in_block = std::min(n, count - j);
+        // First the shifts s_t = Σ_{k<c} δ_k V_kt; columns past the block end still lack
+        // this block's part, added here.
+        scratch.resize(n);
+        for (std::size_t t = 0; t < in_block; ++t) scratch[t] = shift[j + t];
+        for (std::size_t t = i2; t < c + n; ++t) {
+          float v = Shift(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(t));
+          for (std::size_t k = 0; k < j; ++k) {
+            v += delta[k] * V(static_cast<Eigen::Index>(i1 + k), static_cast<Eigen::Index>(t));
           }
-          p = &current[r];
+          scratch[t - c] = v;
         }
-        const float x = w[j];
-        const storage_type code = policy.encode(x, *p);
-        const float q = policy.decode(code, *p);
-        codes[r * cols + orig] = code;
-        res.dequantized(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(orig)) = q;
-        const float* urow = U.data() + c * cols;  // row c of U
-        const float d = urow[c];
-        const float e = (x - q) / d;
-        loss[j] = static_cast<double>(x - q) * static_cast<double>(x - q) /
-                  (2.0 * static_cast<double>(d) * static_cast<double>(d));
-        err[j] = e;
-        for (std::size_t k = j + 1; k < count; ++k) w[k] -= e * urow[i1 + k];  // eq. (2)
+        // s_t is w̃_t - w_t only for t = c: the reference's partial update of a later
+        // column t is z_t with z_t = s_t - Σ_{c<=a<t} z_a V_at (its U = F⁻¹ restricted to
+        // the group is the inverse of F's diagonal block), a forward substitution with
+        // the group's block of V: n²/2 per row and group.  Nothing to do at c = 0.
+        if (c > 0) {
+          for (std::size_t a = 0; a + 1 < n; ++a) {
+            const float za = scratch[a];
+            const float* va = V.data() + (c + a) * cols + c;  // row c+a of V, from column c
+            for (std::size_t t = a + 1; t < n; ++t) scratch[t] -= za * va[t];
+          }
+        }
+        for (std::size_t t = 0; t < in_block; ++t) scratch[t] += w[j + t];
+        for (std::size_t t = i2; t < c + n; ++t) {
+          scratch[t - c] += Wd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(t));
+        }
+        return scratch.data();
+      };
+
+      // Sub-blocks of at most S columns, each ending before the next group start: inside
+      // one the updates go column by column; to the rest of the block they go once at
+      // its end, as a 1 x S by S x m product held in registers (the column-by-column
+      // form is bound by storing the shifts back after every column).
+      constexpr std::size_t S = 16, L = 16;
+      for (std::size_t j0 = 0; j0 < count;) {
+        std::size_t j1 = std::min(j0 + S, count);
+        if (!static_params) j1 = std::min(j1, ((i1 + j0) / g + 1) * g - i1);
+        for (std::size_t j = j0; j < j1; ++j) {
+          const std::size_t c = i1 + j;      // position in the (permuted) order
+          const std::size_t orig = perm[c];  // original column
+          const params_type* p;
+          if (static_params) {
+            p = &params[r * ngroups + orig / g];
+          } else {
+            if (c % g == 0) {
+              const std::size_t n = std::min(g, cols - c);
+              current[r] = policy.fit(group_values(j, n), n, 1, r);
+              params[r * ngroups + c / g] = current[r];
+            }
+            p = &current[r];
+          }
+          const float x = w[j] + shift[j];  // w̃_j
+          const storage_type code = policy.encode(x, *p);
+          const float q = policy.decode(code, *p);
+          codes[r * cols + orig] = code;
+          res.dequantized(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(orig)) = q;
+          // The reference's loss (w̃ - q)² / (2 U_jj²), with 1 / U_jj = F_jj.
+          const double e = static_cast<double>(x - q) * static_cast<double>(f[c]);
+          loss[j] = 0.5 * e * e;
+          const float d = w[j] - q;
+          delta[j] = d;
+          const float* vrow = V.data() + c * cols + i1;  // row c of V, from column i1
+          for (std::size_t k = j + 1; k < j1; ++k) shift[k] += d * vrow[k];  // eq. (2)
+        }
+        std::size_t k = j1;
+        for (; k + L <= count; k += L) {
+          float acc[L];
+          for (std::size_t l = 0; l < L; ++l) acc[l] = shift[k + l];
+          for (std::size_t a = j0; a < j1; ++a) {
+            const float da = delta[a];
+            const float* va = V.data() + (i1 + a) * cols + i1 + k;
+            for (std::size_t l = 0; l < L; ++l) acc[l] += da * va[l];
+          }
+          for (std::size_t l = 0; l < L; ++l) shift[k + l] = acc[l];
+        }
+        for (; k < count; ++k) {
+          float acc = shift[k];
+          for (std::size_t a = j0; a < j1; ++a) acc += delta[a] * V.data()[(i1 + a) * cols + i1 + k];
+          shift[k] = acc;
+        }
+        j0 = j1;
       }
     });
-    for (std::size_t j = 0; j < count; ++j) {
-      res.column_losses[perm[i1 + j]] += Loss.col(static_cast<Eigen::Index>(j)).sum();
+    block_losses.assign(count, 0.0);
+    for (std::size_t r = 0; r < rows; ++r) {  // along Loss's rows: it is larger than L2
+      const double* loss = Loss.data() + r * B;
+      for (std::size_t j = 0; j < count; ++j) block_losses[j] += loss[j];
     }
+    for (std::size_t j = 0; j < count; ++j) res.column_losses[perm[i1 + j]] += block_losses[j];
     if (i2 < cols) {
       const Eigen::Index rest = detail::gptq_index(cols - i2);
       const Eigen::Index bi1 = detail::gptq_index(i1), bi2 = detail::gptq_index(i2);
       const Eigen::Index cnt = detail::gptq_index(count);
-      Wd.rightCols(rest).noalias() -= Err.leftCols(cnt) * U.block(bi1, bi2, cnt, rest);
+      Shift.rightCols(rest).noalias() += Delta.leftCols(cnt) * V.block(bi1, bi2, cnt, rest);
     }
   }
   res.total_loss = std::accumulate(res.column_losses.begin(), res.column_losses.end(), 0.0);
