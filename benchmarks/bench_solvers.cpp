@@ -4,7 +4,7 @@
 //
 // GFLOP/s counters use nominal flop counts:
 //   GEMM m x k x n                     2 m k n
-//   Hessian, t tokens x n features     t n²        (the symmetric product, SYRK)
+//   Hessian, t tokens x n features     t n²        (the symmetric product; done as panel GEMMs)
 //   GPTQ solve, rows x n, block B      n³/3 (Cholesky) + rows n² (lazy updates)
 //                                      + rows n B (in-block)
 //   LoRC rank r, m x n, exact          4 m n² + 8 n³ (Golub–Van Loan's SVD count, R-SVD)

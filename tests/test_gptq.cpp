@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "lowp_test.hpp"
@@ -170,7 +172,7 @@ TEST_CASE("hessian_accumulator matches the double definition for any batching", 
 }
 
 TEST_CASE("hessian_accumulator on more than 256 features (the blocked symmetric product)", "[gptq][hessian]") {
-  // 600 features: the Gram matrix splits into GEMM blocks and 256-wide diagonal blocks.
+  // 600 features: two column panels of the Gram matrix (512 and 88 wide).
   const Mf X = calibration(300, 600, 5, 13);
   const Eigen::MatrixXd ref = hessian_reference(X);
   const double scale = ref.cwiseAbs().maxCoeff();
@@ -221,12 +223,16 @@ TEST_CASE("GPTQ on 600 columns agrees with the reference (blocked factorization,
   lowp::hessian_accumulator acc(cols);
   acc.add_batch(X);
   const Eigen::MatrixXf H = acc.hessian();
-  for (const std::size_t g : {std::size_t{128}, std::size_t{48}}) {
-    CAPTURE(g);
+  // {group, block}: group = block; groups straddling blocks; groups longer than a block;
+  // per channel with blocks shorter than the row.
+  const std::pair<std::size_t, std::size_t> configs[] = {{128, 128}, {48, 128}, {128, 48}, {0, 96}};
+  for (const auto& [g, b] : configs) {
+    CAPTURE(g, b);
     lowp::gptq_options opt;
     opt.group_size = g;
+    opt.block_size = b;
     const auto res = lowp::gptq(W, H, int4_sym{}, opt);
-    const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g, opt.percdamp);
+    const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g == 0 ? cols : g, opt.percdamp);
     std::size_t same = 0;
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t c = 0; c < cols; ++c) same += res.quantized.code(r, c) == ref.codes[r * cols + c];
@@ -235,6 +241,48 @@ TEST_CASE("GPTQ on 600 columns agrees with the reference (blocked factorization,
     CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
     CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
   }
+}
+
+TEST_CASE("GPTQ's recursive Cholesky equals Eigen's LLT", "[gptq]") {
+  // n = 1100: two levels of recursion, trailing updates over more than one 512 panel,
+  // triangular solves in several 64-row chunks.
+  const Eigen::Index n = 1100;
+  std::mt19937 gen(17);
+  std::normal_distribution<double> nd;
+  Md G(n, n + 40);
+  for (Eigen::Index i = 0; i < G.size(); ++i) G.data()[i] = nd(gen);
+  const Md A = G * G.transpose() / double(n);
+  Md L = A;
+  REQUIRE(lowp::detail::gptq_cholesky_lower_inplace<Md>(L));
+  const Md ref = A.llt().matrixL();
+  const Md got = L.triangularView<Eigen::Lower>();
+  CHECK((got - ref).cwiseAbs().maxCoeff() <= 1e-10 * ref.cwiseAbs().maxCoeff());
+
+  Md bad = -A;  // negative definite: the first diagonal block fails
+  CHECK_FALSE(lowp::detail::gptq_cholesky_lower_inplace<Md>(bad));
+  Md late = A;  // indefinite only in the last diagonal block
+  late(n - 1, n - 1) = -1.0;
+  CHECK_FALSE(lowp::detail::gptq_cholesky_lower_inplace<Md>(late));
+}
+
+TEST_CASE("GPTQ act_order with static groups on 600 columns", "[gptq]") {
+  const std::size_t rows = 12, cols = 600;
+  const Mf W = student_t_weights(rows, cols, 18);
+  const Mf X = calibration(900, cols, 4, 19);
+  lowp::hessian_accumulator acc(cols);
+  acc.add_batch(X);
+  const Eigen::MatrixXf H = acc.hessian();
+  lowp::gptq_options opt;
+  opt.group_size = 128;
+  opt.act_order = true;
+  opt.static_groups = true;
+  const auto res = lowp::gptq(W, H, int4_sym{}, opt);
+  CHECK(to_matrix(res.quantized.dequantize(), rows, cols) == res.dequantized);
+  CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+  // Better than round-to-nearest with the same (static) groups, by the GPTQ objective.
+  Mf rtn(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+  lowp::fake_quantize(int4_sym{}, W.data(), rtn.data(), rows, cols, lowp::granularity::per_group(128));
+  CHECK(res.total_loss < quadratic_loss(W, rtn, H.cast<double>(), res.damping));
 }
 
 TEST_CASE("GPTQ block size does not change the result", "[gptq]") {

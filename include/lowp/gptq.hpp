@@ -9,6 +9,8 @@
 // structure below follows the reference implementation (IST-DASLab gptq.py,
 // `GPTQ.fasterquant`) step by step:
 //
+// (lowp computes the same numbers without forming U; see the first deviation below)
+//
 //   H = (2/N) Σ x xᵀ                         hessian_accumulator  (paper eq. (1)'s Hessian)
 //   dead columns: H_ii = 0 → H_ii = 1, W[:, i] = 0
 //   act_order: columns by descending H_ii     ("act-order" heuristic, paper §6 / repo)
@@ -53,7 +55,7 @@
 //   starts mid-block (group_size < block_size, or unaligned), and the current block's
 //   updates for columns past the block end.  Here the result does not depend on the block
 //   size (block size 1 and 128 give the same codes, up to float rounding at exact ties);
-//   with the defaults (group 128 = block 128) both agree exactly.
+//   with the defaults (group 128 = block 128) both fit on the same values.
 // - act_order with groups smaller than a row needs static_groups = true (groups fitted
 //   on the original weights before any update, as the reference's static_groups): then
 //   every group is a run of consecutive *original* columns and the codes + parameters
@@ -79,7 +81,7 @@
 // lazy block updates) are Eigen GEMMs, which use OpenMP when the program is compiled with
 // it (Eigen::setNbThreads); the Cholesky's triangular solves and the per-row column loop
 // are OpenMP loops over rows with the same thread count.  Eigen 3.4's LLT (used for
-// diagonal blocks of at most 256) and SYRK are single-threaded.  Without OpenMP
+// diagonal blocks of at most 256) is single-threaded.  Without OpenMP
 // everything runs on one thread.
 #pragma once
 
@@ -336,8 +338,8 @@ class hessian_accumulator {
     }
     const Eigen::Index n = detail::gptq_index(features_);
     Eigen::Map<const row_major_matrixf> X(x, detail::gptq_index(tokens), n);
-    // The symmetric product (half the flops of a GEMM) sets the lower triangle; only
-    // that triangle is read below.  The first batch only writes h_.
+    // The Gram matrix's lower triangle, by panel GEMMs (gptq_rank_update_lower); only that
+    // triangle is read below.  The first batch only writes h_.
     gram_.resize(n, n);
     detail::gptq_rank_update_lower<Eigen::MatrixXf, Eigen::MatrixXf>(gram_, X.transpose(), 1.0f, true);
     if (tokens_ == 0) h_.resize(n, n);
@@ -396,7 +398,7 @@ struct gptq_options {
   /// If the damped H is not positive definite: this many retries, the damping fraction
   /// 10x larger each time; then std::domain_error.
   int max_damping_retries = 3;
-  /// Factorize and invert H in double instead of float (slower; see header comment).
+  /// Run the Cholesky of H in double instead of float (see the header comment).
   bool factor_in_double = false;
 };
 
@@ -407,7 +409,8 @@ struct gptq_result {
   /// [j*g, min((j+1)*g, cols)), granularity per_group(g), or per_channel for one group.
   quantized_tensor<Policy> quantized;
   row_major_matrixf dequantized;  ///< Ŵ = quantized.dequantize(), rows x cols
-  /// Per column: Σ_rows (w - q)² / (2 U_jj²), the reference's Losses summed over rows.
+  /// Per column: Σ_rows (w̃ - q)² / (2 U_jj²) = Σ_rows ((w̃ - q) F_jj)² / 2 (w̃ the value
+  /// quantized), the reference's Losses summed over rows.
   /// Their sum equals ½ Σ_rows (w - ŵ)(H + λI)(w - ŵ)ᵀ with w the (dead-zeroed) input row.
   std::vector<double> column_losses;
   double total_loss = 0;     ///< Σ column_losses
@@ -546,10 +549,12 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols, con
   for (std::size_t i1 = 0; i1 < cols; i1 += B) {
     const std::size_t i2 = std::min(i1 + B, cols), count = i2 - i1;
     // A group that starts at this block's start and ends inside it (the default g = B):
-    // the forward substitution below, z = s V_gg⁻¹, done for all rows as one GEMM.
+    // the forward substitution below, z V_gg = s, for all rows before the loop as one
+    // GEMM with V_gg⁻¹ (= U's diagonal block scaled; faster here than Eigen's triangular
+    // solve, and the same numbers up to float rounding).
     const std::size_t g0 = std::min(g, cols - i1);
-    const bool start_from_gemm = !static_params && i1 > 0 && i1 % g == 0 && g0 <= count;
-    if (start_from_gemm) {
+    const bool start_from_block = !static_params && i1 > 0 && i1 % g == 0 && g0 <= count;
+    if (start_from_block) {
       const Eigen::Index bi1 = detail::gptq_index(i1), gn = detail::gptq_index(g0);
       const row_major_matrixf Vinv = V.block(bi1, bi1, gn, gn).triangularView<Eigen::UnitUpper>().solve(
           row_major_matrixf::Identity(gn, gn));
@@ -567,18 +572,19 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols, con
       // the n columns of the group that starts at c = i1 + j.  Every in-block shift is
       // complete here (a group start begins a sub-block, below).
       auto group_values = [&](std::size_t j, std::size_t n) -> const float* {
-        if (start_from_gemm && j == 0) return Start.data() + r * n;
+        if (start_from_block && j == 0) return Start.data() + r * n;
         const std::size_t c = i1 + j, in_block = std::min(n, count - j);
         // First the shifts s_t = Σ_{k<c} δ_k V_kt; columns past the block end still lack
         // this block's part, added here.
         scratch.resize(n);
         for (std::size_t t = 0; t < in_block; ++t) scratch[t] = shift[j + t];
-        for (std::size_t t = i2; t < c + n; ++t) {
-          float v = Shift(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(t));
-          for (std::size_t k = 0; k < j; ++k) {
-            v += delta[k] * V(static_cast<Eigen::Index>(i1 + k), static_cast<Eigen::Index>(t));
-          }
-          scratch[t - c] = v;
+        float* past = scratch.data() + in_block;  // columns i2 .. c+n-1
+        const std::size_t m = n - in_block;
+        for (std::size_t t = 0; t < m; ++t) past[t] = Shift.data()[r * cols + i2 + t];
+        for (std::size_t k = 0; k < j; ++k) {  // along rows of V
+          const float dk = delta[k];
+          const float* vk = V.data() + (i1 + k) * cols + i2;
+          for (std::size_t t = 0; t < m; ++t) past[t] += dk * vk[t];
         }
         // s_t is w̃_t - w_t only for t = c: the reference's partial update of a later
         // column t is z_t with z_t = s_t - Σ_{c<=a<t} z_a V_at (its U = F⁻¹ restricted to
@@ -592,9 +598,7 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols, con
           }
         }
         for (std::size_t t = 0; t < in_block; ++t) scratch[t] += w[j + t];
-        for (std::size_t t = i2; t < c + n; ++t) {
-          scratch[t - c] += Wd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(t));
-        }
+        for (std::size_t t = 0; t < m; ++t) past[t] += Wd.data()[r * cols + i2 + t];
         return scratch.data();
       };
 
