@@ -250,6 +250,52 @@ TEST_CASE("in place: float -> 1-byte format over its own buffer", "[bulk][inplac
   CHECK(bad == 0);
 }
 
+TEST_CASE("arrays past the prefetch threshold (> 2 MiB of floats) equal lowp::cast", "[bulk][large]") {
+  // The encoders request the source ahead of themselves on long runs; the results, the
+  // in-place case and the last elements must not notice.
+  LOWP_REQUIRE_CPU();
+  const std::size_t n = 600001;  // 2.4 MB of floats, odd
+  std::mt19937 rng(23);
+  std::normal_distribution<float> nd(0.0f, 100.0f);
+  std::vector<float> x(n);
+  for (float& f : x) f = nd(rng);
+  x[n - 1] = 448.0f;
+  x[n - 2] = std::numeric_limits<float>::quiet_NaN();
+
+  std::vector<float8_e4m3fn> q(n);
+  convert(x.data(), q.data(), n);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += q[i].bits() != cast<float8_e4m3fn>(x[i]).bits();
+  CHECK(bad == 0);
+
+  std::vector<float> buf = x;  // in place
+  auto* qi = reinterpret_cast<float8_e5m2*>(buf.data());
+  convert(buf.data(), qi, n);
+  bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += qi[i].bits() != cast<float8_e5m2>(x[i]).bits();
+  CHECK(bad == 0);
+
+  packed_vector<float4_e2m1fn> p(n);  // packed
+  convert(x.data(), p.span());
+  bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += p.get(i).bits() != cast<float4_e2m1fn>(x[i]).bits();
+  CHECK(bad == 0);
+
+  const std::size_t g = 32, ng = (n + g - 1) / g;
+  std::vector<float> inv(ng);
+  for (std::size_t k = 0; k < ng; ++k) inv[k] = std::ldexp(1.0f, -static_cast<int>(k % 9));
+  std::vector<int8> qs(n);
+  quantize(x.data(), qs.data(), n, inv.data(), g);
+  packed_vector<int4> p4(n);
+  quantize(x.data(), p4.span(), inv.data(), g);
+  bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    bad += qs[i].bits() != cast<int8>(x[i] * inv[i / g]).bits();
+    bad += p4.get(i).bits() != cast<int4>(x[i] * inv[i / g]).bits();
+  }
+  CHECK(bad == 0);
+}
+
 // --- scaled ------------------------------------------------------------------------
 
 template <class T>

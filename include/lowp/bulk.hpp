@@ -125,10 +125,12 @@ inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n, 
     constexpr round_mode Mode = decltype(mode)::value;
     constexpr bool Sat = decltype(sat)::value;
     if (!Scaled || inv_scales == nullptr) {
-      simd::encode_run<B, T, Mode, Scaled, Sat>(src, dst, n, one_scale, k);
+      simd::encode_run<B, T, Mode, Scaled, Sat>(src, dst, n, one_scale, k);  // prefetches itself
       return;
     }
+    simd::stream_prefetcher ahead(src, n * sizeof(float));
     for (std::size_t start = 0; start < n; start += g) {
+      ahead.reader_at(start * sizeof(float));
       const std::size_t len = n - start < g ? n - start : g;
       simd::encode_run<B, T, Mode, true, Sat>(src + start, dst + start, len,
                                                          inv_scales[start / g], k);
@@ -143,11 +145,13 @@ inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::s
                                    rounding r, overflow o) noexcept {
   const round_mode m = to_mode(r);
   const simd::encode_consts k = simd::make_encode_consts<T>(m, o);
-  if (!Scaled || inv_scales == nullptr) g = n == 0 ? 1 : n;
+  if (!Scaled || inv_scales == nullptr) g = n == 0 ? 1 : n;  // one run, which prefetches itself
   dispatch_encode(m, o, [&](auto mode, auto sat) {
     constexpr round_mode Mode = decltype(mode)::value;
     constexpr bool Sat = decltype(sat)::value;
+    simd::stream_prefetcher ahead(src, n * sizeof(float));
     for (std::size_t start = 0; start < n; start += g) {
+      ahead.reader_at(start * sizeof(float));
       const std::size_t len = n - start < g ? n - start : g;
       const float sc = inv_scales != nullptr ? inv_scales[start / g] : one_scale;
       if constexpr (packed_bits_v<T> == 4) {

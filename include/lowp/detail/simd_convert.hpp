@@ -338,12 +338,24 @@ inline typename B::vec decode_lanes(typename B::vec c) noexcept {
 // the rest, so n, alignment and tails are free.
 // ------------------------------------------------------------------------------------
 
+// The encoders request the source prefetch_ahead floats ahead of the reader when the
+// run is long (see stream_prefetcher); prefetch_end(n) is where the requests stop, so no
+// address past the array is formed (0: the run is too short to bother).
+inline constexpr std::size_t prefetch_ahead = stream_prefetcher::distance / sizeof(float);
+constexpr std::size_t prefetch_end(std::size_t n) noexcept {
+  return n * sizeof(float) >= stream_prefetcher::min_bytes ? n - prefetch_ahead : 0;
+}
+
 template <class B, class T, round_mode Mode, bool Scaled, bool Saturate = false>
 inline void encode_run(const float* src, std::uint8_t* dst, std::size_t n, float inv_scale,
                        const encode_consts k) noexcept {
   std::size_t i = 0;
+  const std::size_t pf_end = prefetch_end(n);
   if constexpr (B::width == 16) {  // AVX-512: 64 elements, one 64-byte store
     for (const std::size_t nv = (n / 64) * 64; i < nv; i += 64) {
+      if (i < pf_end) {
+        for (std::size_t line = 0; line < 64; line += 16) prefetch_l2(src + i + prefetch_ahead + line);
+      }
       typename B::vec x0 = B::load_f32(src + i), x1 = B::load_f32(src + i + 16);
       typename B::vec x2 = B::load_f32(src + i + 32), x3 = B::load_f32(src + i + 48);
       if constexpr (Scaled) {
@@ -385,7 +397,9 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
       ::lowp::detail::packed_store_code<T, L>(bytes, first, encode_lanes<scalar_backend, T, Mode>(x, k));
       i = 1;
     }
+    const std::size_t pf_end = prefetch_end(n);
     for (const std::size_t nv = i + (n - i) / B::width * B::width; i < nv; i += B::width) {
+      if (i < pf_end) prefetch_l2(src + i + prefetch_ahead);  // one line per AVX-512 vector
       typename B::vec x = B::load_f32(src + i);
       if constexpr (Scaled) x = B::mul_f32(x, inv_scale);
       B::template store_nib<L == packed_layout::high_nibble_first>(bytes + (first + i) / 2,
