@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "lowp_test.hpp"
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>  // _mm_getcsr / _mm_setcsr
+#endif
 #include <lowp/bulk.hpp>
 #include <lowp/lowp.hpp>
 
@@ -194,6 +197,22 @@ TEST_CASE("convert every code -> float equals lowp::cast; dequantize", "[bulk][d
   check_decode_all_codes<int8>();
   check_decode_all_codes<uint8>();
   check_decode_all_codes<float8_e8m0fnu>();
+}
+
+TEST_CASE("decoding does not depend on MXCSR's denormals-are-zero flag", "[bulk][decode]") {
+  // The AVX-512 E5M2 decoder converts through binary16 with vcvtph2ps, which DAZ would
+  // flush; it checks the flag and falls back.  The other kernels are integer-only.
+  LOWP_REQUIRE_CPU();
+#if defined(__SSE__) || defined(_M_X64)
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x0040u);  // DAZ
+  check_decode_all_codes<float8_e5m2>();
+  check_decode_all_codes<float8_e4m3fn>();
+  check_decode_all_codes<float4_e2m1fn>();
+  _mm_setcsr(saved);
+#else
+  WARN("no MXCSR on this target: skipped");
+#endif
 }
 
 // --- tails, unaligned pointers, guard bytes -----------------------------------------

@@ -288,6 +288,11 @@ struct avx512_backend {
     const __m512i t = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(table8)));
     return _mm512_permutexvar_epi32(_mm512_and_si512(idx, _mm512_set1_epi32(7)), t);
   }
+  // table16[idx & 15] in one vpermd (a bit move: exact, no MXCSR involvement).
+  static constexpr bool has_permute16 = true;
+  static vec permute16(const std::uint32_t* table16, vec idx) noexcept {
+    return _mm512_permutexvar_epi32(idx, _mm512_loadu_si512(table16));
+  }
 
   static vec load_f32(const float* p) noexcept { return _mm512_castps_si512(_mm512_loadu_ps(p)); }
   static void store_f32(float* p, vec v) noexcept { _mm512_storeu_ps(p, _mm512_castsi512_ps(v)); }

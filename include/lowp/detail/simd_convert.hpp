@@ -288,11 +288,40 @@ struct subnormal_table {
   static constexpr auto value = make();
 };
 
+/// Float bits of the 16 codes of a 4-bit format (exact), for one-instruction decoding.
+template <class T>
+struct nibble_table {
+  static constexpr auto make() noexcept {
+    struct arr { std::uint32_t v[16]; } t{};
+    using Tr = typename T::traits_type;
+    for (std::uint32_t c = 0; c < 16; ++c) {
+      if constexpr (is_lowp_int_v<T>) {
+        t.v[c] = static_cast<std::uint32_t>(
+            encode<traits::binary32>(decode_int<Tr>(c), round_mode::nearest_even, overflow::saturate));
+      } else {
+        t.v[c] = static_cast<std::uint32_t>(
+            encode<traits::binary32>(decode<Tr>(c), round_mode::nearest_even, overflow::saturate));
+      }
+    }
+    return t;
+  }
+  static constexpr auto value = make();
+};
+
+template <class B, class = void>
+struct has_permute16 : std::false_type {};
+template <class B>
+struct has_permute16<B, std::enable_if_t<B::has_permute16>> : std::true_type {};
+
 /// code of T (low bits of each lane) -> float bits (exact; Inf stays Inf).
 template <class B, class T>
 inline typename B::vec decode_lanes(typename B::vec c) noexcept {
   using V = typename B::vec;
-  if constexpr (kernel_float_v<T>) {
+  if constexpr (packed_bits_v<T> == 4 && has_permute16<B>::value) {
+    // A 4-bit format has 16 codes: look them up (the lookup reads only the low 4 bits
+    // of each lane, as the formulas below mask them).
+    return B::permute16(nibble_table<T>::value.v, c);
+  } else if constexpr (kernel_float_v<T>) {
     using Tr = typename T::traits_type;
     using L = float_layout<Tr>;
     constexpr int M = L::M;
@@ -416,6 +445,26 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
 template <class B, class T, bool Scaled>
 inline void decode_run(const std::uint8_t* src, float* dst, std::size_t n, float scale) noexcept {
   std::size_t i = 0;
+#if defined(LOWP_SIMD_AVX512)
+  if constexpr (std::is_same_v<B, avx512_backend> && std::is_same_v<T, float8_e5m2>) {
+    // An E5M2 code is the high byte of the IEEE binary16 with the same value:
+    //   E5M2 [s eeeee mm] -> binary16 [s eeeee mm 00000000]
+    // and vcvtph2ps converts binary16 to float exactly, with the same NaN rule as the
+    // scalar converter (sign and payload kept, quiet bit set).  Should a processor apply
+    // MXCSR.DAZ to its binary16 inputs (Sapphire Rapids does not: tests/test_bulk.cpp
+    // decodes under DAZ), the subnormal codes would flush, so with DAZ set the integer
+    // kernel below runs instead; MXCSR is read once per call.  The instruction may set
+    // MXCSR's status flags (invalid for signaling NaNs); with the default masks it never traps.
+    if ((_mm_getcsr() & 0x0040u) == 0) {  // bit 6: DAZ
+      for (const std::size_t nv = n / 16 * 16; i < nv; i += 16) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+        __m512 f = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8));
+        if constexpr (Scaled) f = _mm512_mul_ps(f, _mm512_set1_ps(scale));
+        _mm512_storeu_ps(dst + i, f);
+      }
+    }
+  }
+#endif
   if constexpr (B::width > 1) {
     for (const std::size_t nv = i + (n - i) / B::width * B::width; i < nv; i += B::width) {
       typename B::vec f = decode_lanes<B, T>(B::load_u8(src + i));
