@@ -13,6 +13,11 @@ function(lowp_target_options target)
     endif()
     if(LOWP_NATIVE)
       target_compile_options(${target} PRIVATE -march=native)
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        # GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h when Eigen's
+        # AVX-512 GEMM kernels are inlined (-O3 -march=native); not in our code.
+        target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+      endif()
     endif()
   elseif(MSVC)
     target_compile_options(${target} PRIVATE /W4 /permissive-)
