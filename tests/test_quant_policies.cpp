@@ -185,6 +185,46 @@ TEST_CASE("minmax matches GPTQ quant.py sym=False", "[quant][minmax][gptq]") {
   }
 }
 
+template <class F>
+void check_element_codec_against_cast() {
+  // absmax's element half with scale 1 is encode_quotient(x) and scale * element_value:
+  // it must be lowp::cast element by element, for every rounding, also for values the
+  // policies' fit never produces (beyond the range, Inf, NaN).
+  std::vector<float> xs = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                           -std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f, 1e-30f, -1e-30f,
+                           std::numeric_limits<float>::denorm_min(), 3e9f, -3e9f};
+  for (int k = -4 * 300; k <= 4 * 300; ++k) {  // quarters: every tie, both signs, past the range
+    const float x = static_cast<float>(k) * 0.25f;
+    xs.insert(xs.end(), {x, std::nextafter(x, 1e9f), std::nextafter(x, -1e9f)});
+  }
+  const lowp::rounding modes[] = {lowp::rounding::nearest_even, lowp::rounding::nearest_away,
+                                  lowp::rounding::toward_zero, lowp::rounding::up, lowp::rounding::down};
+  for (const lowp::rounding r : modes) {
+    const lowp::absmax<F> pol(lowp::element_rounding::with(r));
+    const typename lowp::absmax<F>::params one{1.0f};
+    std::size_t bad = 0;
+    for (const float x : xs) bad += pol.encode(x, one) != lowp::cast<F>(x, r).bits();
+    INFO(typeid(F).name() << " mode " << static_cast<int>(r));
+    CHECK(bad == 0);
+  }
+  const lowp::absmax<F> pol;
+  for (unsigned c = 0; c < 256; ++c) {
+    const auto code = static_cast<typename F::storage_type>(c);
+    const float want = static_cast<float>(F::from_bits(code)) * 0.375f;  // exact: a short significand
+    const float got = pol.decode(code, typename lowp::absmax<F>::params{0.375f});
+    INFO(typeid(F).name() << " code " << c);
+    CHECK((std::isnan(want) ? std::isnan(got) : got == want));
+  }
+}
+
+TEST_CASE("the element codec equals lowp::cast for every rounding, also out of range", "[quant][rounding]") {
+  check_element_codec_against_cast<lowp::int4>();
+  check_element_codec_against_cast<lowp::int8>();
+  check_element_codec_against_cast<lowp::float4_e2m1fn>();
+  check_element_codec_against_cast<lowp::float8_e4m3fn>();
+}
+
 TEST_CASE("every deterministic rounding mode matches the reference", "[quant][rounding]") {
   const std::pair<lowp::rounding, qref::mode> modes[] = {
       {lowp::rounding::nearest_even, qref::mode::nearest_even},

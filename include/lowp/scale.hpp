@@ -271,7 +271,19 @@ class element_codec {
   /// Code of the real number q (already divided by the scale), rounded and saturated.
   storage_type encode_quotient(double q) const noexcept {
     if (rnd_.stochastic) return cast_stochastic<F>(q, next_bits()).bits();
-    return cast<F>(q, rnd_.mode).bits();
+    if constexpr (is_lowp_int_v<F>) {
+      // The same function as cast<F>(q, mode) (NaN -> 0, saturate; tested against it),
+      // without the generic converter's unpacking: this is the per-element call of
+      // GPTQ's column loop.  Rounding happens on [min - 1, max + 1], then the clamp.
+      using Tr = typename F::traits_type;
+      if (std::isnan(q)) return storage_type{0};
+      const double lo = static_cast<double>(Tr::min), hi = static_cast<double>(Tr::max);
+      const double r = std::clamp(round_to_integer(std::clamp(q, lo - 1.0, hi + 1.0), rnd_.mode), lo, hi);
+      constexpr std::uint32_t code_mask = (std::uint32_t{1} << Tr::bits) - 1u;  // two's complement
+      return static_cast<storage_type>(static_cast<std::uint32_t>(static_cast<std::int32_t>(r)) & code_mask);
+    } else {
+      return cast<F>(q, rnd_.mode).bits();
+    }
   }
 
   /// Code of q + zero for unsigned integer formats with a zero point: round(q) + zero,
@@ -297,9 +309,19 @@ class element_codec {
     return (s > 0.0f && static_cast<double>(s) == exact && std::isfinite(s)) ? s : 0.0f;
   }
 
-  /// The element value of a code (exact).
+  /// The element value of a code (exact).  One-byte formats read a table of
+  /// static_cast<double>(F::from_bits(c)) for all 256 storage values, made on first use.
   static double element_value(storage_type code) noexcept {
-    return static_cast<double>(F::from_bits(code));
+    if constexpr (sizeof(storage_type) == 1) {
+      static const auto table = [] {
+        struct values { double v[256]; } t{};
+        for (unsigned c = 0; c < 256; ++c) t.v[c] = static_cast<double>(F::from_bits(static_cast<storage_type>(c)));
+        return t;
+      }();
+      return table.v[code];
+    } else {
+      return static_cast<double>(F::from_bits(code));
+    }
   }
 
   element_rounding rnd_;
