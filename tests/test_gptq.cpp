@@ -108,7 +108,33 @@ Mf to_matrix(const std::vector<float>& v, std::size_t rows, std::size_t cols) {
   return Eigen::Map<const Mf>(v.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
 }
 
+// H of calibration activations X, through the accumulator in one batch.
+Eigen::MatrixXf hessian_of(const Mf& X) {
+  lowp::hessian_accumulator acc(static_cast<std::size_t>(X.cols()));
+  acc.add_batch(X);
+  return acc.hessian();
+}
+
 using int4_sym = lowp::absmax<lowp::int4>;
+
+// gptq() with `opt` against the unblocked double reference: the same codes up to one
+// row (float vs double arithmetic may flip a code sitting within rounding noise of a
+// decision boundary, and then the rest of that row differs), the same loss, and the
+// loss identity for both.
+void check_against_reference(const Mf& W, const Eigen::MatrixXf& H, const lowp::gptq_options& opt) {
+  const auto rows = static_cast<std::size_t>(W.rows()), cols = static_cast<std::size_t>(W.cols());
+  const std::size_t g = opt.group_size == 0 ? cols : opt.group_size;
+  const auto res = lowp::gptq(W, H, int4_sym{}, opt);
+  const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g, opt.percdamp);
+  std::size_t same = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) same += res.quantized.code(r, c) == ref.codes[r * cols + c];
+  CAPTURE(same, res.total_loss, ref.loss);
+  CHECK(same >= rows * cols - cols);
+  CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
+  CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+  CHECK(ref.loss == Approx(quadratic_loss(W, ref.What.cast<float>(), H.cast<double>(), res.damping)).epsilon(1e-9));
+}
 using fp4_absmax = lowp::absmax<lowp::float4_e2m1fn>;
 
 }  // namespace
@@ -186,29 +212,13 @@ TEST_CASE("hessian_accumulator on more than 256 features (the blocked symmetric 
 TEST_CASE("GPTQ agrees with an unblocked double OBS-form reference", "[gptq]") {
   const std::size_t rows = 24, cols = 64;
   const Mf W = student_t_weights(rows, cols, 3);
-  const Mf X = calibration(256, cols, 2, 4);
-  lowp::hessian_accumulator acc(cols);
-  acc.add_batch(X);
-  const Eigen::MatrixXf H = acc.hessian();
-
+  const Eigen::MatrixXf H = hessian_of(calibration(256, cols, 2, 4));
   for (const std::size_t g : {std::size_t{0}, std::size_t{16}}) {
     CAPTURE(g);
     lowp::gptq_options opt;
     opt.group_size = g;
     opt.block_size = 16;
-    const auto res = lowp::gptq(W, H, int4_sym{}, opt);
-    const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g == 0 ? cols : g, opt.percdamp);
-    std::size_t same = 0;
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < cols; ++c) same += res.quantized.code(r, c) == ref.codes[r * cols + c];
-    CAPTURE(same, res.total_loss, ref.loss);
-    // Float vs double arithmetic may flip a code sitting within rounding noise of a
-    // decision boundary (and then the rest of that row differs); allow one such row.
-    CHECK(same >= rows * cols - cols);
-    CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
-    // The loss identity holds for both.
-    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
-    CHECK(ref.loss == Approx(quadratic_loss(W, ref.What.cast<float>(), H.cast<double>(), res.damping)).epsilon(1e-9));
+    check_against_reference(W, H, opt);
   }
 }
 
@@ -219,10 +229,7 @@ TEST_CASE("GPTQ on 600 columns agrees with the reference (blocked factorization,
   // block ends.
   const std::size_t rows = 12, cols = 600;
   const Mf W = student_t_weights(rows, cols, 8);
-  const Mf X = calibration(900, cols, 4, 9);
-  lowp::hessian_accumulator acc(cols);
-  acc.add_batch(X);
-  const Eigen::MatrixXf H = acc.hessian();
+  const Eigen::MatrixXf H = hessian_of(calibration(900, cols, 4, 9));
   // {group, block}: group = block; groups straddling blocks; groups longer than a block;
   // per channel with blocks shorter than the row.
   const std::pair<std::size_t, std::size_t> configs[] = {{128, 128}, {48, 128}, {128, 48}, {0, 96}};
@@ -231,15 +238,7 @@ TEST_CASE("GPTQ on 600 columns agrees with the reference (blocked factorization,
     lowp::gptq_options opt;
     opt.group_size = g;
     opt.block_size = b;
-    const auto res = lowp::gptq(W, H, int4_sym{}, opt);
-    const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g == 0 ? cols : g, opt.percdamp);
-    std::size_t same = 0;
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < cols; ++c) same += res.quantized.code(r, c) == ref.codes[r * cols + c];
-    CAPTURE(same, res.total_loss, ref.loss);
-    CHECK(same >= rows * cols - cols);  // as above: at most one row diverging at a near-tie
-    CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
-    CHECK(res.total_loss == Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+    check_against_reference(W, H, opt);
   }
 }
 
@@ -268,10 +267,7 @@ TEST_CASE("GPTQ's recursive Cholesky equals Eigen's LLT", "[gptq]") {
 TEST_CASE("GPTQ act_order with static groups on 600 columns", "[gptq]") {
   const std::size_t rows = 12, cols = 600;
   const Mf W = student_t_weights(rows, cols, 18);
-  const Mf X = calibration(900, cols, 4, 19);
-  lowp::hessian_accumulator acc(cols);
-  acc.add_batch(X);
-  const Eigen::MatrixXf H = acc.hessian();
+  const Eigen::MatrixXf H = hessian_of(calibration(900, cols, 4, 19));
   lowp::gptq_options opt;
   opt.group_size = 128;
   opt.act_order = true;
@@ -288,10 +284,7 @@ TEST_CASE("GPTQ act_order with static groups on 600 columns", "[gptq]") {
 TEST_CASE("GPTQ block size does not change the result", "[gptq]") {
   const std::size_t rows = 32, cols = 192;
   const Mf W = student_t_weights(rows, cols, 5);
-  const Mf X = calibration(512, cols, 3, 6);
-  lowp::hessian_accumulator acc(cols);
-  acc.add_batch(X);
-  const Eigen::MatrixXf H = acc.hessian();
+  const Eigen::MatrixXf H = hessian_of(calibration(512, cols, 3, 6));
 
   for (const std::size_t g : {std::size_t{0}, std::size_t{32}, std::size_t{128}, std::size_t{48}}) {
     lowp::gptq_options o1;
@@ -315,10 +308,7 @@ TEST_CASE("GPTQ block size does not change the result", "[gptq]") {
 TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq]") {
   const std::size_t rows = 16, cols = 96;
   const Mf W = student_t_weights(rows, cols, 7);
-  const Mf X = calibration(384, cols, 2, 8);
-  lowp::hessian_accumulator acc(cols);
-  acc.add_batch(X);
-  const Eigen::MatrixXf H = acc.hessian();
+  const Eigen::MatrixXf H = hessian_of(calibration(384, cols, 2, 8));
 
   SECTION("dequantized == quantized.dequantize(), losses add up") {
     lowp::gptq_options opt;
