@@ -368,11 +368,12 @@ inline typename B::vec decode_lanes(typename B::vec c) noexcept {
 // ------------------------------------------------------------------------------------
 
 // The encoders request the source prefetch_ahead floats ahead of the reader when the
-// run is long (see stream_prefetcher); prefetch_end(n) is where the requests stop, so no
-// address past the array is formed (0: the run is too short to bother).
+// run is long (see stream_prefetcher); prefetch_end(n) is where the requests stop: a
+// request at i < prefetch_end(n) touches at most src[i + prefetch_ahead + 63], inside the
+// array (0: the run is too short to bother).
 inline constexpr std::size_t prefetch_ahead = stream_prefetcher::distance / sizeof(float);
 constexpr std::size_t prefetch_end(std::size_t n) noexcept {
-  return n * sizeof(float) >= stream_prefetcher::min_bytes ? n - prefetch_ahead : 0;
+  return n * sizeof(float) >= stream_prefetcher::min_bytes ? n - prefetch_ahead - 64 : 0;
 }
 
 template <class B, class T, round_mode Mode, bool Scaled, bool Saturate = false>
