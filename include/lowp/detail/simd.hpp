@@ -70,7 +70,7 @@ namespace lowp::detail::simd {
 // Reading a long array ahead of a kernel.  The encoders do 20-30 cycles of work per 64
 // floats; on arrays far larger than L2 the hardware prefetchers alone left that work
 // and the memory latency unoverlapped (float -> E4M3 from 256 MiB ran at 62-67% of the
-// copy roofline; with this, 85-90%: docs/performance.md).  Requests go to L2 (T1 hint),
+// copy roofline; with this, 83-85%: docs/performance.md).  Requests go to L2 (T1 hint),
 // `distance` bytes ahead of the reader, one per 64-byte line; arrays under `min_bytes`
 // are left to the hardware.  Only addresses inside the array are formed.
 // ---------------------------------------------------------------------------------
