@@ -1,4 +1,4 @@
-// tests/test_types.cpp — the value types' API (issue 3): compile-time conversions,
+// tests/test_types.cpp — the value types' API: compile-time conversions,
 // size and triviality, std::numeric_limits, comparisons, arithmetic, unary minus,
 // printing, the integer types, from_bits masking and the format cards.
 //
@@ -39,50 +39,164 @@ constexpr double pow2(int e) {
 // ---------------------------------------------------------------------------------------
 struct spec {
   const char* name;
-  int bits, E, M, bias;
+  int bits, E, M, bias;  // code width, exponent and mantissa field widths, exponent bias
   bool is_signed, has_inf, has_nan, has_subnormals, has_negative_zero, has_snan;
   double max, min_normal, min_subnormal;
   std::uint32_t max_code, inf_code, nan_code, one_code;  // inf/nan_code: 0 where absent
-  int digits, digits10, max_digits10, min_exponent, max_exponent, min_exponent10, max_exponent10;
+  int digits, digits10, max_digits10;                    // std::numeric_limits' members
+  int min_exponent, max_exponent, min_exponent10, max_exponent10;
   double epsilon;
 };
 
+// Each row fills its fields by name, a line per group: layout; sign, Inf, NaN,
+// subnormals, -0, signaling NaN; max, smallest normal and subnormal values; codes;
+// numeric_limits' digits and exponents; epsilon.
+//
 // digits = M + 1; digits10 = floor((digits - 1) log10 2); max_digits10 = ceil(1 + digits
 // log10 2); min_exponent = emin + 1 and max_exponent = emax + 1 (C's convention: the
 // normal range is [2^(min_exponent-1), 2^max_exponent)); min_exponent10 = ceil(log10 of
 // the smallest normal); max_exponent10 = floor(log10 max).
-constexpr spec e4m3fn{"float8_e4m3fn", 8, 4, 3, 7, true, false, true, true, true, false,
-                      448, pow2(-6), pow2(-9), 0x7E, 0, 0x7F, 0x38,
-                      4, 0, 3, -5, 9, -1, 2, 0.125};
-constexpr spec e5m2{"float8_e5m2", 8, 5, 2, 15, true, true, true, true, true, true,
-                    57344, pow2(-14), pow2(-16), 0x7B, 0x7C, 0x7E, 0x3C,
-                    3, 0, 2, -13, 16, -4, 4, 0.25};
-constexpr spec e4m3fnuz{"float8_e4m3fnuz", 8, 4, 3, 8, true, false, true, true, false, false,
-                        240, pow2(-7), pow2(-10), 0x7F, 0, 0x80, 0x40,
-                        4, 0, 3, -6, 8, -2, 2, 0.125};
-constexpr spec e5m2fnuz{"float8_e5m2fnuz", 8, 5, 2, 16, true, false, true, true, false, false,
-                        57344, pow2(-15), pow2(-17), 0x7F, 0, 0x80, 0x40,
-                        3, 0, 2, -14, 16, -4, 4, 0.25};
-constexpr spec e2m3{"float6_e2m3fn", 6, 2, 3, 1, true, false, false, true, true, false,
-                    7.5, 1.0, 0.125, 0x1F, 0, 0, 0x08,
-                    4, 0, 3, 1, 3, 0, 0, 0.125};
-constexpr spec e3m2{"float6_e3m2fn", 6, 3, 2, 3, true, false, false, true, true, false,
-                    28, 0.25, 0.0625, 0x1F, 0, 0, 0x0C,
-                    3, 0, 2, -1, 5, 0, 1, 0.25};
-constexpr spec e2m1{"float4_e2m1fn", 4, 2, 1, 1, true, false, false, true, true, false,
-                    6, 1.0, 0.5, 0x7, 0, 0, 0x2,
-                    2, 0, 2, 1, 3, 0, 0, 0.5};
+constexpr spec e4m3fn = [] {
+  spec s{};
+  s.name = "float8_e4m3fn";
+  s.bits = 8, s.E = 4, s.M = 3, s.bias = 7;
+  s.is_signed = true, s.has_inf = false, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = false;
+  s.max = 448, s.min_normal = pow2(-6), s.min_subnormal = pow2(-9);
+  s.max_code = 0x7E, s.inf_code = 0, s.nan_code = 0x7F, s.one_code = 0x38;
+  s.digits = 4, s.digits10 = 0, s.max_digits10 = 3;
+  s.min_exponent = -5, s.max_exponent = 9, s.min_exponent10 = -1, s.max_exponent10 = 2;
+  s.epsilon = 0.125;
+  return s;
+}();
+
+constexpr spec e5m2 = [] {
+  spec s{};
+  s.name = "float8_e5m2";
+  s.bits = 8, s.E = 5, s.M = 2, s.bias = 15;
+  s.is_signed = true, s.has_inf = true, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = true;
+  s.max = 57344, s.min_normal = pow2(-14), s.min_subnormal = pow2(-16);
+  s.max_code = 0x7B, s.inf_code = 0x7C, s.nan_code = 0x7E, s.one_code = 0x3C;
+  s.digits = 3, s.digits10 = 0, s.max_digits10 = 2;
+  s.min_exponent = -13, s.max_exponent = 16, s.min_exponent10 = -4, s.max_exponent10 = 4;
+  s.epsilon = 0.25;
+  return s;
+}();
+
+constexpr spec e4m3fnuz = [] {
+  spec s{};
+  s.name = "float8_e4m3fnuz";
+  s.bits = 8, s.E = 4, s.M = 3, s.bias = 8;
+  s.is_signed = true, s.has_inf = false, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = false, s.has_snan = false;
+  s.max = 240, s.min_normal = pow2(-7), s.min_subnormal = pow2(-10);
+  s.max_code = 0x7F, s.inf_code = 0, s.nan_code = 0x80, s.one_code = 0x40;
+  s.digits = 4, s.digits10 = 0, s.max_digits10 = 3;
+  s.min_exponent = -6, s.max_exponent = 8, s.min_exponent10 = -2, s.max_exponent10 = 2;
+  s.epsilon = 0.125;
+  return s;
+}();
+
+constexpr spec e5m2fnuz = [] {
+  spec s{};
+  s.name = "float8_e5m2fnuz";
+  s.bits = 8, s.E = 5, s.M = 2, s.bias = 16;
+  s.is_signed = true, s.has_inf = false, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = false, s.has_snan = false;
+  s.max = 57344, s.min_normal = pow2(-15), s.min_subnormal = pow2(-17);
+  s.max_code = 0x7F, s.inf_code = 0, s.nan_code = 0x80, s.one_code = 0x40;
+  s.digits = 3, s.digits10 = 0, s.max_digits10 = 2;
+  s.min_exponent = -14, s.max_exponent = 16, s.min_exponent10 = -4, s.max_exponent10 = 4;
+  s.epsilon = 0.25;
+  return s;
+}();
+
+constexpr spec e2m3 = [] {
+  spec s{};
+  s.name = "float6_e2m3fn";
+  s.bits = 6, s.E = 2, s.M = 3, s.bias = 1;
+  s.is_signed = true, s.has_inf = false, s.has_nan = false, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = false;
+  s.max = 7.5, s.min_normal = 1.0, s.min_subnormal = 0.125;
+  s.max_code = 0x1F, s.inf_code = 0, s.nan_code = 0, s.one_code = 0x08;
+  s.digits = 4, s.digits10 = 0, s.max_digits10 = 3;
+  s.min_exponent = 1, s.max_exponent = 3, s.min_exponent10 = 0, s.max_exponent10 = 0;
+  s.epsilon = 0.125;
+  return s;
+}();
+
+constexpr spec e3m2 = [] {
+  spec s{};
+  s.name = "float6_e3m2fn";
+  s.bits = 6, s.E = 3, s.M = 2, s.bias = 3;
+  s.is_signed = true, s.has_inf = false, s.has_nan = false, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = false;
+  s.max = 28, s.min_normal = 0.25, s.min_subnormal = 0.0625;
+  s.max_code = 0x1F, s.inf_code = 0, s.nan_code = 0, s.one_code = 0x0C;
+  s.digits = 3, s.digits10 = 0, s.max_digits10 = 2;
+  s.min_exponent = -1, s.max_exponent = 5, s.min_exponent10 = 0, s.max_exponent10 = 1;
+  s.epsilon = 0.25;
+  return s;
+}();
+
+constexpr spec e2m1 = [] {
+  spec s{};
+  s.name = "float4_e2m1fn";
+  s.bits = 4, s.E = 2, s.M = 1, s.bias = 1;
+  s.is_signed = true, s.has_inf = false, s.has_nan = false, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = false;
+  s.max = 6, s.min_normal = 1.0, s.min_subnormal = 0.5;
+  s.max_code = 0x7, s.inf_code = 0, s.nan_code = 0, s.one_code = 0x2;
+  s.digits = 2, s.digits10 = 0, s.max_digits10 = 2;
+  s.min_exponent = 1, s.max_exponent = 3, s.min_exponent10 = 0, s.max_exponent10 = 0;
+  s.epsilon = 0.5;
+  return s;
+}();
+
 // E8M0: no sign, no zero, no subnormals: 0x00 is 2^-127 (the smallest value, so also
 // lowest() and denorm_min()), 0xFE is 2^127, 0xFF NaN; the gap after 1 is 1.
-constexpr spec e8m0{"float8_e8m0fnu", 8, 8, 0, 127, false, false, true, false, false, false,
-                    pow2(127), pow2(-127), pow2(-127), 0xFE, 0, 0xFF, 0x7F,
-                    1, 0, 2, -126, 128, -38, 38, 1.0};
-constexpr spec f16{"float16", 16, 5, 10, 15, true, true, true, true, true, true,
-                   65504, pow2(-14), pow2(-24), 0x7BFF, 0x7C00, 0x7E00, 0x3C00,
-                   11, 3, 5, -13, 16, -4, 4, pow2(-10)};
-constexpr spec bf16{"bfloat16", 16, 8, 7, 127, true, true, true, true, true, true,
-                    (2 - pow2(-7)) * pow2(127), pow2(-126), pow2(-133), 0x7F7F, 0x7F80, 0x7FC0, 0x3F80,
-                    8, 2, 4, -125, 128, -37, 38, pow2(-7)};
+constexpr spec e8m0 = [] {
+  spec s{};
+  s.name = "float8_e8m0fnu";
+  s.bits = 8, s.E = 8, s.M = 0, s.bias = 127;
+  s.is_signed = false, s.has_inf = false, s.has_nan = true, s.has_subnormals = false;
+  s.has_negative_zero = false, s.has_snan = false;
+  s.max = pow2(127), s.min_normal = pow2(-127), s.min_subnormal = pow2(-127);
+  s.max_code = 0xFE, s.inf_code = 0, s.nan_code = 0xFF, s.one_code = 0x7F;
+  s.digits = 1, s.digits10 = 0, s.max_digits10 = 2;
+  s.min_exponent = -126, s.max_exponent = 128, s.min_exponent10 = -38, s.max_exponent10 = 38;
+  s.epsilon = 1.0;
+  return s;
+}();
+
+constexpr spec f16 = [] {
+  spec s{};
+  s.name = "float16";
+  s.bits = 16, s.E = 5, s.M = 10, s.bias = 15;
+  s.is_signed = true, s.has_inf = true, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = true;
+  s.max = 65504, s.min_normal = pow2(-14), s.min_subnormal = pow2(-24);
+  s.max_code = 0x7BFF, s.inf_code = 0x7C00, s.nan_code = 0x7E00, s.one_code = 0x3C00;
+  s.digits = 11, s.digits10 = 3, s.max_digits10 = 5;
+  s.min_exponent = -13, s.max_exponent = 16, s.min_exponent10 = -4, s.max_exponent10 = 4;
+  s.epsilon = pow2(-10);
+  return s;
+}();
+
+constexpr spec bf16 = [] {
+  spec s{};
+  s.name = "bfloat16";
+  s.bits = 16, s.E = 8, s.M = 7, s.bias = 127;
+  s.is_signed = true, s.has_inf = true, s.has_nan = true, s.has_subnormals = true;
+  s.has_negative_zero = true, s.has_snan = true;
+  s.max = (2 - pow2(-7)) * pow2(127), s.min_normal = pow2(-126), s.min_subnormal = pow2(-133);
+  s.max_code = 0x7F7F, s.inf_code = 0x7F80, s.nan_code = 0x7FC0, s.one_code = 0x3F80;
+  s.digits = 8, s.digits10 = 2, s.max_digits10 = 4;
+  s.min_exponent = -125, s.max_exponent = 128, s.min_exponent10 = -37, s.max_exponent10 = 38;
+  s.epsilon = pow2(-7);
+  return s;
+}();
 
 // The value of `code` in format s, from the spec's formula (IEEE 754 section 3.4 and the
 // OCP variants), written for this test.  NaN for NaN codes, +-Inf for Inf codes.
@@ -446,6 +560,57 @@ TEST_CASE("comparisons: by value, +0 == -0, NaN unordered", "[quick][types]") {
   CHECK_FALSE(fnuz_nan <= fnuz_zero);
 }
 
+// The operators compare codes; the oracle here converts both operands to float (exact)
+// and compares the floats.  Every pair of codes for the formats of at most 8 bits; for
+// the 16-bit formats every code against a fixed set that holds each kind of code (zeros,
+// subnormals, normals, max, Inf, NaN, both signs).
+template <class T>
+void check_comparisons_against_float() {
+  using S = typename T::storage_type;
+  constexpr std::uint32_t n_codes = 1u << std::numeric_limits<S>::digits;
+  constexpr std::uint32_t mask =
+      static_cast<std::uint32_t>(T::layout::sign_mask | T::layout::magnitude_mask);
+  std::vector<std::uint32_t> rhs;
+  if (n_codes <= 256) {
+    for (std::uint32_t c = 0; c <= mask; ++c) rhs.push_back(c);
+  } else {
+    for (std::uint32_t c : {0x0000u, 0x8000u, 0x0001u, 0x8001u, 0x03FFu, 0x83FFu, 0x0400u, 0x8400u,
+                            0x3C00u, 0xBC00u, 0x3F80u, 0xBF80u, 0x7BFFu, 0xFBFFu, 0x7C00u, 0xFC00u,
+                            0x7C01u, 0xFE00u, 0x7F7Fu, 0xFF7Fu, 0x7F80u, 0xFF80u, 0x7FC0u, 0xFFFFu})
+      rhs.push_back(c);
+  }
+  INFO(T::traits_type::name);
+  long pairs = 0, bad = 0;
+  for (std::uint32_t a = 0; a <= mask; ++a)
+    for (std::uint32_t b : rhs) {
+      const T x = T::from_bits(static_cast<S>(a)), y = T::from_bits(static_cast<S>(b));
+      const float u = static_cast<float>(x), v = static_cast<float>(y);
+      const bool ok = (x == y) == (u == v) && (x != y) == (u != v) && (x < y) == (u < v) &&
+                      (x <= y) == (u <= v) && (x > y) == (u > v) && (x >= y) == (u >= v) &&
+                      (y == x) == (v == u) && (y < x) == (v < u);
+      ++pairs;
+      if (!ok && ++bad < 5) {
+        INFO("codes " << a << ", " << b << ": " << u << ", " << v);
+        CHECK(ok);
+      }
+    }
+  CHECK(pairs == static_cast<long>(mask + 1) * static_cast<long>(rhs.size()));
+  CHECK(bad == 0);
+}
+
+TEST_CASE("comparisons on codes agree with comparing the decoded floats", "[quick][types]") {
+  check_comparisons_against_float<lowp::float8_e4m3fn>();
+  check_comparisons_against_float<lowp::float8_e5m2>();
+  check_comparisons_against_float<lowp::float8_e4m3fnuz>();
+  check_comparisons_against_float<lowp::float8_e5m2fnuz>();
+  check_comparisons_against_float<lowp::float8_e8m0fnu>();
+  check_comparisons_against_float<lowp::float6_e2m3fn>();
+  check_comparisons_against_float<lowp::float6_e3m2fn>();
+  check_comparisons_against_float<lowp::float4_e2m1fn>();
+  check_comparisons_against_float<lowp::float16>();
+  check_comparisons_against_float<lowp::bfloat16>();
+}
+
 template <class T>
 void check_negation(const spec& s) {
   INFO(s.name);
@@ -704,6 +869,22 @@ TEST_CASE("integer types: value, rounding, saturation, masking", "[quick][types]
   CHECK(static_cast<float>(lowp::cast<lowp::float16>(65519)) == 65504.0f);  // below the threshold
   CHECK(lowp::cast<lowp::float16>(65520, rounding::nearest_even, overflow::non_saturating).bits() == 0x7C00);
   CHECK(static_cast<float>(lowp::float4_e2m1fn(lowp::int4(-5))) == -4.0f);  // tie -> even
+}
+
+TEST_CASE("integer formats are named by signedness and width", "[quick][types][int]") {
+  using std::string;
+  CHECK(string(lowp::int4::traits_type::name) == "int4");
+  CHECK(string(lowp::uint4::traits_type::name) == "uint4");
+  CHECK(string(lowp::int8::traits_type::name) == "int8");
+  CHECK(string(lowp::uint8::traits_type::name) == "uint8");
+  // Other widths get their own names, not those of the 4- or 8-bit formats.
+  CHECK(string(lowp::traits::integer<2, true, std::uint8_t>::name) == "int2");
+  CHECK(string(lowp::traits::integer<3, false, std::uint8_t>::name) == "uint3");
+  CHECK(string(lowp::traits::integer<6, true, std::uint8_t>::name) == "int6");
+  CHECK(string(lowp::traits::integer<12, false, std::uint16_t>::name) == "uint12");
+  CHECK(string(lowp::traits::integer<16, true, std::uint16_t>::name) == "int16");
+  CHECK(string(lowp::traits::integer<31, false, std::uint32_t>::name) == "uint31");
+  STATIC_REQUIRE(lowp::traits::integer<6, true, std::uint8_t>::name[3] == '6');
 }
 
 TEST_CASE("from_bits keeps only the format's bits", "[quick][types]") {

@@ -175,11 +175,29 @@ struct binary64 {
   static constexpr nan_encoding nan = nan_encoding::ieee;
 };
 
+/// "int<Bits>" or "uint<Bits>", built at compile time.
+template <int Bits, bool Signed>
+struct integer_name {
+  static_assert(Bits >= 2 && Bits <= 31, "an integer format has 2 to 31 bits");
+  static constexpr auto make() noexcept {
+    struct chars { char s[8]; } r{};
+    int n = 0;
+    if (!Signed) r.s[n++] = 'u';
+    r.s[n++] = 'i';
+    r.s[n++] = 'n';
+    r.s[n++] = 't';
+    if (Bits >= 10) r.s[n++] = static_cast<char>('0' + Bits / 10);
+    r.s[n] = static_cast<char>('0' + Bits % 10);
+    return r;
+  }
+  static constexpr auto value = make();
+};
+
 // Integer formats: two's complement when signed.  Conversions to them saturate.
 template <int Bits, bool Signed, class Storage>
 struct integer {
   using storage = Storage;
-  static constexpr const char* name = Signed ? (Bits == 4 ? "int4" : "int8") : (Bits == 4 ? "uint4" : "uint8");
+  static constexpr const char* name = integer_name<Bits, Signed>::value.s;
   static constexpr int bits = Bits;
   static constexpr bool is_signed = Signed;
   static constexpr std::int32_t max = Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;

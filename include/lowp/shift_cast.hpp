@@ -92,18 +92,18 @@ inline void shift_cast_table(int k, To (&table)[16]) noexcept {
 /// Bulk: dst[i] = shift_cast<To>(src[i], k) for the src.size() elements of a packed FP4
 /// stream (either nibble order).  dst must hold src.size() elements; throws
 /// std::invalid_argument when it is null and src is not empty.  The 16 results are
-/// computed once by the bit formula, then the stream is expanded with a byte shuffle
-/// (SSSE3 pshufb; portable loop otherwise).
+/// computed once by the bit formula, then the stream is expanded with a byte-table lookup
+/// (SSSE3 pshufb where the compiler targets it; portable loop otherwise).
 template <class To, class From, packed_layout L,
           std::enable_if_t<std::is_same_v<std::remove_const_t<From>, float4_e2m1fn>, int> = 0,
-          bool Simd = detail::simd::lut_simd_enabled>
+          class B = detail::simd::lut_backend>
 void shift_cast(packed_span<From, L> src, To* dst, int k) {
   if (!src.empty() && (dst == nullptr || src.data() == nullptr))
     throw std::invalid_argument("lowp::shift_cast: null pointer with n = " + std::to_string(src.size()));
   To table[16];
   detail::shift_cast_table<To>(k, table);
-  detail::simd::lut16_nibbles<L == packed_layout::high_nibble_first, To, Simd>(src.data(), 0, dst,
-                                                                              src.size(), table);
+  detail::simd::lut16_nibbles<L == packed_layout::high_nibble_first, To, B>(src.data(), 0, dst,
+                                                                           src.size(), table);
 }
 
 /// Bulk over unpacked codes (one float4_e2m1fn per byte): dst[i] = shift_cast<To>(src[i], k).

@@ -3,32 +3,52 @@
 // Layer: bulk (internal).  Includes config.hpp and, where the compiler targets them, the
 // x86 intrinsics headers.  Nothing here is public API.
 //
-// Every bulk kernel (detail/simd_convert.hpp) is written once, as a template over a
-// back-end B that supplies 32-bit lanes and these operations:
+// Every bulk kernel (detail/simd_convert.hpp, detail/simd_lut.hpp) is written once, as a
+// template over a back-end B that supplies 32-bit lanes and these operations (each one is
+// checked for every back-end at the end of this file):
 //
 //   B::width                      lanes per vector (1, 8 or 16)
+//   B::name                       "scalar", "avx2", ...
 //   B::vec / B::mask              a vector of uint32 lanes / a per-lane boolean
 //   set1, add, sub, and_, or_, srli<n>, slli<n>, srlv, sllv, min_u, max_u,
 //   gt_u (unsigned >), eq, select(m, a, b) (= m ? a : b), mand/mor/mnot/any (masks),
-//   cvt_rne_i32 (float -> int32, nearest-even
-//   whatever MXCSR says),
+//   cvt_rne_i32 (float -> int32, nearest-even whatever MXCSR says),
 //   mul_f32 (lanes as floats),
 //   cvt_i32_f32 (signed int lanes -> float bits), permute8 (table[idx & 7]),
 //   load_f32 / store_f32, load_u8 / store_u8 (one byte per lane, zero-extended /
-//   truncated), load_nib / store_nib (two 4-bit codes per byte, width/2 bytes).
+//   truncated).
+//
+// Vector back-ends (width > 1) also: load_nib<HighFirst> / store_nib<HighFirst> (two
+// 4-bit codes per byte, width/2 bytes).
+//
+// Capabilities: every back-end declares these constexpr bools; where one is true, the
+// back-end has its operations and the kernels use them:
+//
+//   has_store_u8x4   store_u8x4(p, a, b, c, d): four vectors' low bytes in one store
+//   has_permute16    permute16(table16, idx) = table16[idx & 15]
+//   has_load_f16hi   load_f16hi(p): width bytes, each the high byte of a binary16, as the
+//                    binary16 values in float bits (exact); load_f16hi_exact(): whether
+//                    the current MXCSR keeps that exact (DAZ clear)
+//   has_lut16        16-entry byte-table lookups on 16 bytes: bytes16 (the type),
+//                    load_b16 / store_b16, lo_nibbles / hi_nibbles (each byte's low / high
+//                    4 bits), zip_lo_u8 / zip_hi_u8 (interleave the low / high 8 bytes of
+//                    two vectors), lut16_u8(table, idx) (table[idx] per byte, idx < 16)
 //
 // The back-ends: `scalar_backend` (always present: one lane in a uint32_t; it is also
 // the fast scalar path and the tail loop of the vector back-ends), `avx2_backend`
-// (__AVX2__) and `avx512_backend` (__AVX512F__ + __AVX512BW__ + __AVX512VL__).  The
-// choice is made at compile time from the compiler's target macros (-mavx2,
-// -march=native, ...); defining LOWP_NO_SIMD before including any lowp header forces the
-// scalar back-end.  Because the kernels are one template, the vector paths compute the
-// same integer function lane by lane as the scalar path; the tests still check every
-// path against the generic converter (lowp::cast), which shares no code with them.
+// (__AVX2__), `avx512_backend` (__AVX512F__ + __AVX512BW__ + __AVX512VL__) and, for the
+// table lookups only, `ssse3_backend` (__SSSE3__: the scalar back-end plus the SSSE3
+// byte-table lookups).  The choice is made at compile time from the compiler's target
+// macros (-mavx2, -march=native, ...); defining LOWP_NO_SIMD before including any lowp
+// header forces the scalar back-end.  Because the kernels are one template, the vector
+// paths compute the same integer function lane by lane as the scalar path; the tests
+// still check every path against the generic converter (lowp::cast), which shares no
+// code with them.
 //
 // All back-end operations are integer operations except mul_f32 (an IEEE binary32
 // multiply, the same operation a scalar `float * float` is on x86-64), cvt_i32_f32
-// (exact for the small integers it is used on) and cvt_rne_i32 (nearest-even fixed by
+// (exact for the small integers it is used on), load_f16hi (exact unless DAZ is set,
+// which load_f16hi_exact reports) and cvt_rne_i32 (nearest-even fixed by
 // the instruction's immediate, not by MXCSR; the scalar version is integer-only), so
 // results do not depend on MXCSR's rounding mode or DAZ/FTZ except where a multiply by
 // a scale is asked for.
@@ -37,6 +57,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "../config.hpp"
 
@@ -47,7 +68,10 @@
 #if defined(__AVX2__)
 #define LOWP_SIMD_AVX2 1
 #endif
-#if defined(LOWP_SIMD_AVX512) || defined(LOWP_SIMD_AVX2)
+#if defined(__SSSE3__) || defined(LOWP_SIMD_AVX2)
+#define LOWP_SIMD_SSSE3 1
+#endif
+#if defined(LOWP_SIMD_SSSE3)
 // GCC 12's AVX-512 intrinsics seed their results with _mm512_undefined_epi32(), which
 // trips a false -Wmaybe-uninitialized once inlined (GCC PR 105593, fixed in GCC 13).
 // Diagnostic state is tracked by source location, so ignoring it around the include
@@ -112,6 +136,8 @@ struct scalar_backend {
   static constexpr const char* name = "scalar";
   using vec = std::uint32_t;
   using mask = bool;
+  static constexpr bool has_store_u8x4 = false, has_permute16 = false;
+  static constexpr bool has_load_f16hi = false, has_lut16 = false;
 
   static vec set1(std::uint32_t x) noexcept { return x; }
   static vec add(vec a, vec b) noexcept { return a + b; }
@@ -157,15 +183,51 @@ struct scalar_backend {
   static void store_u8(std::uint8_t* p, vec v) noexcept { *p = static_cast<std::uint8_t>(v); }
 };
 
+#if defined(LOWP_SIMD_SSSE3)
+// ---------------------------------------------------------------------------------
+// The 16-entry byte-table lookups (has_lut16) of the x86 back-ends: SSSE3 pshufb is
+// exactly a lookup of 16 bytes in a 16-byte table.
+// ---------------------------------------------------------------------------------
+struct ssse3_lut16_ops {
+  using bytes16 = __m128i;
+  static bytes16 load_b16(const void* p) noexcept {
+    return _mm_loadu_si128(static_cast<const __m128i*>(p));
+  }
+  static void store_b16(void* p, bytes16 v) noexcept {
+    _mm_storeu_si128(static_cast<__m128i*>(p), v);
+  }
+  static bytes16 lo_nibbles(bytes16 b) noexcept { return _mm_and_si128(b, _mm_set1_epi8(0x0F)); }
+  static bytes16 hi_nibbles(bytes16 b) noexcept {
+    return _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
+  }
+  static bytes16 zip_lo_u8(bytes16 a, bytes16 b) noexcept { return _mm_unpacklo_epi8(a, b); }
+  static bytes16 zip_hi_u8(bytes16 a, bytes16 b) noexcept { return _mm_unpackhi_epi8(a, b); }
+  static bytes16 lut16_u8(bytes16 table, bytes16 idx) noexcept {
+    return _mm_shuffle_epi8(table, idx);  // idx < 16: no byte has its top bit set
+  }
+};
+
+// ---------------------------------------------------------------------------------
+// SSSE3 without wider vectors (e.g. -march=x86-64-v2): the scalar back-end's one lane
+// plus the byte-table lookups, for detail/simd_lut.hpp.
+// ---------------------------------------------------------------------------------
+struct ssse3_backend : scalar_backend, ssse3_lut16_ops {
+  static constexpr const char* name = "ssse3";
+  static constexpr bool has_lut16 = true;
+};
+#endif
+
 #if defined(LOWP_SIMD_AVX2)
 // ---------------------------------------------------------------------------------
 // AVX2: 8 lanes in a __m256i; masks are all-ones/all-zeros lanes.
 // ---------------------------------------------------------------------------------
-struct avx2_backend {
+struct avx2_backend : ssse3_lut16_ops {
   static constexpr int width = 8;
   static constexpr const char* name = "avx2";
   using vec = __m256i;
   using mask = __m256i;
+  static constexpr bool has_store_u8x4 = false, has_permute16 = false;
+  static constexpr bool has_load_f16hi = false, has_lut16 = true;
 
   static vec set1(std::uint32_t x) noexcept { return _mm256_set1_epi32(static_cast<int>(x)); }
   static vec add(vec a, vec b) noexcept { return _mm256_add_epi32(a, b); }
@@ -252,11 +314,13 @@ struct avx2_backend {
 // ---------------------------------------------------------------------------------
 // AVX-512 (F, BW, VL): 16 lanes in a __m512i; masks are __mmask16 (k registers).
 // ---------------------------------------------------------------------------------
-struct avx512_backend {
+struct avx512_backend : ssse3_lut16_ops {
   static constexpr int width = 16;
   static constexpr const char* name = "avx512";
   using vec = __m512i;
   using mask = __mmask16;
+  static constexpr bool has_store_u8x4 = true, has_permute16 = true;
+  static constexpr bool has_load_f16hi = true, has_lut16 = true;
 
   static vec set1(std::uint32_t x) noexcept { return _mm512_set1_epi32(static_cast<int>(x)); }
   static vec add(vec a, vec b) noexcept { return _mm512_add_epi32(a, b); }
@@ -289,7 +353,6 @@ struct avx512_backend {
     return _mm512_permutexvar_epi32(_mm512_and_si512(idx, _mm512_set1_epi32(7)), t);
   }
   // table16[idx & 15] in one vpermd (a bit move: exact, no MXCSR involvement).
-  static constexpr bool has_permute16 = true;
   static vec permute16(const std::uint32_t* table16, vec idx) noexcept {
     return _mm512_permutexvar_epi32(idx, _mm512_loadu_si512(table16));
   }
@@ -324,6 +387,20 @@ struct avx512_backend {
                                 : _mm512_or_si512(w, _mm512_slli_epi64(w, 28));
     return _mm512_and_si512(t, _mm512_set1_epi64(0x0000000F0000000Fll));
   }
+  // A binary16 whose low byte is zero, from its high byte:
+  //   [s eeeee mm] -> [s eeeee mm 00000000]
+  // (an E5M2 code is exactly that high byte), then vcvtph2ps: binary16 -> float, exact,
+  // NaNs with sign and payload kept and the quiet bit set (IEEE 754 section 6.2.3), as
+  // the generic converter does.  Should a processor apply MXCSR.DAZ to binary16 inputs
+  // (Sapphire Rapids does not: tests/test_bulk.cpp decodes under DAZ), the subnormals
+  // would flush: load_f16hi_exact() says whether DAZ is clear.  The instruction may set
+  // MXCSR's status flags (invalid for signaling NaNs); with the default masks it never
+  // traps.
+  static vec load_f16hi(const std::uint8_t* p) noexcept {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_castps_si512(_mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8)));
+  }
+  static bool load_f16hi_exact() noexcept { return (_mm_getcsr() & 0x0040u) == 0; }  // bit 6: DAZ
 };
 #endif
 
@@ -334,6 +411,172 @@ using best_backend = avx512_backend;
 using best_backend = avx2_backend;
 #else
 using best_backend = scalar_backend;
+#endif
+
+/// The widest back-end with the byte-table lookups (has_lut16), else the scalar one.
+#if defined(LOWP_SIMD_SSSE3) && !defined(LOWP_SIMD_AVX2)
+using lut_backend = ssse3_backend;
+#else
+using lut_backend = best_backend;
+#endif
+
+// ---------------------------------------------------------------------------------
+// The check that every back-end provides the operations listed at the top of this
+// file, with the right types: one detection alias per operation, asserted per
+// back-end (a missing or mistyped operation names itself in the compiler's message).
+// The vector types are template arguments here, where GCC drops their attributes
+// (may_alias, ...) with a warning: harmless for comparing types, so it is silenced.
+// ---------------------------------------------------------------------------------
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+namespace backend_ops {
+
+// Values of a back-end's types for the unevaluated expressions below (never defined).
+template <class B>
+typename B::vec v() noexcept;
+template <class B>
+typename B::mask m() noexcept;
+template <class B>
+typename B::bytes16 b16() noexcept;
+template <class T>
+T* ptr() noexcept;
+
+template <class B> using width = decltype(B::width);
+template <class B> using name = decltype(B::name);
+template <class B> using set1 = decltype(B::set1(std::uint32_t{}));
+template <class B> using add = decltype(B::add(v<B>(), v<B>()));
+template <class B> using sub = decltype(B::sub(v<B>(), v<B>()));
+template <class B> using and_ = decltype(B::and_(v<B>(), v<B>()));
+template <class B> using or_ = decltype(B::or_(v<B>(), v<B>()));
+template <class B> using srli = decltype(B::template srli<1>(v<B>()));
+template <class B> using slli = decltype(B::template slli<1>(v<B>()));
+template <class B> using srlv = decltype(B::srlv(v<B>(), v<B>()));
+template <class B> using sllv = decltype(B::sllv(v<B>(), v<B>()));
+template <class B> using min_u = decltype(B::min_u(v<B>(), v<B>()));
+template <class B> using max_u = decltype(B::max_u(v<B>(), v<B>()));
+template <class B> using gt_u = decltype(B::gt_u(v<B>(), v<B>()));
+template <class B> using eq = decltype(B::eq(v<B>(), v<B>()));
+template <class B> using select = decltype(B::select(m<B>(), v<B>(), v<B>()));
+template <class B> using mand = decltype(B::mand(m<B>(), m<B>()));
+template <class B> using mor = decltype(B::mor(m<B>(), m<B>()));
+template <class B> using mnot = decltype(B::mnot(m<B>()));
+template <class B> using any = decltype(B::any(m<B>()));
+template <class B> using cvt_rne_i32 = decltype(B::cvt_rne_i32(v<B>()));
+template <class B> using mul_f32 = decltype(B::mul_f32(v<B>(), 1.0f));
+template <class B> using cvt_i32_f32 = decltype(B::cvt_i32_f32(v<B>()));
+template <class B> using permute8 = decltype(B::permute8(ptr<const std::uint32_t>(), v<B>()));
+template <class B> using load_f32 = decltype(B::load_f32(ptr<const float>()));
+template <class B> using store_f32 = decltype(B::store_f32(ptr<float>(), v<B>()));
+template <class B> using load_u8 = decltype(B::load_u8(ptr<const std::uint8_t>()));
+template <class B> using store_u8 = decltype(B::store_u8(ptr<std::uint8_t>(), v<B>()));
+// width > 1
+template <class B>
+using load_nib = decltype(B::template load_nib<false>(ptr<const std::uint8_t>()));
+template <class B>
+using store_nib = decltype(B::template store_nib<false>(ptr<std::uint8_t>(), v<B>()));
+// capabilities
+template <class B> using has_store_u8x4 = decltype(B::has_store_u8x4);
+template <class B> using has_permute16 = decltype(B::has_permute16);
+template <class B> using has_load_f16hi = decltype(B::has_load_f16hi);
+template <class B> using has_lut16 = decltype(B::has_lut16);
+template <class B>
+using store_u8x4 = decltype(B::store_u8x4(ptr<std::uint8_t>(), v<B>(), v<B>(), v<B>(), v<B>()));
+template <class B>
+using permute16 = decltype(B::permute16(ptr<const std::uint32_t>(), v<B>()));
+template <class B> using load_f16hi = decltype(B::load_f16hi(ptr<const std::uint8_t>()));
+template <class B> using load_f16hi_exact = decltype(B::load_f16hi_exact());
+template <class B> using load_b16 = decltype(B::load_b16(ptr<const void>()));
+template <class B> using store_b16 = decltype(B::store_b16(ptr<void>(), b16<B>()));
+template <class B> using lo_nibbles = decltype(B::lo_nibbles(b16<B>()));
+template <class B> using hi_nibbles = decltype(B::hi_nibbles(b16<B>()));
+template <class B> using zip_lo_u8 = decltype(B::zip_lo_u8(b16<B>(), b16<B>()));
+template <class B> using zip_hi_u8 = decltype(B::zip_hi_u8(b16<B>(), b16<B>()));
+template <class B> using lut16_u8 = decltype(B::lut16_u8(b16<B>(), b16<B>()));
+
+/// Whether Op<B> is a valid expression of type R.
+template <class B, template <class> class Op, class R, class = void>
+struct provides : std::false_type {};
+template <class B, template <class> class Op, class R>
+struct provides<B, Op, R, std::void_t<Op<B>>> : std::is_same<Op<B>, R> {};
+
+}  // namespace backend_ops
+
+template <class B>
+constexpr bool check_backend() noexcept {
+  namespace o = backend_ops;
+  using o::provides;
+  using V = typename B::vec;
+  using M = typename B::mask;
+  static_assert(provides<B, o::width, const int>::value, "back-end lacks width");
+  static_assert(provides<B, o::name, const char* const>::value, "back-end lacks name");
+  static_assert(provides<B, o::set1, V>::value, "back-end lacks set1");
+  static_assert(provides<B, o::add, V>::value, "back-end lacks add");
+  static_assert(provides<B, o::sub, V>::value, "back-end lacks sub");
+  static_assert(provides<B, o::and_, V>::value, "back-end lacks and_");
+  static_assert(provides<B, o::or_, V>::value, "back-end lacks or_");
+  static_assert(provides<B, o::srli, V>::value, "back-end lacks srli");
+  static_assert(provides<B, o::slli, V>::value, "back-end lacks slli");
+  static_assert(provides<B, o::srlv, V>::value, "back-end lacks srlv");
+  static_assert(provides<B, o::sllv, V>::value, "back-end lacks sllv");
+  static_assert(provides<B, o::min_u, V>::value, "back-end lacks min_u");
+  static_assert(provides<B, o::max_u, V>::value, "back-end lacks max_u");
+  static_assert(provides<B, o::gt_u, M>::value, "back-end lacks gt_u");
+  static_assert(provides<B, o::eq, M>::value, "back-end lacks eq");
+  static_assert(provides<B, o::select, V>::value, "back-end lacks select");
+  static_assert(provides<B, o::mand, M>::value, "back-end lacks mand");
+  static_assert(provides<B, o::mor, M>::value, "back-end lacks mor");
+  static_assert(provides<B, o::mnot, M>::value, "back-end lacks mnot");
+  static_assert(provides<B, o::any, bool>::value, "back-end lacks any");
+  static_assert(provides<B, o::cvt_rne_i32, V>::value, "back-end lacks cvt_rne_i32");
+  static_assert(provides<B, o::mul_f32, V>::value, "back-end lacks mul_f32");
+  static_assert(provides<B, o::cvt_i32_f32, V>::value, "back-end lacks cvt_i32_f32");
+  static_assert(provides<B, o::permute8, V>::value, "back-end lacks permute8");
+  static_assert(provides<B, o::load_f32, V>::value, "back-end lacks load_f32");
+  static_assert(provides<B, o::store_f32, void>::value, "back-end lacks store_f32");
+  static_assert(provides<B, o::load_u8, V>::value, "back-end lacks load_u8");
+  static_assert(provides<B, o::store_u8, void>::value, "back-end lacks store_u8");
+  constexpr bool vector = B::width > 1;
+  static_assert(!vector || provides<B, o::load_nib, V>::value, "back-end lacks load_nib");
+  static_assert(!vector || provides<B, o::store_nib, void>::value, "back-end lacks store_nib");
+  static_assert(provides<B, o::has_store_u8x4, const bool>::value, "no has_store_u8x4");
+  static_assert(provides<B, o::has_permute16, const bool>::value, "no has_permute16");
+  static_assert(provides<B, o::has_load_f16hi, const bool>::value, "no has_load_f16hi");
+  static_assert(provides<B, o::has_lut16, const bool>::value, "no has_lut16");
+  if constexpr (B::has_store_u8x4)
+    static_assert(provides<B, o::store_u8x4, void>::value, "back-end lacks store_u8x4");
+  if constexpr (B::has_permute16)
+    static_assert(provides<B, o::permute16, V>::value, "back-end lacks permute16");
+  if constexpr (B::has_load_f16hi) {
+    static_assert(provides<B, o::load_f16hi, V>::value, "back-end lacks load_f16hi");
+    static_assert(provides<B, o::load_f16hi_exact, bool>::value, "lacks load_f16hi_exact");
+  }
+  if constexpr (B::has_lut16) {
+    using B16 = typename B::bytes16;
+    static_assert(provides<B, o::load_b16, B16>::value, "back-end lacks load_b16");
+    static_assert(provides<B, o::store_b16, void>::value, "back-end lacks store_b16");
+    static_assert(provides<B, o::lo_nibbles, B16>::value, "back-end lacks lo_nibbles");
+    static_assert(provides<B, o::hi_nibbles, B16>::value, "back-end lacks hi_nibbles");
+    static_assert(provides<B, o::zip_lo_u8, B16>::value, "back-end lacks zip_lo_u8");
+    static_assert(provides<B, o::zip_hi_u8, B16>::value, "back-end lacks zip_hi_u8");
+    static_assert(provides<B, o::lut16_u8, B16>::value, "back-end lacks lut16_u8");
+  }
+  return true;
+}
+
+static_assert(check_backend<scalar_backend>());
+#if defined(LOWP_SIMD_SSSE3)
+static_assert(check_backend<ssse3_backend>());
+#endif
+#if defined(LOWP_SIMD_AVX2)
+static_assert(check_backend<avx2_backend>());
+#endif
+#if defined(LOWP_SIMD_AVX512)
+static_assert(check_backend<avx512_backend>());
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
 #endif
 
 }  // namespace lowp::detail::simd

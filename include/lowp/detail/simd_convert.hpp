@@ -308,16 +308,11 @@ struct nibble_table {
   static constexpr auto value = make();
 };
 
-template <class B, class = void>
-struct has_permute16 : std::false_type {};
-template <class B>
-struct has_permute16<B, std::enable_if_t<B::has_permute16>> : std::true_type {};
-
 /// code of T (low bits of each lane) -> float bits (exact; Inf stays Inf).
 template <class B, class T>
 inline typename B::vec decode_lanes(typename B::vec c) noexcept {
   using V = typename B::vec;
-  if constexpr (packed_bits_v<T> == 4 && has_permute16<B>::value) {
+  if constexpr (packed_bits_v<T> == 4 && B::has_permute16) {
     // A 4-bit format has 16 codes: look them up (the lookup reads only the low 4 bits
     // of each lane, as the formulas below mask them).
     return B::permute16(nibble_table<T>::value.v, c);
@@ -381,13 +376,17 @@ inline void encode_run(const float* src, std::uint8_t* dst, std::size_t n, float
                        const encode_consts k) noexcept {
   std::size_t i = 0;
   const std::size_t pf_end = prefetch_end(n);
-  if constexpr (B::width == 16) {  // AVX-512: 64 elements, one 64-byte store
-    for (const std::size_t nv = (n / 64) * 64; i < nv; i += 64) {
+  if constexpr (B::has_store_u8x4) {  // four vectors per step, their codes in one store
+    constexpr std::size_t step = 4 * B::width, line_floats = 64 / sizeof(float);
+    static_assert(step <= 64, "prefetch_end(n) leaves room for steps of 64 floats");
+    for (const std::size_t nv = (n / step) * step; i < nv; i += step) {
       if (i < pf_end) {
-        for (std::size_t line = 0; line < 64; line += 16) prefetch_l2(src + i + prefetch_ahead + line);
+        for (std::size_t line = 0; line < step; line += line_floats)
+          prefetch_l2(src + i + prefetch_ahead + line);
       }
-      typename B::vec x0 = B::load_f32(src + i), x1 = B::load_f32(src + i + 16);
-      typename B::vec x2 = B::load_f32(src + i + 32), x3 = B::load_f32(src + i + 48);
+      typename B::vec x0 = B::load_f32(src + i), x1 = B::load_f32(src + i + B::width);
+      typename B::vec x2 = B::load_f32(src + i + 2 * B::width);
+      typename B::vec x3 = B::load_f32(src + i + 3 * B::width);
       if constexpr (Scaled) {
         x0 = B::mul_f32(x0, inv_scale);
         x1 = B::mul_f32(x1, inv_scale);
@@ -446,26 +445,20 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
 template <class B, class T, bool Scaled>
 inline void decode_run(const std::uint8_t* src, float* dst, std::size_t n, float scale) noexcept {
   std::size_t i = 0;
-#if defined(LOWP_SIMD_AVX512)
-  if constexpr (std::is_same_v<B, avx512_backend> && std::is_same_v<T, float8_e5m2>) {
-    // An E5M2 code is the high byte of the IEEE binary16 with the same value:
-    //   E5M2 [s eeeee mm] -> binary16 [s eeeee mm 00000000]
-    // and vcvtph2ps converts binary16 to float exactly, with the same NaN rule as the
-    // scalar converter (sign and payload kept, quiet bit set).  Should a processor apply
-    // MXCSR.DAZ to its binary16 inputs (Sapphire Rapids does not: tests/test_bulk.cpp
-    // decodes under DAZ), the subnormal codes would flush, so with DAZ set the integer
-    // kernel below runs instead; MXCSR is read once per call.  The instruction may set
-    // MXCSR's status flags (invalid for signaling NaNs); with the default masks it never traps.
-    if ((_mm_getcsr() & 0x0040u) == 0) {  // bit 6: DAZ
-      for (const std::size_t nv = n / 16 * 16; i < nv; i += 16) {
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-        __m512 f = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8));
-        if constexpr (Scaled) f = _mm512_mul_ps(f, _mm512_set1_ps(scale));
-        _mm512_storeu_ps(dst + i, f);
+  if constexpr (B::has_load_f16hi && std::is_same_v<T, float8_e5m2>) {
+    // An E5M2 code is the high byte of the IEEE binary16 with the same value (OCP OFP8
+    // v1.0: E5M2 has binary16's sign, exponent field, bias and specials), and
+    // load_f16hi converts binary16 to float exactly, with the same NaN rule as the
+    // generic converter.  Should MXCSR.DAZ be set (it may flush binary16 subnormal
+    // inputs), the integer kernel below runs instead; MXCSR is read once per call.
+    if (B::load_f16hi_exact()) {
+      for (const std::size_t nv = n / B::width * B::width; i < nv; i += B::width) {
+        typename B::vec f = B::load_f16hi(src + i);
+        if constexpr (Scaled) f = B::mul_f32(f, scale);
+        B::store_f32(dst + i, f);
       }
     }
   }
-#endif
   if constexpr (B::width > 1) {
     for (const std::size_t nv = i + (n - i) / B::width * B::width; i < nv; i += B::width) {
       typename B::vec f = decode_lanes<B, T>(B::load_u8(src + i));

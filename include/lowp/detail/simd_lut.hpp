@@ -1,9 +1,10 @@
 // lowp/detail/simd_lut.hpp — 16-entry table lookups over packed 4-bit codes (internal).
 //
-// Layer: bulk (internal).  Used by shift_cast.hpp: once the 16 results of a 4-bit ->
-// 8/16-bit cast are known (computed by the scalar bit formula), expanding a packed
-// stream is a byte shuffle: SSSE3 pshufb is exactly a 16-entry byte table.  Portable
-// scalar loop always present; LOWP_NO_SIMD forces it.
+// Layer: bulk (internal).  Includes detail/simd.hpp.  Used by shift_cast.hpp: once the
+// 16 results of a 4-bit -> 8/16-bit cast are known (computed by the scalar bit formula),
+// expanding a packed stream is a byte-table lookup, which back-ends with has_lut16 do 16
+// bytes at a time (SSSE3 pshufb).  The portable scalar loop is always present;
+// LOWP_NO_SIMD forces it.
 #pragma once
 
 #include <cstddef>
@@ -13,26 +14,13 @@
 
 #include "simd.hpp"
 
-#if !defined(LOWP_NO_SIMD) && defined(__SSSE3__)
-#define LOWP_SIMD_SSSE3 1
-#if !defined(LOWP_SIMD_AVX2) && !defined(LOWP_SIMD_AVX512)
-#include <immintrin.h>
-#endif
-#endif
-
 namespace lowp::detail::simd {
-
-/// Whether this translation unit's flags enable the SSSE3 path (a template argument of
-/// the callers, so differently compiled translation units never share one definition).
-#if defined(LOWP_SIMD_SSSE3)
-inline constexpr bool lut_simd_enabled = true;
-#else
-inline constexpr bool lut_simd_enabled = false;
-#endif
 
 /// dst[i] = table[code i] for the n codes of a packed 4-bit stream starting at element
 /// `first` (HighFirst: element 2j in the high nibble of byte j).  Out: 1- or 2-byte words.
-template <bool HighFirst, class Out, bool Simd = lut_simd_enabled>
+/// B is a template argument of the callers (lut_backend by default), so differently
+/// compiled translation units never share one definition.
+template <bool HighFirst, class Out, class B = lut_backend>
 inline void lut16_nibbles(const std::uint8_t* bytes, std::size_t first, Out* dst, std::size_t n,
                           const Out (&table)[16]) noexcept {
   static_assert((sizeof(Out) == 1 || sizeof(Out) == 2) && std::is_trivially_copyable_v<Out>);
@@ -46,48 +34,42 @@ inline void lut16_nibbles(const std::uint8_t* bytes, std::size_t first, Out* dst
     dst[0] = table[code_at(first)];
     i = 1;
   }
-#if defined(LOWP_SIMD_SSSE3)
-  if constexpr (Simd) {
+  if constexpr (B::has_lut16) {
     // 32 codes (16 bytes) per step.
     // Out is a trivially copyable 1- or 2-byte value type: its object representation is
-    // its code, so the table's bytes are the shuffle tables.
-    __m128i t0, t1 = _mm_setzero_si128();
+    // its code, so the table's low bytes and (2-byte Out) high bytes are the byte tables.
+    using V = typename B::bytes16;
+    std::uint8_t lo[16], hi[16] = {};
     if constexpr (sizeof(Out) == 1) {
-      std::uint8_t b8[16];
-      std::memcpy(b8, table, 16);
-      t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b8));
+      std::memcpy(lo, table, 16);
     } else {
       std::uint16_t w[16];
       std::memcpy(w, table, 32);
-      std::uint8_t lo[16], hi[16];
       for (int j = 0; j < 16; ++j) {
         lo[j] = static_cast<std::uint8_t>(w[j] & 0xFFu);
         hi[j] = static_cast<std::uint8_t>(w[j] >> 8);
       }
-      t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo));
-      t1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi));
     }
-    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const V t0 = B::load_b16(lo), t1 = B::load_b16(hi);
     for (const std::size_t nv = i + (n - i) / 32 * 32; i < nv; i += 32) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + (first + i) / 2));
-      const __m128i lo = _mm_and_si128(b, low4);
-      const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
-      const __m128i c0 = HighFirst ? _mm_unpacklo_epi8(hi, lo) : _mm_unpacklo_epi8(lo, hi);
-      const __m128i c1 = HighFirst ? _mm_unpackhi_epi8(hi, lo) : _mm_unpackhi_epi8(lo, hi);
+      const V b = B::load_b16(bytes + (first + i) / 2);
+      const V l4 = B::lo_nibbles(b), h4 = B::hi_nibbles(b);
+      const V c0 = HighFirst ? B::zip_lo_u8(h4, l4) : B::zip_lo_u8(l4, h4);  // codes i..i+15
+      const V c1 = HighFirst ? B::zip_hi_u8(h4, l4) : B::zip_hi_u8(l4, h4);  // i+16..i+31
       if constexpr (sizeof(Out) == 1) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_shuffle_epi8(t0, c0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 16), _mm_shuffle_epi8(t0, c1));
+        (void)t1;
+        B::store_b16(dst + i, B::lut16_u8(t0, c0));
+        B::store_b16(dst + i + 16, B::lut16_u8(t0, c1));
       } else {
-        const __m128i l0 = _mm_shuffle_epi8(t0, c0), h0 = _mm_shuffle_epi8(t1, c0);
-        const __m128i l1 = _mm_shuffle_epi8(t0, c1), h1 = _mm_shuffle_epi8(t1, c1);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_unpacklo_epi8(l0, h0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 8), _mm_unpackhi_epi8(l0, h0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 16), _mm_unpacklo_epi8(l1, h1));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 24), _mm_unpackhi_epi8(l1, h1));
+        const V l0 = B::lut16_u8(t0, c0), h0 = B::lut16_u8(t1, c0);
+        const V l1 = B::lut16_u8(t0, c1), h1 = B::lut16_u8(t1, c1);
+        B::store_b16(dst + i, B::zip_lo_u8(l0, h0));
+        B::store_b16(dst + i + 8, B::zip_hi_u8(l0, h0));
+        B::store_b16(dst + i + 16, B::zip_lo_u8(l1, h1));
+        B::store_b16(dst + i + 24, B::zip_hi_u8(l1, h1));
       }
     }
   }
-#endif
   for (; i < n; ++i) dst[i] = table[code_at(first + i)];
 }
 
