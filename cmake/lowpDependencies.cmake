@@ -32,8 +32,9 @@ function(lowp_find_eigen)
   add_library(Eigen3::Eigen ALIAS lowp_fetched_eigen)
 endfunction()
 
-# Catch2: Debian bookworm ships v2.13 (single header); v3 is fetched otherwise.
-# tests/lowp_test.hpp hides the difference from the test sources.
+# Catch2: Debian bookworm ships v2.13 (single header); v3 is fetched otherwise.  Both
+# provide Catch2::Catch2 (the framework without a main()); tests/lowp_test.hpp and
+# tests/lowp_test_main.cpp hide the difference from the test sources.
 function(lowp_find_catch2)
   if(LOWP_FETCH_DEPS)
     FetchContent_Declare(Catch2
@@ -47,10 +48,6 @@ function(lowp_find_catch2)
   else()
     find_package(Catch2 REQUIRED)
   endif()
-  if(NOT DEFINED Catch2_VERSION OR Catch2_VERSION STREQUAL "")
-    set(Catch2_VERSION 3.7.1)  # the fetched release
-  endif()
-  set(LOWP_CATCH2_VERSION "${Catch2_VERSION}" PARENT_SCOPE)
 endfunction()
 
 # Google Benchmark: Debian bookworm ships 1.7.1.
@@ -68,4 +65,54 @@ function(lowp_find_benchmark)
   else()
     find_package(benchmark REQUIRED)
   endif()
+endfunction()
+
+# CUDA toolkit (optional, never required): NVIDIA's cuda_fp8.h, cuda_fp6.h and cuda_fp4.h
+# are an independent reference for the tests and a peer in the benchmarks (their host
+# functions compile with the host compiler: no nvcc, no GPU), and nvcc, when present,
+# compiles lowp's headers in device code.  find_package(CUDAToolkit) finds both; the
+# cache variables LOWP_CUDA_INCLUDE_DIR and LOWP_NVCC override it.  Sets, in the caller:
+#   LOWP_CUDA_FP_INCLUDE_DIR  the folder holding all three headers, or empty
+#   LOWP_CUDA_FP_MISSING      why it is empty (for the tests' skip message)
+#   LOWP_NVCC_EXECUTABLE      nvcc, or empty
+function(lowp_find_cuda)
+  set(LOWP_CUDA_INCLUDE_DIR "" CACHE PATH
+    "Folder holding cuda_fp8.h, cuda_fp6.h and cuda_fp4.h (empty: find_package(CUDAToolkit))")
+  set(LOWP_NVCC "" CACHE FILEPATH "nvcc for the device-code compile tests (empty: find_package(CUDAToolkit))")
+
+  set(include_dirs "${LOWP_CUDA_INCLUDE_DIR}")
+  set(nvcc "${LOWP_NVCC}")
+  if(NOT include_dirs OR NOT nvcc)
+    find_package(CUDAToolkit QUIET)
+    if(NOT include_dirs)
+      # Only the headers are used, so a toolkit that lacks what CUDAToolkit_FOUND asks
+      # for (the cudart library, the bin folder) still serves when its headers are there.
+      if(CUDAToolkit_INCLUDE_DIRS)
+        set(include_dirs "${CUDAToolkit_INCLUDE_DIRS}")
+      elseif(CUDAToolkit_INCLUDE_DIR)
+        set(include_dirs "${CUDAToolkit_INCLUDE_DIR}")
+      endif()
+    endif()
+    if(NOT nvcc AND CUDAToolkit_NVCC_EXECUTABLE)
+      set(nvcc "${CUDAToolkit_NVCC_EXECUTABLE}")
+    endif()
+  endif()
+
+  set(fp_dir "")
+  foreach(dir IN LISTS include_dirs)
+    if(EXISTS "${dir}/cuda_fp8.h" AND EXISTS "${dir}/cuda_fp6.h" AND EXISTS "${dir}/cuda_fp4.h")
+      set(fp_dir "${dir}")
+      break()
+    endif()
+  endforeach()
+  if(fp_dir)
+    set(missing "")
+  elseif(include_dirs)
+    set(missing "no cuda_fp8.h, cuda_fp6.h and cuda_fp4.h (CUDA >= 12.8) in ${include_dirs}")
+  else()
+    set(missing "no CUDA toolkit found by find_package(CUDAToolkit), and LOWP_CUDA_INCLUDE_DIR is not set")
+  endif()
+  set(LOWP_CUDA_FP_INCLUDE_DIR "${fp_dir}" PARENT_SCOPE)
+  set(LOWP_CUDA_FP_MISSING "${missing}" PARENT_SCOPE)
+  set(LOWP_NVCC_EXECUTABLE "${nvcc}" PARENT_SCOPE)
 endfunction()

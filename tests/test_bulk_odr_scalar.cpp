@@ -1,9 +1,10 @@
-// Compiled with LOWP_NO_SIMD (tests/bulk.cmake): the portable half of test_bulk_odr.
+// Compiled with LOWP_NO_SIMD (tests/CMakeLists.txt): the portable half of test_bulk_odr.
 #include <cstddef>
-
 #include <lowp/bulk.hpp>
 
-const char* lowp_test_odr_backend_scalar() { return lowp::bulk_backend_name(); }
+const char* lowp_test_odr_backend_scalar() {
+  return lowp::bulk_backend_name();
+}
 void lowp_test_odr_convert_scalar(const float* x, lowp::float8_e4m3fn* q, std::size_t n) {
   lowp::convert(x, q, n);
 }

@@ -21,7 +21,8 @@
 //   double -> each of them     the __nv_cvt_double_to_* functions, __double2half and
 //                              __double2bfloat16, near every boundary
 //   code -> value              __nv_cvt_fp8/fp6/fp4_to_halfraw, __nv_cvt_e8m0_to_bf16raw,
-//                              __half2float, __bfloat162float vs static_cast<double>(T::from_bits(code))
+//                              __half2float, __bfloat162float vs
+//                              static_cast<double>(T::from_bits(code))
 //
 // For a NaN input both sides must give a NaN of the format (CUDA returns 0x7F for every
 // NaN in E4M3 and E5M2 and 0x7FFF in FP16/BF16, lowp keeps the sign and the payload's top
@@ -32,20 +33,19 @@
 // every 8-bit or narrower format; +-4 for FP16/BF16), specials and 2^20 random floats:
 // seconds.  [exhaustive] (hidden: [.]) all 2^32 floats, one tag per format so that ctest
 // runs them in parallel.
-#include "lowp_test.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <lowp/cast.hpp>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <vector>
 
-#include <lowp/cast.hpp>
+#include "lowp_test.hpp"
 
 #if __has_include(<cuda_fp8.h>) && __has_include(<cuda_fp6.h>) && __has_include(<cuda_fp4.h>)
 #include <cuda_fp4.h>
@@ -79,7 +79,9 @@ uint64_t bits_of(double d) {
   std::memcpy(&b, &d, sizeof b);
   return b;
 }
-bool float_bits_nan(uint32_t bits) { return (bits & 0x7FFFFFFFu) > 0x7F800000u; }
+bool float_bits_nan(uint32_t bits) {
+  return (bits & 0x7FFFFFFFu) > 0x7F800000u;
+}
 
 std::string hex(uint64_t v, int digits) {
   std::ostringstream s;
@@ -92,10 +94,18 @@ std::string hex(uint64_t v, int digits) {
 
 // NaN codes of each format, from the specs (OCP OFP8 v1.0 Table 1, OCP MX v1.0 5.4.1),
 // not from lowp.
-bool e4m3_nan(uint8_t c) { return (c & 0x7Fu) == 0x7Fu; }
-bool e5m2_nan(uint8_t c) { return (c & 0x7Cu) == 0x7Cu && (c & 0x03u) != 0; }
-bool e8m0_nan(uint8_t c) { return c == 0xFFu; }
-bool no_nan(uint8_t) { return false; }
+bool e4m3_nan(uint8_t c) {
+  return (c & 0x7Fu) == 0x7Fu;
+}
+bool e5m2_nan(uint8_t c) {
+  return (c & 0x7Cu) == 0x7Cu && (c & 0x03u) != 0;
+}
+bool e8m0_nan(uint8_t c) {
+  return c == 0xFFu;
+}
+bool no_nan(uint8_t) {
+  return false;
+}
 
 // One comparison: NVIDIA's function and lowp's, over inputs of type In.  Counts
 // mismatches and keeps the first few, so that the inner loop has no Catch2 macro.
@@ -121,9 +131,8 @@ struct comparison {
     const float x = float_of(bits);
     const uint8_t c = cuda(x), o = ours(x);
     ++t.checked;
-    const bool ok = float_bits_nan(bits) && format_nan != no_nan
-                        ? format_nan(c) && format_nan(o)
-                        : c == o;
+    const bool ok =
+        float_bits_nan(bits) && format_nan != no_nan ? format_nan(c) && format_nan(o) : c == o;
     if (!ok) t.miss("float " + hex(bits, 8) + ": cuda " + hex(c, 2) + ", lowp " + hex(o, 2));
   }
   // A double input.
@@ -131,12 +140,14 @@ struct comparison {
     const uint8_t c = cuda(x), o = ours(x);
     ++t.checked;
     const bool ok = std::isnan(x) && format_nan != no_nan ? format_nan(c) && format_nan(o) : c == o;
-    if (!ok) t.miss("double " + hex(bits_of(x), 16) + ": cuda " + hex(c, 2) + ", lowp " + hex(o, 2));
+    if (!ok)
+      t.miss("double " + hex(bits_of(x), 16) + ": cuda " + hex(c, 2) + ", lowp " + hex(o, 2));
   }
 };
 
 template <class Cuda, class Ours>
-comparison<Cuda, Ours> compare(const char* name, bool (*format_nan)(uint8_t), Cuda cuda, Ours ours) {
+comparison<Cuda, Ours> compare(const char* name, bool (*format_nan)(uint8_t), Cuda cuda,
+                               Ours ours) {
   return comparison<Cuda, Ours>{tally{name}, cuda, ours, format_nan};
 }
 
@@ -155,17 +166,17 @@ void require_clean(const tally& t) {
 using lowp::overflow;
 using lowp::rounding;
 
-#define LOWP_FP8(fmt, interp, sat, ovf)                                                    \
-  compare(                                                                                  \
-      #fmt " " #sat, interp == __NV_E4M3 ? e4m3_nan : e5m2_nan,                             \
-      [](auto x) -> uint8_t {                                                               \
-        if constexpr (std::is_same_v<decltype(x), float>)                                   \
-          return __nv_cvt_float_to_fp8(x, sat, interp);                                     \
-        else                                                                                \
-          return __nv_cvt_double_to_fp8(x, sat, interp);                                    \
-      },                                                                                    \
-      [](auto x) -> uint8_t {                                                               \
-        return lowp::cast<lowp::fmt>(x, rounding::nearest_even, ovf).bits();               \
+#define LOWP_FP8(fmt, interp, sat, ovf)                                      \
+  compare(                                                                   \
+      #fmt " " #sat, interp == __NV_E4M3 ? e4m3_nan : e5m2_nan,              \
+      [](auto x) -> uint8_t {                                                \
+        if constexpr (std::is_same_v<decltype(x), float>)                    \
+          return __nv_cvt_float_to_fp8(x, sat, interp);                      \
+        else                                                                 \
+          return __nv_cvt_double_to_fp8(x, sat, interp);                     \
+      },                                                                     \
+      [](auto x) -> uint8_t {                                                \
+        return lowp::cast<lowp::fmt>(x, rounding::nearest_even, ovf).bits(); \
       })
 
 // FP4/FP6: CUDA always saturates, and lowp's two overflow policies must both agree
@@ -191,49 +202,50 @@ struct comparison_pair {
   }
 };
 template <class Cuda, class Sat, class NonSat>
-comparison_pair<Cuda, Sat, NonSat> compare_pair(const char* name, Cuda cuda, Sat sat, NonSat nonsat) {
+comparison_pair<Cuda, Sat, NonSat> compare_pair(const char* name, Cuda cuda, Sat sat,
+                                                NonSat nonsat) {
   return comparison_pair<Cuda, Sat, NonSat>{tally{name}, cuda, sat, nonsat};
 }
 
-#define LOWP_FP6(fmt, interp, rnd, lrnd)                                                    \
-  compare_pair(                                                                             \
-      #fmt " " #rnd,                                                                        \
-      [](auto x) -> uint8_t {                                                               \
-        if constexpr (std::is_same_v<decltype(x), float>)                                   \
-          return __nv_cvt_float_to_fp6(x, interp, rnd);                                     \
-        else                                                                                \
-          return __nv_cvt_double_to_fp6(x, interp, rnd);                                    \
-      },                                                                                    \
+#define LOWP_FP6(fmt, interp, rnd, lrnd)                                                           \
+  compare_pair(                                                                                    \
+      #fmt " " #rnd,                                                                               \
+      [](auto x) -> uint8_t {                                                                      \
+        if constexpr (std::is_same_v<decltype(x), float>)                                          \
+          return __nv_cvt_float_to_fp6(x, interp, rnd);                                            \
+        else                                                                                       \
+          return __nv_cvt_double_to_fp6(x, interp, rnd);                                           \
+      },                                                                                           \
       [](auto x) -> uint8_t { return lowp::cast<lowp::fmt>(x, lrnd, overflow::saturate).bits(); }, \
-      [](auto x) -> uint8_t {                                                               \
-        return lowp::cast<lowp::fmt>(x, lrnd, overflow::non_saturating).bits();            \
+      [](auto x) -> uint8_t {                                                                      \
+        return lowp::cast<lowp::fmt>(x, lrnd, overflow::non_saturating).bits();                    \
       })
 
-#define LOWP_FP4(rnd, lrnd)                                                                 \
-  compare_pair(                                                                             \
-      "float4_e2m1fn " #rnd,                                                                \
-      [](auto x) -> uint8_t {                                                               \
-        if constexpr (std::is_same_v<decltype(x), float>)                                   \
-          return __nv_cvt_float_to_fp4(x, __NV_E2M1, rnd);                                  \
-        else                                                                                \
-          return __nv_cvt_double_to_fp4(x, __NV_E2M1, rnd);                                 \
-      },                                                                                    \
-      [](auto x) -> uint8_t {                                                               \
-        return lowp::cast<lowp::float4_e2m1fn>(x, lrnd, overflow::saturate).bits();        \
-      },                                                                                    \
-      [](auto x) -> uint8_t {                                                               \
-        return lowp::cast<lowp::float4_e2m1fn>(x, lrnd, overflow::non_saturating).bits();  \
+#define LOWP_FP4(rnd, lrnd)                                                               \
+  compare_pair(                                                                           \
+      "float4_e2m1fn " #rnd,                                                              \
+      [](auto x) -> uint8_t {                                                             \
+        if constexpr (std::is_same_v<decltype(x), float>)                                 \
+          return __nv_cvt_float_to_fp4(x, __NV_E2M1, rnd);                                \
+        else                                                                              \
+          return __nv_cvt_double_to_fp4(x, __NV_E2M1, rnd);                               \
+      },                                                                                  \
+      [](auto x) -> uint8_t {                                                             \
+        return lowp::cast<lowp::float4_e2m1fn>(x, lrnd, overflow::saturate).bits();       \
+      },                                                                                  \
+      [](auto x) -> uint8_t {                                                             \
+        return lowp::cast<lowp::float4_e2m1fn>(x, lrnd, overflow::non_saturating).bits(); \
       })
 
-#define LOWP_E8M0(rnd, lrnd, sat, ovf)                                                      \
-  compare(                                                                                  \
-      "float8_e8m0fnu " #rnd " " #sat, e8m0_nan,                                           \
-      [](auto x) -> uint8_t {                                                               \
-        if constexpr (std::is_same_v<decltype(x), float>)                                   \
-          return __nv_cvt_float_to_e8m0(x, sat, rnd);                                       \
-        else                                                                                \
-          return __nv_cvt_double_to_e8m0(x, sat, rnd);                                      \
-      },                                                                                    \
+#define LOWP_E8M0(rnd, lrnd, sat, ovf)                    \
+  compare(                                                \
+      "float8_e8m0fnu " #rnd " " #sat, e8m0_nan,          \
+      [](auto x) -> uint8_t {                             \
+        if constexpr (std::is_same_v<decltype(x), float>) \
+          return __nv_cvt_float_to_e8m0(x, sat, rnd);     \
+        else                                              \
+          return __nv_cvt_double_to_e8m0(x, sat, rnd);    \
+      },                                                  \
       [](auto x) -> uint8_t { return lowp::cast<lowp::float8_e8m0fnu>(x, lrnd, ovf).bits(); })
 
 // Each format's comparisons as a tuple, applied together to every input.
@@ -250,18 +262,21 @@ auto e2m1_cases() {
                          LOWP_FP4(cudaRoundZero, rounding::toward_zero));
 }
 auto e2m3_cases() {
-  return std::make_tuple(LOWP_FP6(float6_e2m3fn, __NV_E2M3, cudaRoundNearest, rounding::nearest_even),
-                         LOWP_FP6(float6_e2m3fn, __NV_E2M3, cudaRoundZero, rounding::toward_zero));
+  return std::make_tuple(
+      LOWP_FP6(float6_e2m3fn, __NV_E2M3, cudaRoundNearest, rounding::nearest_even),
+      LOWP_FP6(float6_e2m3fn, __NV_E2M3, cudaRoundZero, rounding::toward_zero));
 }
 auto e3m2_cases() {
-  return std::make_tuple(LOWP_FP6(float6_e3m2fn, __NV_E3M2, cudaRoundNearest, rounding::nearest_even),
-                         LOWP_FP6(float6_e3m2fn, __NV_E3M2, cudaRoundZero, rounding::toward_zero));
+  return std::make_tuple(
+      LOWP_FP6(float6_e3m2fn, __NV_E3M2, cudaRoundNearest, rounding::nearest_even),
+      LOWP_FP6(float6_e3m2fn, __NV_E3M2, cudaRoundZero, rounding::toward_zero));
 }
 auto e8m0_cases() {
-  return std::make_tuple(LOWP_E8M0(cudaRoundZero, rounding::toward_zero, __NV_SATFINITE, overflow::saturate),
-                         LOWP_E8M0(cudaRoundZero, rounding::toward_zero, __NV_NOSAT, overflow::non_saturating),
-                         LOWP_E8M0(cudaRoundPosInf, rounding::up, __NV_SATFINITE, overflow::saturate),
-                         LOWP_E8M0(cudaRoundPosInf, rounding::up, __NV_NOSAT, overflow::non_saturating));
+  return std::make_tuple(
+      LOWP_E8M0(cudaRoundZero, rounding::toward_zero, __NV_SATFINITE, overflow::saturate),
+      LOWP_E8M0(cudaRoundZero, rounding::toward_zero, __NV_NOSAT, overflow::non_saturating),
+      LOWP_E8M0(cudaRoundPosInf, rounding::up, __NV_SATFINITE, overflow::saturate),
+      LOWP_E8M0(cudaRoundPosInf, rounding::up, __NV_NOSAT, overflow::non_saturating));
 }
 
 // --- float16 / bfloat16: cuda_fp16.h and cuda_bf16.h, in all four IEEE rounding modes ---
@@ -269,8 +284,12 @@ auto e8m0_cases() {
 // overflow gives Inf, except where the directed rounding rounds toward zero for the
 // value's sign, which gives +-max (IEEE 754 section 7.4) -- lowp's overflow::non_saturating.
 // Their NaN is canonical (0x7FFF), lowp's keeps sign and payload: only "is NaN" is compared.
-bool f16_nan(uint16_t c) { return (c & 0x7C00u) == 0x7C00u && (c & 0x03FFu) != 0; }
-bool bf16_nan(uint16_t c) { return (c & 0x7F80u) == 0x7F80u && (c & 0x007Fu) != 0; }
+bool f16_nan(uint16_t c) {
+  return (c & 0x7C00u) == 0x7C00u && (c & 0x03FFu) != 0;
+}
+bool bf16_nan(uint16_t c) {
+  return (c & 0x7F80u) == 0x7F80u && (c & 0x007Fu) != 0;
+}
 
 template <class Cuda, class Ours>
 struct comparison16 {
@@ -289,11 +308,13 @@ struct comparison16 {
     const uint16_t c = cuda(x), o = ours(x);
     ++t.checked;
     const bool ok = std::isnan(x) ? format_nan(c) && format_nan(o) : c == o;
-    if (!ok) t.miss("double " + hex(bits_of(x), 16) + ": cuda " + hex(c, 4) + ", lowp " + hex(o, 4));
+    if (!ok)
+      t.miss("double " + hex(bits_of(x), 16) + ": cuda " + hex(c, 4) + ", lowp " + hex(o, 4));
   }
 };
 template <class Cuda, class Ours>
-comparison16<Cuda, Ours> compare16(const char* name, bool (*format_nan)(uint16_t), Cuda cuda, Ours ours) {
+comparison16<Cuda, Ours> compare16(const char* name, bool (*format_nan)(uint16_t), Cuda cuda,
+                                   Ours ours) {
   return comparison16<Cuda, Ours>{tally{name}, cuda, ours, format_nan};
 }
 
@@ -314,26 +335,32 @@ comparison16<Cuda, Ours> compare16(const char* name, bool (*format_nan)(uint16_t
         if constexpr (std::is_same_v<decltype(x), float>)                                   \
           return lowp::cast<lowp::fmt>(x, lrnd, overflow::non_saturating).bits();           \
         else                                                                                \
-          return lowp::cast<lowp::fmt>(x, rounding::nearest_even, overflow::non_saturating).bits(); \
+          return lowp::cast<lowp::fmt>(x, rounding::nearest_even, overflow::non_saturating) \
+              .bits();                                                                      \
       })
 
 auto f16_rn_cases() {
-  return std::make_tuple(LOWP_HALF(float16, f16_nan, __float2half_rn, __double2half, __half_raw, rounding::nearest_even));
-}
-auto f16_directed_cases() {
-  return std::make_tuple(LOWP_HALF(float16, f16_nan, __float2half_rz, __double2half, __half_raw, rounding::toward_zero),
-                         LOWP_HALF(float16, f16_nan, __float2half_rd, __double2half, __half_raw, rounding::down),
-                         LOWP_HALF(float16, f16_nan, __float2half_ru, __double2half, __half_raw, rounding::up));
-}
-auto bf16_rn_cases() {
-  return std::make_tuple(LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rn, __double2bfloat16, __nv_bfloat16_raw,
+  return std::make_tuple(LOWP_HALF(float16, f16_nan, __float2half_rn, __double2half, __half_raw,
                                    rounding::nearest_even));
 }
-auto bf16_directed_cases() {
+auto f16_directed_cases() {
   return std::make_tuple(
-      LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rz, __double2bfloat16, __nv_bfloat16_raw, rounding::toward_zero),
-      LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rd, __double2bfloat16, __nv_bfloat16_raw, rounding::down),
-      LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_ru, __double2bfloat16, __nv_bfloat16_raw, rounding::up));
+      LOWP_HALF(float16, f16_nan, __float2half_rz, __double2half, __half_raw,
+                rounding::toward_zero),
+      LOWP_HALF(float16, f16_nan, __float2half_rd, __double2half, __half_raw, rounding::down),
+      LOWP_HALF(float16, f16_nan, __float2half_ru, __double2half, __half_raw, rounding::up));
+}
+auto bf16_rn_cases() {
+  return std::make_tuple(LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rn, __double2bfloat16,
+                                   __nv_bfloat16_raw, rounding::nearest_even));
+}
+auto bf16_directed_cases() {
+  return std::make_tuple(LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rz, __double2bfloat16,
+                                   __nv_bfloat16_raw, rounding::toward_zero),
+                         LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_rd, __double2bfloat16,
+                                   __nv_bfloat16_raw, rounding::down),
+                         LOWP_HALF(bfloat16, bf16_nan, __float2bfloat16_ru, __double2bfloat16,
+                                   __nv_bfloat16_raw, rounding::up));
 }
 
 template <class Tuple, class Input>
@@ -351,9 +378,12 @@ void require_all(const Tuple& cases) {
 double half_value(uint16_t h) {
   const int e = (h >> 10) & 0x1F, m = h & 0x3FF;
   double v;
-  if (e == 0x1F) v = m != 0 ? std::numeric_limits<double>::quiet_NaN() : HUGE_VAL;
-  else if (e == 0) v = std::ldexp(m, -24);
-  else v = std::ldexp(m + 1024, e - 25);
+  if (e == 0x1F)
+    v = m != 0 ? std::numeric_limits<double>::quiet_NaN() : HUGE_VAL;
+  else if (e == 0)
+    v = std::ldexp(m, -24);
+  else
+    v = std::ldexp(m + 1024, e - 25);
   return (h & 0x8000) ? -v : v;
 }
 double bf16_value(uint16_t b) {
@@ -365,24 +395,37 @@ enum class fmt { e4m3, e5m2, e2m1, e2m3, e3m2, e8m0, f16, bf16 };
 
 int code_count(fmt f) {
   switch (f) {
-    case fmt::e2m1: return 16;
+    case fmt::e2m1:
+      return 16;
     case fmt::e2m3:
-    case fmt::e3m2: return 64;
+    case fmt::e3m2:
+      return 64;
     case fmt::f16:
-    case fmt::bf16: return 65536;
-    default: return 256;
+    case fmt::bf16:
+      return 65536;
+    default:
+      return 256;
   }
 }
 
 double cuda_value(fmt f, uint32_t code) {
   const auto c8 = static_cast<__nv_fp8_storage_t>(code);
   switch (f) {
-    case fmt::e4m3: return half_value(__nv_cvt_fp8_to_halfraw(c8, __NV_E4M3).x);
-    case fmt::e5m2: return half_value(__nv_cvt_fp8_to_halfraw(c8, __NV_E5M2).x);
-    case fmt::e2m1: return half_value(__nv_cvt_fp4_to_halfraw(static_cast<__nv_fp4_storage_t>(code), __NV_E2M1).x);
-    case fmt::e2m3: return half_value(__nv_cvt_fp6_to_halfraw(static_cast<__nv_fp6_storage_t>(code), __NV_E2M3).x);
-    case fmt::e3m2: return half_value(__nv_cvt_fp6_to_halfraw(static_cast<__nv_fp6_storage_t>(code), __NV_E3M2).x);
-    case fmt::e8m0: return bf16_value(__nv_cvt_e8m0_to_bf16raw(c8).x);
+    case fmt::e4m3:
+      return half_value(__nv_cvt_fp8_to_halfraw(c8, __NV_E4M3).x);
+    case fmt::e5m2:
+      return half_value(__nv_cvt_fp8_to_halfraw(c8, __NV_E5M2).x);
+    case fmt::e2m1:
+      return half_value(
+          __nv_cvt_fp4_to_halfraw(static_cast<__nv_fp4_storage_t>(code), __NV_E2M1).x);
+    case fmt::e2m3:
+      return half_value(
+          __nv_cvt_fp6_to_halfraw(static_cast<__nv_fp6_storage_t>(code), __NV_E2M3).x);
+    case fmt::e3m2:
+      return half_value(
+          __nv_cvt_fp6_to_halfraw(static_cast<__nv_fp6_storage_t>(code), __NV_E3M2).x);
+    case fmt::e8m0:
+      return bf16_value(__nv_cvt_e8m0_to_bf16raw(c8).x);
     case fmt::f16: {
       __half_raw r;
       r.x = static_cast<unsigned short>(code);
@@ -413,7 +456,8 @@ std::vector<uint32_t> boundary_floats(fmt f) {
   std::vector<double> points = values;
   // (E8M0 is only rounded toward zero or up, whose boundaries are the values themselves.)
   if (f != fmt::e8m0)
-    for (std::size_t i = 0; i + 1 < values.size(); ++i) points.push_back((values[i] + values[i + 1]) / 2);
+    for (std::size_t i = 0; i + 1 < values.size(); ++i)
+      points.push_back((values[i] + values[i + 1]) / 2);
   const double top_ulp = values.back() - values[values.size() - 2];
   points.push_back(values.back() + top_ulp / 2);
   points.push_back(values.front() / 2);  // the underflow midpoint
@@ -431,10 +475,11 @@ std::vector<uint32_t> boundary_floats(fmt f) {
     }
   }
   for (uint32_t s : {0u, 0x80000000u}) {
-    for (uint32_t m = 0; m < 65536; ++m) in.push_back(s | m);                      // tiny subnormals
-    for (uint32_t m = 0; m < 65536; ++m) in.push_back(s | (0x00800000u - 1 - m));  // large subnormals
-    for (uint32_t m = 0; m < 4096; ++m) in.push_back(s | (0x7F7FFFFFu - m));      // near FLT_MAX
-    in.push_back(s | 0x7F800000u);                                                 // Inf
+    for (uint32_t m = 0; m < 65536; ++m) in.push_back(s | m);  // tiny subnormals
+    for (uint32_t m = 0; m < 65536; ++m)
+      in.push_back(s | (0x00800000u - 1 - m));                                // large subnormals
+    for (uint32_t m = 0; m < 4096; ++m) in.push_back(s | (0x7F7FFFFFu - m));  // near FLT_MAX
+    in.push_back(s | 0x7F800000u);                                            // Inf
     for (uint32_t m : {1u, 2u, 0x1FFFu, 0x2000u, 0x3FFFFFu, 0x400000u, 0x400001u, 0x7FFFFFu})
       in.push_back(s | 0x7F800000u | m);  // signalling and quiet NaNs, assorted payloads
   }
@@ -459,7 +504,8 @@ std::vector<double> boundary_doubles(fmt f) {
   std::sort(values.begin(), values.end());
   values.erase(std::unique(values.begin(), values.end()), values.end());
   std::vector<double> points = values;
-  for (std::size_t i = 0; i + 1 < values.size(); ++i) points.push_back((values[i] + values[i + 1]) / 2);
+  for (std::size_t i = 0; i + 1 < values.size(); ++i)
+    points.push_back((values[i] + values[i + 1]) / 2);
   points.push_back(values.back() + (values.back() - values[values.size() - 2]) / 2);
   points.push_back(values.front() / 2);
   std::vector<double> in;
@@ -556,15 +602,28 @@ TEST_CASE("CUDA NaN and overflow codes, as documented", "[quick][cuda]") {
   CHECK(__nv_cvt_float_to_e8m0(inf, __NV_SATFINITE, cudaRoundZero) == 0xFE);
   CHECK(__nv_cvt_float_to_e8m0(-inf, __NV_NOSAT, cudaRoundZero) == 0xFF);
   CHECK(__nv_cvt_float_to_e8m0(inf, __NV_NOSAT, cudaRoundPosInf) == 0xFF);
-  CHECK(lowp::cast<lowp::float8_e8m0fnu>(-inf, rounding::toward_zero, overflow::non_saturating).bits() == 0xFF);
+  CHECK(lowp::cast<lowp::float8_e8m0fnu>(-inf, rounding::toward_zero, overflow::non_saturating)
+            .bits() == 0xFF);
 }
 
-TEST_CASE("CUDA agrees near every boundary: E4M3", "[quick][cuda]") { quick_sweep(fmt::e4m3, e4m3_cases()); }
-TEST_CASE("CUDA agrees near every boundary: E5M2", "[quick][cuda]") { quick_sweep(fmt::e5m2, e5m2_cases()); }
-TEST_CASE("CUDA agrees near every boundary: E2M1", "[quick][cuda]") { quick_sweep(fmt::e2m1, e2m1_cases()); }
-TEST_CASE("CUDA agrees near every boundary: E2M3", "[quick][cuda]") { quick_sweep(fmt::e2m3, e2m3_cases()); }
-TEST_CASE("CUDA agrees near every boundary: E3M2", "[quick][cuda]") { quick_sweep(fmt::e3m2, e3m2_cases()); }
-TEST_CASE("CUDA agrees near every boundary: E8M0", "[quick][cuda]") { quick_sweep(fmt::e8m0, e8m0_cases()); }
+TEST_CASE("CUDA agrees near every boundary: E4M3", "[quick][cuda]") {
+  quick_sweep(fmt::e4m3, e4m3_cases());
+}
+TEST_CASE("CUDA agrees near every boundary: E5M2", "[quick][cuda]") {
+  quick_sweep(fmt::e5m2, e5m2_cases());
+}
+TEST_CASE("CUDA agrees near every boundary: E2M1", "[quick][cuda]") {
+  quick_sweep(fmt::e2m1, e2m1_cases());
+}
+TEST_CASE("CUDA agrees near every boundary: E2M3", "[quick][cuda]") {
+  quick_sweep(fmt::e2m3, e2m3_cases());
+}
+TEST_CASE("CUDA agrees near every boundary: E3M2", "[quick][cuda]") {
+  quick_sweep(fmt::e3m2, e3m2_cases());
+}
+TEST_CASE("CUDA agrees near every boundary: E8M0", "[quick][cuda]") {
+  quick_sweep(fmt::e8m0, e8m0_cases());
+}
 
 TEST_CASE("CUDA agrees near every boundary: float16", "[quick][cuda]") {
   quick_sweep(fmt::f16, std::tuple_cat(f16_rn_cases(), f16_directed_cases()));
@@ -573,26 +632,44 @@ TEST_CASE("CUDA agrees near every boundary: bfloat16", "[quick][cuda]") {
   quick_sweep(fmt::bf16, std::tuple_cat(bf16_rn_cases(), bf16_directed_cases()));
 }
 
-TEST_CASE("CUDA agrees on all 2^32 floats: E4M3", "[.][exhaustive][cuda][e4m3]") { exhaustive_sweep(e4m3_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: E5M2", "[.][exhaustive][cuda][e5m2]") { exhaustive_sweep(e5m2_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: E2M1", "[.][exhaustive][cuda][e2m1]") { exhaustive_sweep(e2m1_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: E2M3", "[.][exhaustive][cuda][e2m3]") { exhaustive_sweep(e2m3_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: E3M2", "[.][exhaustive][cuda][e3m2]") { exhaustive_sweep(e3m2_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: E8M0", "[.][exhaustive][cuda][e8m0]") { exhaustive_sweep(e8m0_cases()); }
+TEST_CASE("CUDA agrees on all 2^32 floats: E4M3", "[.][exhaustive][cuda][e4m3]") {
+  exhaustive_sweep(e4m3_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: E5M2", "[.][exhaustive][cuda][e5m2]") {
+  exhaustive_sweep(e5m2_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: E2M1", "[.][exhaustive][cuda][e2m1]") {
+  exhaustive_sweep(e2m1_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: E2M3", "[.][exhaustive][cuda][e2m3]") {
+  exhaustive_sweep(e2m3_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: E3M2", "[.][exhaustive][cuda][e3m2]") {
+  exhaustive_sweep(e3m2_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: E8M0", "[.][exhaustive][cuda][e8m0]") {
+  exhaustive_sweep(e8m0_cases());
+}
 
-TEST_CASE("CUDA agrees on all 2^32 floats: float16", "[.][exhaustive][cuda][f16]") { exhaustive_sweep(f16_rn_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: float16 directed", "[.][exhaustive][cuda][f16_directed]") {
+TEST_CASE("CUDA agrees on all 2^32 floats: float16", "[.][exhaustive][cuda][f16]") {
+  exhaustive_sweep(f16_rn_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: float16 directed",
+          "[.][exhaustive][cuda][f16_directed]") {
   exhaustive_sweep(f16_directed_cases());
 }
-TEST_CASE("CUDA agrees on all 2^32 floats: bfloat16", "[.][exhaustive][cuda][bf16]") { exhaustive_sweep(bf16_rn_cases()); }
-TEST_CASE("CUDA agrees on all 2^32 floats: bfloat16 directed", "[.][exhaustive][cuda][bf16_directed]") {
+TEST_CASE("CUDA agrees on all 2^32 floats: bfloat16", "[.][exhaustive][cuda][bf16]") {
+  exhaustive_sweep(bf16_rn_cases());
+}
+TEST_CASE("CUDA agrees on all 2^32 floats: bfloat16 directed",
+          "[.][exhaustive][cuda][bf16_directed]") {
   exhaustive_sweep(bf16_directed_cases());
 }
 
 #else  // no CUDA headers
 
 TEST_CASE("CUDA oracle", "[quick][cuda]") {
-  WARN("cuda_fp8.h / cuda_fp6.h / cuda_fp4.h not found: the CUDA comparisons are skipped");
+  LOWP_SKIP("cuda_fp8.h / cuda_fp6.h / cuda_fp4.h not found: no CUDA comparisons");
 }
 
 #endif

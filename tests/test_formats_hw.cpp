@@ -15,25 +15,23 @@
 //                       NaN inputs the test checks and counts exactly what differs.
 //
 // The instructions are reached through __attribute__((target(...))) functions and used
-// only after CPUID says the CPU (and the OS, XGETBV) supports them, so no -march flag is needed;
-// where they are missing the test says so (WARN) and passes.
+// only after CPUID says the CPU (and the OS, XGETBV) supports them, so no -march flag is
+// needed; where they are missing the test case skips (LOWP_REQUIRE_ISA, tests/lowp_test.hpp).
 //
 // Tags: [quick] a few million floats near every rounding boundary plus specials;
 // [exhaustive] (hidden: [.]) all 2^32 floats, [f16c] and [avx512bf16] separately.
-#include "lowp_test.hpp"
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <lowp/cast.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <lowp/cast.hpp>
+#include "lowp_test.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define LOWP_TEST_X86 1
 #else
@@ -74,7 +72,8 @@ struct tally {
   std::vector<std::string> first;
   void add(uint32_t in, uint32_t hw, uint32_t ours) {
     if (++count <= 8)
-      first.push_back("input " + hex(in, 8) + ": hardware " + hex(hw, 4) + ", lowp " + hex(ours, 4));
+      first.push_back("input " + hex(in, 8) + ": hardware " + hex(hw, 4) + ", lowp " +
+                      hex(ours, 4));
   }
   std::string str(const char* what) const {
     std::string s = std::string(what) + ": " + std::to_string(count);
@@ -87,51 +86,29 @@ constexpr std::size_t chunk = 4096;  // a multiple of 16 (the widest vector belo
 
 // --- the instructions -------------------------------------------------------------------
 
-// CPUID and XGETBV directly (Intel SDM vol. 2, CPUID; vol. 1 section 13.3): clang 14's
-// __builtin_cpu_supports knows neither "f16c" nor "avx512bf16".
-struct cpu_features {
-  bool f16c = false, avx512bf16 = false;
-  cpu_features() {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
-    const bool osxsave = (c >> 27) & 1u, avx = (c >> 28) & 1u, f16c_bit = (c >> 29) & 1u;
-    if (!osxsave) return;
-    unsigned xcr0_lo = 0, xcr0_hi = 0;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0u));
-    const bool ymm_state = (xcr0_lo & 0x6u) == 0x6u;     // SSE + AVX state saved by the OS
-    const bool zmm_state = (xcr0_lo & 0xE6u) == 0xE6u;   // + opmask, ZMM_Hi256, Hi16_ZMM
-    f16c = avx && f16c_bit && ymm_state;
-    if (__get_cpuid_max(0, nullptr) < 7) return;
-    __cpuid_count(7, 0, a, b, c, d);
-    const bool avx512f = (b >> 16) & 1u;
-    __cpuid_count(7, 1, a, b, c, d);
-    const bool bf16_bit = (a >> 5) & 1u;
-    avx512bf16 = avx512f && bf16_bit && zmm_state;
-  }
-};
-const cpu_features& cpu() {
-  static const cpu_features f;
-  return f;
-}
-bool have_f16c() { return cpu().f16c; }
-bool have_avx512bf16() { return cpu().avx512bf16; }
+// The instruction sets of the functions below: their target attribute and the run-time
+// check of the test cases that call them (LOWP_REQUIRE_ISA) name the same list.
+#define LOWP_TEST_F16C_ISA "avx,f16c"
+#define LOWP_TEST_BF16_ISA "avx512f,avx512bf16"
 
-__attribute__((target("avx,f16c"))) void f16c_from_float(const float* in, uint16_t* out, std::size_t n) {
+__attribute__((target(LOWP_TEST_F16C_ISA))) void f16c_from_float(const float* in, uint16_t* out,
+                                                                 std::size_t n) {
   for (std::size_t i = 0; i < n; i += 8) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
   }
 }
 
-__attribute__((target("avx,f16c"))) void f16c_to_float(const uint16_t* in, float* out, std::size_t n) {
+__attribute__((target(LOWP_TEST_F16C_ISA))) void f16c_to_float(const uint16_t* in, float* out,
+                                                               std::size_t n) {
   for (std::size_t i = 0; i < n; i += 8) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
   }
 }
 
-__attribute__((target("avx512f,avx512bf16"))) void bf16_from_float(const float* in, uint16_t* out,
-                                                                    std::size_t n) {
+__attribute__((target(LOWP_TEST_BF16_ISA))) void bf16_from_float(const float* in, uint16_t* out,
+                                                                 std::size_t n) {
   for (std::size_t i = 0; i < n; i += 16) {
     const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(in + i));
     std::memcpy(out + i, &b, sizeof b);  // __m256bh's element type differs between compilers
@@ -154,8 +131,9 @@ void f16c_compare(const std::vector<uint32_t>& in, f16_result& r) {
     for (std::size_t i = 0; i < chunk; ++i) x[i] = float_of(i < n ? in[base + i] : 0u);
     f16c_from_float(x.data(), hw.data(), chunk);
     for (std::size_t i = 0; i < n; ++i) {
-      const uint16_t ours =
-          lowp::cast<lowp::float16>(x[i], lowp::rounding::nearest_even, lowp::overflow::non_saturating).bits();
+      const uint16_t ours = lowp::cast<lowp::float16>(x[i], lowp::rounding::nearest_even,
+                                                      lowp::overflow::non_saturating)
+                                .bits();
       if (ours != hw[i]) r.mismatch.add(in[base + i], hw[i], ours);
     }
     r.checked += n;
@@ -169,8 +147,9 @@ void f16c_all_floats(f16_result& r) {
     for (std::size_t i = 0; i < chunk; ++i) x[i] = float_of(static_cast<uint32_t>(base + i));
     f16c_from_float(x.data(), hw.data(), chunk);
     for (std::size_t i = 0; i < chunk; ++i) {
-      const uint16_t ours =
-          lowp::cast<lowp::float16>(x[i], lowp::rounding::nearest_even, lowp::overflow::non_saturating).bits();
+      const uint16_t ours = lowp::cast<lowp::float16>(x[i], lowp::rounding::nearest_even,
+                                                      lowp::overflow::non_saturating)
+                                .bits();
       if (ours != hw[i]) r.mismatch.add(static_cast<uint32_t>(base + i), hw[i], ours);
     }
     r.checked += chunk;
@@ -190,14 +169,17 @@ struct bf16_result {
 };
 
 void bf16_one(uint32_t in, uint16_t hw, bf16_result& r) {
-  const uint16_t ours =
-      lowp::cast<lowp::bfloat16>(float_of(in), lowp::rounding::nearest_even, lowp::overflow::non_saturating).bits();
+  const uint16_t ours = lowp::cast<lowp::bfloat16>(float_of(in), lowp::rounding::nearest_even,
+                                                   lowp::overflow::non_saturating)
+                            .bits();
   const uint32_t exp = (in >> 23) & 0xFFu, mant = in & 0x7FFFFFu;
   auto bf16_nan = [](uint16_t b) { return (b & 0x7F80u) == 0x7F80u && (b & 0x7Fu) != 0; };
   if (exp == 0xFF && mant != 0) {
     ++r.nans;
-    if (!bf16_nan(hw) || !bf16_nan(ours)) r.nan_not_nan.add(in, hw, ours);
-    else if (hw != ours) r.nan_differs.add(in, hw, ours);
+    if (!bf16_nan(hw) || !bf16_nan(ours))
+      r.nan_not_nan.add(in, hw, ours);
+    else if (hw != ours)
+      r.nan_differs.add(in, hw, ours);
   } else if (exp == 0 && mant != 0) {
     ++r.denormals;
     if (hw != ours) r.denormal_differs.add(in, hw, ours);
@@ -268,16 +250,19 @@ std::vector<uint32_t> quick_floats(const std::vector<uint32_t>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     around(values[i], 16);
     if (i + 1 < values.size()) {
-      const double mid = (static_cast<double>(float_of(values[i])) + static_cast<double>(float_of(values[i + 1]))) / 2;
-      around(bits_of(static_cast<float>(mid)), 16);  // exact: a 16-bit format's midpoint has <= 18 bits
+      const double mid = (static_cast<double>(float_of(values[i])) +
+                          static_cast<double>(float_of(values[i + 1]))) /
+                         2;
+      around(bits_of(static_cast<float>(mid)),
+             16);  // exact: a 16-bit format's midpoint has <= 18 bits
     }
   }
   for (uint32_t s : {0u, 0x80000000u}) {
     for (uint32_t m = 0; m < 65536; ++m) in.push_back(s | m);
     for (uint32_t m = 0; m < 65536; ++m) in.push_back(s | (0x00800000u - 1 - m));
     for (uint32_t m = 0x7F7F0000u; m <= 0x7F800000u; ++m) in.push_back(s | m);
-    for (uint32_t m : {1u, 2u, 0x1FFFu, 0x2000u, 0x3FFFu, 0xFFFFu, 0x10000u, 0x3FFFFFu, 0x400000u, 0x400001u,
-                       0x5A5A5Au, 0x7FFFFFu})
+    for (uint32_t m : {1u, 2u, 0x1FFFu, 0x2000u, 0x3FFFu, 0xFFFFu, 0x10000u, 0x3FFFFFu, 0x400000u,
+                       0x400001u, 0x5A5A5Au, 0x7FFFFFu})
       in.push_back(s | 0x7F800000u | m);
   }
   uint64_t state = 0x2545F4914F6CDD1Dull;  // splitmix64, fixed seed
@@ -313,10 +298,7 @@ std::vector<uint32_t> bf16_values() {
 }  // namespace
 
 TEST_CASE("F16C: float -> float16 near every boundary", "[quick][f16c]") {
-  if (!have_f16c()) {
-    WARN("this CPU has no F16C: skipped");
-    return;
-  }
+  LOWP_REQUIRE_ISA(LOWP_TEST_F16C_ISA);
   f16_result r;
   f16c_compare(quick_floats(half_values()), r);
   INFO(r.mismatch.str("mismatches"));
@@ -325,17 +307,15 @@ TEST_CASE("F16C: float -> float16 near every boundary", "[quick][f16c]") {
 }
 
 TEST_CASE("F16C: float16 -> float, all 65536 codes", "[quick][f16c]") {
-  if (!have_f16c()) {
-    WARN("this CPU has no F16C: skipped");
-    return;
-  }
+  LOWP_REQUIRE_ISA(LOWP_TEST_F16C_ISA);
   std::vector<uint16_t> codes(65536);
   std::vector<float> hw(65536);
   for (uint32_t c = 0; c < 65536; ++c) codes[c] = static_cast<uint16_t>(c);
   f16c_to_float(codes.data(), hw.data(), codes.size());
   tally t;
   for (uint32_t c = 0; c < 65536; ++c) {
-    const uint32_t ours = bits_of(static_cast<float>(lowp::float16::from_bits(static_cast<uint16_t>(c))));
+    const uint32_t ours =
+        bits_of(static_cast<float>(lowp::float16::from_bits(static_cast<uint16_t>(c))));
     if (ours != bits_of(hw[c])) t.add(c, bits_of(hw[c]), ours);
   }
   INFO(t.str("codes that decode differently (input = code, outputs = float bits)"));
@@ -343,10 +323,7 @@ TEST_CASE("F16C: float16 -> float, all 65536 codes", "[quick][f16c]") {
 }
 
 TEST_CASE("F16C: all 2^32 floats -> float16", "[.][exhaustive][f16c]") {
-  if (!have_f16c()) {
-    WARN("this CPU has no F16C: skipped");
-    return;
-  }
+  LOWP_REQUIRE_ISA(LOWP_TEST_F16C_ISA);
   f16_result r;
   f16c_all_floats(r);
   INFO(r.mismatch.str("mismatches"));
@@ -355,10 +332,7 @@ TEST_CASE("F16C: all 2^32 floats -> float16", "[.][exhaustive][f16c]") {
 }
 
 TEST_CASE("AVX512-BF16: float -> bfloat16 near every boundary", "[quick][avx512bf16]") {
-  if (!have_avx512bf16()) {
-    WARN("this CPU has no AVX512-BF16: skipped");
-    return;
-  }
+  LOWP_REQUIRE_ISA(LOWP_TEST_BF16_ISA);
   bf16_result r;
   bf16_compare(quick_floats(bf16_values()), r);
   CHECK(r.denormals > 0);
@@ -370,10 +344,7 @@ TEST_CASE("AVX512-BF16: float -> bfloat16 near every boundary", "[quick][avx512b
 }
 
 TEST_CASE("AVX512-BF16: all 2^32 floats -> bfloat16", "[.][exhaustive][avx512bf16]") {
-  if (!have_avx512bf16()) {
-    WARN("this CPU has no AVX512-BF16: skipped");
-    return;
-  }
+  LOWP_REQUIRE_ISA(LOWP_TEST_BF16_ISA);
   bf16_result r;
   bf16_all_floats(r);
   CHECK(r.checked == (uint64_t{1} << 32));
@@ -384,6 +355,8 @@ TEST_CASE("AVX512-BF16: all 2^32 floats -> bfloat16", "[.][exhaustive][avx512bf1
 
 #else
 
-TEST_CASE("CPU conversion instructions", "[quick]") { WARN("not an x86 CPU: F16C/AVX512-BF16 tests skipped"); }
+TEST_CASE("CPU conversion instructions", "[quick]") {
+  LOWP_SKIP("not an x86 CPU: no F16C or AVX512-BF16");
+}
 
 #endif

@@ -3,9 +3,8 @@
 // This file is only compiled (nvcc -c), never run: it proves that the headers are usable
 // under nvcc, i.e. that every conversion and operator a kernel needs is marked
 // LOWP_HOST_DEVICE (__host__ __device__) and compiles for the device.  The ctest that
-// compiles it is declared in tests/formats_vendor.cmake.
+// compiles it is declared in tests/CMakeLists.txt.
 #include <cstdint>
-
 #include <lowp/cast.hpp>
 #include <lowp/types.hpp>
 
@@ -25,8 +24,8 @@ __global__ void modes(const float* in, const std::uint32_t* random_bits, float* 
   const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (i >= n) return;
   const float x = in[i];
-  const auto a = lowp::cast<lowp::float8_e5m2>(x, lowp::rounding::toward_zero,
-                                               lowp::overflow::non_saturating);
+  const auto a =
+      lowp::cast<lowp::float8_e5m2>(x, lowp::rounding::toward_zero, lowp::overflow::non_saturating);
   const auto b = lowp::cast<lowp::float4_e2m1fn>(x, lowp::rounding::up);
   const auto s = lowp::cast<lowp::float8_e8m0fnu>(x, lowp::rounding::up);
   const auto c = lowp::cast_stochastic<lowp::float6_e3m2fn>(x, random_bits[i]);
@@ -48,8 +47,8 @@ __global__ void arithmetic(const float* x, const float* y, float* out, int n) {
   const lowp::int4 q4(x[i]);
   const lowp::uint8 q8 = lowp::cast<lowp::uint8>(y[i], lowp::rounding::nearest_away);
   const bool lt = a < b && !(h != h) && h.is_nan() == false;
-  out[i] = (lt ? static_cast<float>(h) : 0.0f) + static_cast<float>(q4.value()) +
-           static_cast<float>(q8);
+  out[i] =
+      (lt ? static_cast<float>(h) : 0.0f) + static_cast<float>(q4.value()) + static_cast<float>(q8);
 }
 
 }  // namespace
