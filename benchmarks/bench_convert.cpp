@@ -14,14 +14,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <lowp/bulk.hpp>
+#include <lowp/lowp.hpp>
+#include <lowp/shift_cast.hpp>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
-
-#include <lowp/bulk.hpp>
-#include <lowp/lowp.hpp>
-#include <lowp/shift_cast.hpp>
 
 #if __has_include(<cuda_fp8.h>)
 #if defined(__GNUC__)
@@ -125,13 +124,13 @@ void BM_convert_encode(benchmark::State& st) {
 
 // float -> packed E2M1 / int4 with one inverse scale per 32 elements.
 template <class T>
-void BM_quantize_packed_g32(benchmark::State& st) {
+void BM_convert_scaled_packed_g32(benchmark::State& st) {
   const std::size_t n = static_cast<std::size_t>(st.range(0));
   const auto& x = input(n, 6.0f);
   std::vector<float> inv(n / 32 + 1, 1.0f);
   packed_vector<T> q(n);
   for (auto _ : st) {
-    quantize(x.data(), q.span(), inv.data(), 32);
+    convert_scaled(x.data(), q.span(), inv.data(), 32);
     benchmark::DoNotOptimize(q.data());
     benchmark::ClobberMemory();
   }
@@ -140,14 +139,14 @@ void BM_quantize_packed_g32(benchmark::State& st) {
 
 // packed E2M1 / int4 -> float with one scale per 32 elements.
 template <class T>
-void BM_dequantize_packed_g32(benchmark::State& st) {
+void BM_convert_unscaled_packed_g32(benchmark::State& st) {
   const std::size_t n = static_cast<std::size_t>(st.range(0));
   const auto& x = input(n, 6.0f);
   packed_vector<T> q(n);
   convert(x.data(), q.span());
   std::vector<float> sc(n / 32 + 1, 0.5f), out(n);
   for (auto _ : st) {
-    dequantize(q.span(), out.data(), sc.data(), 32);
+    convert_unscaled(q.span(), out.data(), sc.data(), 32);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -283,7 +282,7 @@ inline std::uint8_t plain_e4m3(float f) {
   u &= 0x7FFFFFFFu;
   if (u > 0x7F800000u) return static_cast<std::uint8_t>(sign | 0x7F);
   if (u >= 0x43E00000u) return static_cast<std::uint8_t>(sign | 0x7E);  // >= 448
-  if (u >= (121u << 23)) {                                                // normal
+  if (u >= (121u << 23)) {                                              // normal
     u += 0x7FFFFu + ((u >> 20) & 1u);
     const std::uint32_t c = (u >> 20) - (120u << 3);
     return static_cast<std::uint8_t>(sign | (c > 0x7E ? 0x7E : c));
@@ -313,7 +312,8 @@ void BM_lut256_decode_e4m3(benchmark::State& st) {
   const std::size_t n = static_cast<std::size_t>(st.range(0));
   const auto c = codes<float8_e4m3fn>(n);
   float lut[256];
-  for (unsigned i = 0; i < 256; ++i) lut[i] = static_cast<float>(float8_e4m3fn::from_bits(static_cast<std::uint8_t>(i)));
+  for (unsigned i = 0; i < 256; ++i)
+    lut[i] = static_cast<float>(float8_e4m3fn::from_bits(static_cast<std::uint8_t>(i)));
   std::vector<float> out(n);
   for (auto _ : st) {
     const std::uint8_t* __restrict src = c.data();
@@ -391,10 +391,10 @@ LOWP_BENCH(BM_decode<s::avx512_backend, float8_e5m2>)->Name("decode_e5m2/avx512"
 #endif
 LOWP_BENCH(BM_convert_encode<float8_e4m3fn>)->Name("convert_float_to_e4m3/best");
 LOWP_BENCH(BM_convert_encode<float4_e2m1fn>)->Name("convert_float_to_e2m1_unpacked/best");
-LOWP_BENCH(BM_quantize_packed_g32<float4_e2m1fn>)->Name("quantize_packed_e2m1_g32/best");
-LOWP_BENCH(BM_quantize_packed_g32<lowp::int4>)->Name("quantize_packed_int4_g32/best");
-LOWP_BENCH(BM_dequantize_packed_g32<float4_e2m1fn>)->Name("dequantize_packed_e2m1_g32/best");
-LOWP_BENCH(BM_dequantize_packed_g32<lowp::int4>)->Name("dequantize_packed_int4_g32/best");
+LOWP_BENCH(BM_convert_scaled_packed_g32<float4_e2m1fn>)->Name("quantize_packed_e2m1_g32/best");
+LOWP_BENCH(BM_convert_scaled_packed_g32<lowp::int4>)->Name("quantize_packed_int4_g32/best");
+LOWP_BENCH(BM_convert_unscaled_packed_g32<float4_e2m1fn>)->Name("dequantize_packed_e2m1_g32/best");
+LOWP_BENCH(BM_convert_unscaled_packed_g32<lowp::int4>)->Name("dequantize_packed_int4_g32/best");
 LOWP_BENCH(BM_shift_cast_packed<float8_e4m3fn>)->Name("shift_cast_packed_e2m1_to_e4m3");
 LOWP_BENCH(BM_shift_cast_packed<bfloat16>)->Name("shift_cast_packed_e2m1_to_bf16");
 LOWP_BENCH(BM_e4m3_to_bf16)->Name("convert_e4m3_to_bf16");

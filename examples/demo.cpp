@@ -14,10 +14,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <lowp/lowp.hpp>
 #include <random>
 #include <string>
-
-#include <lowp/lowp.hpp>
 
 #if !defined(LOWP_DEMO_NO_SOLVERS)
 #include <lowp/gptq.hpp>
@@ -69,7 +68,8 @@ Mf quantize_activations(const Mf& X, act a) {
   if (a == act::int8) {
     lowp::activation_quantizer<lowp::absmax<lowp::int8>>().fake_quantize(X.data(), Q.data(), t, h);
   } else {
-    lowp::activation_quantizer<lowp::absmax<lowp::float8_e4m3fn>>().fake_quantize(X.data(), Q.data(), t, h);
+    lowp::activation_quantizer<lowp::absmax<lowp::float8_e4m3fn>>().fake_quantize(X.data(),
+                                                                                  Q.data(), t, h);
   }
   return Q;
 }
@@ -96,8 +96,10 @@ void row(const char* name, const char* method, double err, double ms) {
 
 // RTN, GPTQ and (optionally) GPTQ + LoRC for one weight policy and activation format.
 template <class Policy>
-void compare(const layer& L, const char* name, Policy policy, std::size_t group, act a, bool with_lorc) {
-  const auto gran = group == 0 ? lowp::granularity::per_channel() : lowp::granularity::per_group(group);
+void compare(const layer& L, const char* name, Policy policy, std::size_t group, act a,
+             bool with_lorc) {
+  const auto gran =
+      group == 0 ? lowp::granularity::per_channel() : lowp::granularity::per_group(group);
   auto t0 = clock_type::now();
   const auto q = lowp::quantize(policy, L.W.data(), kOut, kIn, gran);
   Mf What(kOut, kIn);
@@ -120,11 +122,13 @@ void compare(const layer& L, const char* name, Policy policy, std::size_t group,
 }
 
 void run_comparison() {
-  std::printf("\nZeroQuant-FP on a synthetic %zux%zu layer (Student-t weights, 6 outlier input channels),\n"
-              "GPTQ calibrated on %zu tokens, error ||Y - Yq||^2/||Y||^2 on %zu held-out tokens.\n"
-              "Weights: 8-bit per channel, 4-bit groups of 128; activations per-token absmax.\n"
-              "Time: weight quantization only (the LoRC rows: the LoRC step alone; Hessian: once, below).\n\n",
-              kOut, kIn, kCalib, kEval);
+  std::printf(
+      "\nZeroQuant-FP on a synthetic %zux%zu layer (Student-t weights, 6 outlier input channels),\n"
+      "GPTQ calibrated on %zu tokens, error ||Y - Yq||^2/||Y||^2 on %zu held-out tokens.\n"
+      "Weights: 8-bit per channel, 4-bit groups of 128; activations per-token absmax.\n"
+      "Time: weight quantization only (the LoRC rows: the LoRC step alone; Hessian: once, "
+      "below).\n\n",
+      kOut, kIn, kCalib, kEval);
   layer L;
   L.W = make_weights(2023);
   L.Xcal = make_activations(kCalib, 7, 77);
@@ -160,15 +164,16 @@ void run_comparison() {
 #endif
 
 int main() {
-  std::cout << "lowp " << LOWP_VERSION_MAJOR << '.' << LOWP_VERSION_MINOR << '.' << LOWP_VERSION_PATCH
-            << " — number formats\n\n";
+  std::cout << "lowp " << LOWP_VERSION_MAJOR << '.' << LOWP_VERSION_MINOR << '.'
+            << LOWP_VERSION_PATCH << " — number formats\n\n";
   lowp::print_format_table(std::cout);
 #if defined(LOWP_DEMO_NO_SOLVERS)
   std::cout << "\n(Eigen was not found: the GPTQ/LoRC comparison needs lowp::solvers.)\n";
 #else
   const auto t0 = clock_type::now();
   run_comparison();
-  std::printf("\nTotal %.1f s on %d thread(s) (Eigen::nbThreads).\n", ms_since(t0) / 1000.0, Eigen::nbThreads());
+  std::printf("\nTotal %.1f s on %d thread(s) (Eigen::nbThreads).\n", ms_since(t0) / 1000.0,
+              Eigen::nbThreads());
 #endif
   return 0;
 }

@@ -1,8 +1,9 @@
 // Bulk conversions (lowp/bulk.hpp) against the scalar API, element by element.
 //
-// This one source is built several times (tests/bulk.cmake): with LOWP_NO_SIMD (the
+// This one source is built several times (tests/CMakeLists.txt): with LOWP_NO_SIMD (the
 // portable path), with -mavx2 (the AVX2 path) and with AVX-512 flags (the AVX-512 path);
-// lowp::bulk_backend_name() says which path the public functions use in each build.
+// lowp::bulk_backend_name() says which path the public functions use in each build.  A
+// build skips on a CPU that lacks one of its instruction sets (tests/lowp_test.hpp).
 // The reference is always the generic scalar converter, lowp::cast, one element at a
 // time; nothing here computes an expected value with the bulk code under test.
 #include <cmath>
@@ -24,28 +25,6 @@ namespace {
 
 using namespace lowp;
 
-// Skips the whole test when the CPU cannot run the instructions this build targets.
-bool cpu_ok() {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#if defined(LOWP_SIMD_AVX512)
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-      !__builtin_cpu_supports("avx512vl"))
-    return false;
-#endif
-#if defined(LOWP_SIMD_AVX2)
-  if (!__builtin_cpu_supports("avx2")) return false;
-#endif
-#endif
-  return true;
-}
-#define LOWP_REQUIRE_CPU()                                                              \
-  do {                                                                                  \
-    if (!cpu_ok()) {                                                                    \
-      WARN("CPU lacks the instructions of the " << bulk_backend_name() << " build: skipped"); \
-      return;                                                                           \
-    }                                                                                   \
-  } while (0)
-
 std::uint32_t fbits(float f) {
   std::uint32_t u;
   std::memcpy(&u, &f, 4);
@@ -57,8 +36,8 @@ float from_fbits(std::uint32_t u) {
   return f;
 }
 
-constexpr rounding all_modes[] = {rounding::nearest_even, rounding::nearest_away, rounding::toward_zero,
-                                  rounding::up, rounding::down};
+constexpr rounding all_modes[] = {rounding::nearest_even, rounding::nearest_away,
+                                  rounding::toward_zero, rounding::up, rounding::down};
 constexpr overflow all_policies[] = {overflow::saturate, overflow::non_saturating};
 
 // Inputs that hit every decision of an encoder for format T: each representable value,
@@ -71,8 +50,9 @@ std::vector<float> probe_floats(std::uint32_t seed) {
   std::vector<float> v;
   auto add = [&v](double d) {
     const float f = static_cast<float>(d);
-    for (float g : {f, std::nextafter(f, 0.0f), std::nextafter(f, std::numeric_limits<float>::infinity()),
-                    std::nextafter(f, -std::numeric_limits<float>::infinity())}) {
+    for (float g :
+         {f, std::nextafter(f, 0.0f), std::nextafter(f, std::numeric_limits<float>::infinity()),
+          std::nextafter(f, -std::numeric_limits<float>::infinity())}) {
       v.push_back(g);
       v.push_back(-g);
     }
@@ -89,18 +69,22 @@ std::vector<float> probe_floats(std::uint32_t seed) {
       if (vals[j] > vals[i]) {
         bool neighbour = true;
         for (double w : vals)
-          if (w > vals[i] && w < vals[j]) { neighbour = false; break; }
+          if (w > vals[i] && w < vals[j]) {
+            neighbour = false;
+            break;
+          }
         if (neighbour) add((vals[i] + vals[j]) / 2);
       }
     add(vals[i] * 2);
     add(vals[i] * 1.03125);
   }
-  for (double d : {0.0, 1e-45, 1e-40, 1e-38, 1.1754944e-38, 0.5, 1.0, 3.4e38, 1e30, 65504.0, 65520.0,
-                   57344.0, 61440.0, 448.0, 464.0, 480.0, 240.0, 248.0, 6.0, 7.0, 7.5, 28.0, 30.0,
-                   127.5, 128.0, 255.5, 256.0, -128.5, -129.0, 7.5, 8.0, 15.5, 16.0, -8.5, -9.0})
+  for (double d : {0.0,     1e-45,   1e-40,   1e-38,   1.1754944e-38, 0.5,   1.0,   3.4e38, 1e30,
+                   65504.0, 65520.0, 57344.0, 61440.0, 448.0,         464.0, 480.0, 240.0,  248.0,
+                   6.0,     7.0,     7.5,     28.0,    30.0,          127.5, 128.0, 255.5,  256.0,
+                   -128.5,  -129.0,  7.5,     8.0,     15.5,          16.0,  -8.5,  -9.0})
     add(d);
-  for (std::uint32_t special : {0x7F800000u, 0x7FC00000u, 0x7FA00000u, 0x7F800001u, 0x7FE00001u, 0x7FBFFFFFu,
-                                0x7F7FFFFFu, 0x00000001u, 0x007FFFFFu, 0x00800000u}) {
+  for (std::uint32_t special : {0x7F800000u, 0x7FC00000u, 0x7FA00000u, 0x7F800001u, 0x7FE00001u,
+                                0x7FBFFFFFu, 0x7F7FFFFFu, 0x00000001u, 0x007FFFFFu, 0x00800000u}) {
     v.push_back(from_fbits(special));
     v.push_back(from_fbits(special | 0x80000000u));
   }
@@ -133,14 +117,15 @@ void check_encode_all_modes() {
         if (got[i].bits() != cast<T>(x[i], r, o).bits()) {
           if (bad++ == 0) first_bad = i;
         }
-      INFO(fmt_name<T>() << " rounding " << static_cast<int>(r) << " overflow " << static_cast<int>(o)
-                         << " first mismatch at x bits 0x" << std::hex << fbits(x[first_bad]));
+      INFO(fmt_name<T>() << " rounding " << static_cast<int>(r) << " overflow "
+                         << static_cast<int>(o) << " first mismatch at x bits 0x" << std::hex
+                         << fbits(x[first_bad]));
       CHECK(bad == 0);
     }
 }
 
-TEST_CASE("convert float -> every format equals lowp::cast, every rounding and overflow", "[bulk][encode]") {
-  LOWP_REQUIRE_CPU();
+TEST_CASE("convert float -> every format equals lowp::cast, every rounding and overflow",
+          "[bulk][encode]") {
   INFO("backend " << bulk_backend_name());
   check_encode_all_modes<float8_e4m3fn>();
   check_encode_all_modes<float8_e5m2>();
@@ -172,9 +157,9 @@ void check_decode_all_codes() {
       CHECK(fbits(y[c]) == fbits(cast<float>(q[c], rounding::nearest_even, o)));
     }
   }
-  // dequantize: static_cast<float>(q) * scale, one binary32 multiply
+  // convert_unscaled: static_cast<float>(q) * scale, one binary32 multiply
   for (float scale : {1.0f, 0.37f, -3.0e-3f, 1e30f, 0.0f}) {
-    dequantize(q.data(), y.data(), q.size(), scale);
+    convert_unscaled(q.data(), y.data(), q.size(), scale);
     for (unsigned c = 0; c < 256; ++c) {
       const float want = static_cast<float>(q[c]) * scale;
       INFO(fmt_name<T>() << " code " << c << " scale " << scale);
@@ -183,8 +168,7 @@ void check_decode_all_codes() {
   }
 }
 
-TEST_CASE("convert every code -> float equals lowp::cast; dequantize", "[bulk][decode]") {
-  LOWP_REQUIRE_CPU();
+TEST_CASE("convert every code -> float equals lowp::cast; convert_unscaled", "[bulk][decode]") {
   check_decode_all_codes<float8_e4m3fn>();
   check_decode_all_codes<float8_e5m2>();
   check_decode_all_codes<float8_e4m3fnuz>();
@@ -202,7 +186,6 @@ TEST_CASE("convert every code -> float equals lowp::cast; dequantize", "[bulk][d
 TEST_CASE("decoding does not depend on MXCSR's denormals-are-zero flag", "[bulk][decode]") {
   // The AVX-512 E5M2 decoder converts through binary16 with vcvtph2ps, which DAZ would
   // flush; it checks the flag and falls back.  The other kernels are integer-only.
-  LOWP_REQUIRE_CPU();
 #if defined(__SSE__) || defined(_M_X64)
   const unsigned saved = _mm_getcsr();
   _mm_setcsr(saved | 0x0040u);  // DAZ
@@ -211,17 +194,17 @@ TEST_CASE("decoding does not depend on MXCSR's denormals-are-zero flag", "[bulk]
   check_decode_all_codes<float4_e2m1fn>();
   _mm_setcsr(saved);
 #else
-  WARN("no MXCSR on this target: skipped");
+  LOWP_SKIP("no MXCSR on this target");
 #endif
 }
 
 // --- tails, unaligned pointers, guard bytes -----------------------------------------
 
 TEST_CASE("every length 0..127 at unaligned offsets writes exactly n results", "[bulk][tails]") {
-  LOWP_REQUIRE_CPU();
   std::mt19937 rng(7);
   std::vector<float> pool(128 + 8);
-  for (float& f : pool) f = static_cast<float>(std::ldexp(static_cast<double>(rng() % 2001) - 1000.0, -6));
+  for (float& f : pool)
+    f = static_cast<float>(std::ldexp(static_cast<double>(rng() % 2001) - 1000.0, -6));
   constexpr std::uint8_t guard = 0xA5;
   for (std::size_t src_off = 0; src_off < 4; ++src_off)
     for (std::size_t dst_off = 0; dst_off < 5; ++dst_off)
@@ -243,7 +226,8 @@ TEST_CASE("every length 0..127 at unaligned offsets writes exactly n results", "
         for (std::size_t i = 0; i < out.size(); ++i) {
           const bool inside = i >= dst_off && i < dst_off + n;
           const std::uint32_t want =
-              inside ? fbits(static_cast<float>(cast<float8_e4m3fn>(src[i - dst_off]))) : 0xDEADBEEFu;
+              inside ? fbits(static_cast<float>(cast<float8_e4m3fn>(src[i - dst_off])))
+                     : 0xDEADBEEFu;
           if (fbits(out[i]) != want) ok = false;
         }
         INFO("n " << n << " src offset " << src_off << " dst offset " << dst_off);
@@ -252,7 +236,6 @@ TEST_CASE("every length 0..127 at unaligned offsets writes exactly n results", "
 }
 
 TEST_CASE("in place: float -> 1-byte format over its own buffer", "[bulk][inplace]") {
-  LOWP_REQUIRE_CPU();
   const std::vector<float> x = probe_floats<float8_e5m2>(99);
   std::vector<float> buf = x;
   auto* q = reinterpret_cast<float8_e5m2*>(buf.data());
@@ -265,14 +248,15 @@ TEST_CASE("in place: float -> 1-byte format over its own buffer", "[bulk][inplac
   packed_span<float4_e2m1fn> p(reinterpret_cast<std::uint8_t*>(buf2.data()), x.size());
   convert(buf2.data(), p);
   bad = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) bad += p.get(i).bits() != cast<float4_e2m1fn>(x[i]).bits();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    bad += p.get(i).bits() != cast<float4_e2m1fn>(x[i]).bits();
   CHECK(bad == 0);
 }
 
-TEST_CASE("arrays past the prefetch threshold (> 2 MiB of floats) equal lowp::cast", "[bulk][large]") {
+TEST_CASE("arrays past the prefetch threshold (> 2 MiB of floats) equal lowp::cast",
+          "[bulk][large]") {
   // The encoders request the source ahead of themselves on long runs; the results, the
   // in-place case and the last elements must not notice.
-  LOWP_REQUIRE_CPU();
   const std::size_t n = 600001;  // 2.4 MB of floats, odd
   std::mt19937 rng(23);
   std::normal_distribution<float> nd(0.0f, 100.0f);
@@ -304,9 +288,9 @@ TEST_CASE("arrays past the prefetch threshold (> 2 MiB of floats) equal lowp::ca
   std::vector<float> inv(ng);
   for (std::size_t k = 0; k < ng; ++k) inv[k] = std::ldexp(1.0f, -static_cast<int>(k % 9));
   std::vector<int8> qs(n);
-  quantize(x.data(), qs.data(), n, inv.data(), g);
+  convert_scaled(x.data(), qs.data(), n, inv.data(), g);
   packed_vector<int4> p4(n);
-  quantize(x.data(), p4.span(), inv.data(), g);
+  convert_scaled(x.data(), p4.span(), inv.data(), g);
   bad = 0;
   for (std::size_t i = 0; i < n; ++i) {
     bad += qs[i].bits() != cast<int8>(x[i] * inv[i / g]).bits();
@@ -318,74 +302,79 @@ TEST_CASE("arrays past the prefetch threshold (> 2 MiB of floats) equal lowp::ca
 // --- scaled ------------------------------------------------------------------------
 
 template <class T>
-void check_quantize_groups() {
+void check_convert_scaled_groups() {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 3.0f);
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{100},
-                        std::size_t{515}}) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32},
+                        std::size_t{100}, std::size_t{515}}) {
     std::vector<float> x(n);
     for (float& f : x) f = nd(rng);
     if (n > 5) x[3] = std::numeric_limits<float>::quiet_NaN();
-    for (std::size_t g : {std::size_t{1}, std::size_t{3}, std::size_t{16}, std::size_t{32}, std::size_t{33},
-                          std::size_t{1000}}) {
+    for (std::size_t g : {std::size_t{1}, std::size_t{3}, std::size_t{16}, std::size_t{32},
+                          std::size_t{33}, std::size_t{1000}}) {
       const std::size_t ng = (n + g - 1) / g;
       std::vector<float> inv(ng == 0 ? 1 : ng);
       for (float& s : inv) s = std::ldexp(1.0f, static_cast<int>(rng() % 7)) * 1.37f;
       std::vector<T> q(n);
       for (rounding r : {rounding::nearest_even, rounding::toward_zero})
         for (overflow o : all_policies) {
-          quantize(x.data(), q.data(), n, inv.data(), g, r, o);
+          convert_scaled(x.data(), q.data(), n, inv.data(), g, r, o);
           std::size_t bad = 0;
-          for (std::size_t i = 0; i < n; ++i) bad += q[i].bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+          for (std::size_t i = 0; i < n; ++i)
+            bad += q[i].bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
           INFO(fmt_name<T>() << " n " << n << " g " << g);
           CHECK(bad == 0);
           // packed destination where T packs
           if constexpr (is_packable_v<T>) {
             packed_vector<T> pv(n);
-            quantize(x.data(), pv.span(), inv.data(), g, r, o);
+            convert_scaled(x.data(), pv.span(), inv.data(), g, r, o);
             bad = 0;
-            for (std::size_t i = 0; i < n; ++i) bad += pv.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+            for (std::size_t i = 0; i < n; ++i)
+              bad += pv.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
             if constexpr (packed_bits_v<T> == 4) {
               packed_vector<T, packed_layout::high_nibble_first> ph(n);
-              quantize(x.data(), ph.span(), inv.data(), g, r, o);
-              for (std::size_t i = 0; i < n; ++i) bad += ph.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
+              convert_scaled(x.data(), ph.span(), inv.data(), g, r, o);
+              for (std::size_t i = 0; i < n; ++i)
+                bad += ph.get(i).bits() != cast<T>(x[i] * inv[i / g], r, o).bits();
             }
             CHECK(bad == 0);
-            // grouped dequantize of the packed result
+            // grouped convert_unscaled of the packed result
             std::vector<float> y(n);
-            dequantize(pv.span(), y.data(), inv.data(), g);
+            convert_unscaled(pv.span(), y.data(), inv.data(), g);
             bad = 0;
-            for (std::size_t i = 0; i < n; ++i) bad += fbits(y[i]) != fbits(static_cast<float>(pv.get(i)) * inv[i / g]);
+            for (std::size_t i = 0; i < n; ++i)
+              bad += fbits(y[i]) != fbits(static_cast<float>(pv.get(i)) * inv[i / g]);
             CHECK(bad == 0);
           }
         }
-      // grouped dequantize
+      // grouped convert_unscaled
       std::vector<float> y(n);
-      dequantize(q.data(), y.data(), n, inv.data(), g);
+      convert_unscaled(q.data(), y.data(), n, inv.data(), g);
       std::size_t bad = 0;
-      for (std::size_t i = 0; i < n; ++i) bad += fbits(y[i]) != fbits(static_cast<float>(q[i]) * inv[i / g]);
+      for (std::size_t i = 0; i < n; ++i)
+        bad += fbits(y[i]) != fbits(static_cast<float>(q[i]) * inv[i / g]);
       CHECK(bad == 0);
     }
     // one scale per call
     std::vector<T> q(n);
-    quantize(x.data(), q.data(), n, 0.75f);
+    convert_scaled(x.data(), q.data(), n, 0.75f);
     std::size_t bad = 0;
     for (std::size_t i = 0; i < n; ++i) bad += q[i].bits() != cast<T>(x[i] * 0.75f).bits();
     CHECK(bad == 0);
   }
 }
 
-TEST_CASE("quantize / dequantize with one scale and per-group scales", "[bulk][scaled]") {
-  LOWP_REQUIRE_CPU();
-  check_quantize_groups<float8_e4m3fn>();
-  check_quantize_groups<float8_e5m2>();
-  check_quantize_groups<float4_e2m1fn>();
-  check_quantize_groups<float6_e2m3fn>();
-  check_quantize_groups<float6_e3m2fn>();
-  check_quantize_groups<int4>();
-  check_quantize_groups<uint4>();
-  check_quantize_groups<int8>();
-  check_quantize_groups<float8_e8m0fnu>();  // generic path
+TEST_CASE("convert_scaled / convert_unscaled with one scale and per-group scales",
+          "[bulk][scaled]") {
+  check_convert_scaled_groups<float8_e4m3fn>();
+  check_convert_scaled_groups<float8_e5m2>();
+  check_convert_scaled_groups<float4_e2m1fn>();
+  check_convert_scaled_groups<float6_e2m3fn>();
+  check_convert_scaled_groups<float6_e3m2fn>();
+  check_convert_scaled_groups<int4>();
+  check_convert_scaled_groups<uint4>();
+  check_convert_scaled_groups<int8>();
+  check_convert_scaled_groups<float8_e8m0fnu>();  // generic path
 }
 
 // --- packed ------------------------------------------------------------------------
@@ -393,8 +382,8 @@ TEST_CASE("quantize / dequantize with one scale and per-group scales", "[bulk][s
 template <class T, packed_layout L>
 void check_packed_convert() {
   const std::vector<float> x = probe_floats<T>(5);
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{17},
-                        std::size_t{64}, x.size()}) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3},
+                        std::size_t{17}, std::size_t{64}, x.size()}) {
     packed_vector<T, L> pv(n);
     for (rounding r : all_modes)
       for (overflow o : all_policies) {
@@ -419,7 +408,6 @@ void check_packed_convert() {
 }
 
 TEST_CASE("convert to and from packed 4-bit and FP6 storage", "[bulk][packed]") {
-  LOWP_REQUIRE_CPU();
   check_packed_convert<float4_e2m1fn, packed_layout::low_nibble_first>();
   check_packed_convert<float4_e2m1fn, packed_layout::high_nibble_first>();
   check_packed_convert<int4, packed_layout::low_nibble_first>();
@@ -430,7 +418,6 @@ TEST_CASE("convert to and from packed 4-bit and FP6 storage", "[bulk][packed]") 
 }
 
 TEST_CASE("packed spans at odd element offsets (subspan) and shared bytes", "[bulk][packed]") {
-  LOWP_REQUIRE_CPU();
   // A 4-bit span of odd length shares its last byte: the neighbour nibble must survive.
   std::vector<std::uint8_t> raw(40, 0xEE);
   packed_span<int4> s(raw.data(), 33);
@@ -473,7 +460,6 @@ void check_half_pair() {
 }
 
 TEST_CASE("FP8 <-> float16 / bfloat16, every code", "[bulk][half]") {
-  LOWP_REQUIRE_CPU();
   check_half_pair<float8_e4m3fn, float16>();
   check_half_pair<float8_e4m3fn, bfloat16>();
   check_half_pair<float8_e5m2, float16>();
@@ -487,19 +473,24 @@ TEST_CASE("FP8 <-> float16 / bfloat16, every code", "[bulk][half]") {
 TEST_CASE("bulk functions reject null pointers and zero group sizes", "[bulk][errors]") {
   std::vector<float> x(4, 1.0f);
   std::vector<float8_e4m3fn> q(4);
-  REQUIRE_THROWS_AS(convert(static_cast<const float*>(nullptr), q.data(), 4), std::invalid_argument);
-  REQUIRE_THROWS_AS(convert(x.data(), static_cast<float8_e4m3fn*>(nullptr), 4), std::invalid_argument);
-  convert(static_cast<const float*>(nullptr), static_cast<float8_e4m3fn*>(nullptr), 0);  // n == 0: fine
-  const float s = 1.0f;
-  REQUIRE_THROWS_WITH(quantize(x.data(), q.data(), 4, &s, 0), "lowp::quantize: group_size must be > 0");
-  REQUIRE_THROWS_AS(quantize(x.data(), q.data(), 4, static_cast<const float*>(nullptr), 2),
+  REQUIRE_THROWS_AS(convert(static_cast<const float*>(nullptr), q.data(), 4),
                     std::invalid_argument);
-  REQUIRE_THROWS_AS(dequantize(q.data(), x.data(), 4, &s, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(convert(x.data(), static_cast<float8_e4m3fn*>(nullptr), 4),
+                    std::invalid_argument);
+  convert(static_cast<const float*>(nullptr), static_cast<float8_e4m3fn*>(nullptr),
+          0);  // n == 0: fine
+  const float s = 1.0f;
+  REQUIRE_THROWS_WITH(convert_scaled(x.data(), q.data(), 4, &s, 0),
+                      "lowp::convert_scaled: group_size must be > 0");
+  REQUIRE_THROWS_AS(convert_scaled(x.data(), q.data(), 4, static_cast<const float*>(nullptr), 2),
+                    std::invalid_argument);
+  REQUIRE_THROWS_AS(convert_unscaled(q.data(), x.data(), 4, &s, 0), std::invalid_argument);
   packed_vector<float4_e2m1fn> pv(4);
-  REQUIRE_THROWS_AS(dequantize(pv.span(), x.data(), &s, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(convert_unscaled(pv.span(), x.data(), &s, 0), std::invalid_argument);
 #if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
   std::vector<float8_e4m3fn> q3(3);
-  REQUIRE_THROWS_AS(convert(std::span<const float>(x), std::span<float8_e4m3fn>(q3)), std::invalid_argument);
+  REQUIRE_THROWS_AS(convert(std::span<const float>(x), std::span<float8_e4m3fn>(q3)),
+                    std::invalid_argument);
   convert(std::span<const float>(x), std::span<float8_e4m3fn>(q));
   for (std::size_t i = 0; i < 4; ++i) CHECK(q[i].bits() == cast<float8_e4m3fn>(1.0f).bits());
 #endif

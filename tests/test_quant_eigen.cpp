@@ -1,4 +1,4 @@
-// tests/test_quant_eigen.cpp — the Eigen glue of the quantizers and metrics (issue 5).
+// tests/test_quant_eigen.cpp — the Eigen glue of the quantizers and metrics.
 #include <Eigen/Core>
 #include <vector>
 
@@ -30,7 +30,8 @@ TEST_CASE("Eigen: fake_quantize and quantize agree with the array forms", "[quan
       REQUIRE(D(i, j) == ref[r * cols + c]);
     }
   // Expressions (a block, a double matrix) are accepted.
-  const Eigen::MatrixXf B = lowp::fake_quantize(lowp::absmax<lowp::int8>{}, W.block(0, 0, 4, 64), lowp::granularity::per_channel());
+  const Eigen::MatrixXf B = lowp::fake_quantize(lowp::absmax<lowp::int8>{}, W.block(0, 0, 4, 64),
+                                                lowp::granularity::per_channel());
   CHECK(B.rows() == 4);
   const Eigen::MatrixXd Wd = W.cast<double>();
   CHECK(lowp::fake_quantize(pol, Wd, gran) == F);
@@ -44,7 +45,8 @@ TEST_CASE("Eigen: fake_quantize and quantize agree with the array forms", "[quan
     CHECK(lowp::cosine_similarity(W, F) == lowp::cosine_similarity(w, fv));
     const Eigen::MatrixXf X = Eigen::MatrixXf::Random(static_cast<Eigen::Index>(cols), 7);
     const Eigen::MatrixXf WX = W * X, FX = F * X;
-    const double direct = static_cast<double>((WX - FX).squaredNorm()) / static_cast<double>(WX.squaredNorm());
+    const double direct =
+        static_cast<double>((WX - FX).squaredNorm()) / static_cast<double>(WX.squaredNorm());
     CHECK(lowp::layer_output_error(W, F, X) == Approx(direct).epsilon(1e-4));
     CHECK_THROWS_AS(lowp::layer_output_error(W, F, X.transpose()), std::invalid_argument);
     CHECK_THROWS_AS(lowp::mse(W, X), std::invalid_argument);

@@ -1,4 +1,4 @@
-// tests/test_quant_policies.cpp — the scale policies (issue 5) against the independent
+// tests/test_quant_policies.cpp — the scale policies against the independent
 // reference of test_quant_ref.hpp, on fixed-seed Gaussian, Laplace, Student-t, uniform
 // and outlier-channel matrices, plus their invariants.
 #include <cmath>
@@ -25,7 +25,8 @@ struct dataset {
 std::vector<dataset> datasets() {
   std::vector<dataset> d;
   std::uint64_t seed = 1234;
-  for (auto k : {qref::dist::gaussian, qref::dist::laplace, qref::dist::student_t, qref::dist::uniform})
+  for (auto k :
+       {qref::dist::gaussian, qref::dist::laplace, qref::dist::student_t, qref::dist::uniform})
     d.push_back({qref::name(k), qref::matrix(k, R, C, seed++)});
   d.push_back({"outlier channels", qref::outlier_activations(R, C, 4, 99)});
   // Scaled far from 1, to exercise the exponents of the scales.
@@ -43,9 +44,10 @@ std::vector<dataset> datasets() {
 /// element = round_on_grid(x, s); value = fl(s * element).  Also checks that
 /// fake_quantize agrees with dequantize(quantize()).
 template <class Policy, class RefScale, class ImplScale>
-void check_policy(const Policy& pol, const std::vector<float>& W, std::size_t rows, std::size_t cols,
-                  std::size_t g, const qref::grid& grid, long double neg_max, RefScale ref_scale,
-                  ImplScale impl_scale, qref::mode md = qref::mode::nearest_even) {
+void check_policy(const Policy& pol, const std::vector<float>& W, std::size_t rows,
+                  std::size_t cols, std::size_t g, const qref::grid& grid, long double neg_max,
+                  RefScale ref_scale, ImplScale impl_scale,
+                  qref::mode md = qref::mode::nearest_even) {
   const auto q = lowp::quantize(pol, W.data(), rows, cols, lowp::granularity::per_group(g));
   std::vector<float> fq(W.size());
   lowp::fake_quantize(pol, W.data(), fq.data(), rows, cols, lowp::granularity::per_group(g));
@@ -84,7 +86,9 @@ auto absmax_scale(long double Q) {
   };
 }
 template <class P>
-long double scale_field(const P& p) { return static_cast<long double>(p.scale); }
+long double scale_field(const P& p) {
+  return static_cast<long double>(p.scale);
+}
 
 }  // namespace
 
@@ -93,25 +97,25 @@ TEST_CASE("absmax matches the reference for every element format", "[quant][absm
     INFO("data: " << d.name);
     for (std::size_t g : {std::size_t{32}, std::size_t{128}, C}) {
       INFO("group " << g);
-      check_policy(lowp::absmax<lowp::float4_e2m1fn>{}, d.w, R, C, g, qref::e2m1(), -1, absmax_scale(6),
-                   [](auto p) { return scale_field(p); });
-      check_policy(lowp::absmax<lowp::float8_e4m3fn>{}, d.w, R, C, g, qref::e4m3(), -1, absmax_scale(448),
-                   [](auto p) { return scale_field(p); });
-      check_policy(lowp::absmax<lowp::float8_e5m2>{}, d.w, R, C, g, qref::e5m2(), -1, absmax_scale(57344),
-                   [](auto p) { return scale_field(p); });
-      check_policy(lowp::absmax<lowp::float6_e3m2fn>{}, d.w, R, C, g, qref::e3m2(), -1, absmax_scale(28),
-                   [](auto p) { return scale_field(p); });
-      check_policy(lowp::absmax<lowp::float6_e2m3fn>{}, d.w, R, C, g, qref::e2m3(), -1, absmax_scale(7.5L),
-                   [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::float4_e2m1fn>{}, d.w, R, C, g, qref::e2m1(), -1,
+                   absmax_scale(6), [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::float8_e4m3fn>{}, d.w, R, C, g, qref::e4m3(), -1,
+                   absmax_scale(448), [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::float8_e5m2>{}, d.w, R, C, g, qref::e5m2(), -1,
+                   absmax_scale(57344), [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::float6_e3m2fn>{}, d.w, R, C, g, qref::e3m2(), -1,
+                   absmax_scale(28), [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::float6_e2m3fn>{}, d.w, R, C, g, qref::e2m3(), -1,
+                   absmax_scale(7.5L), [](auto p) { return scale_field(p); });
       check_policy(lowp::absmax<lowp::int4>{}, d.w, R, C, g, qref::int_grid(7), 8, absmax_scale(7),
                    [](auto p) { return scale_field(p); });
-      check_policy(lowp::absmax<lowp::int8>{}, d.w, R, C, g, qref::int_grid(127), 128, absmax_scale(127),
-                   [](auto p) { return scale_field(p); });
+      check_policy(lowp::absmax<lowp::int8>{}, d.w, R, C, g, qref::int_grid(127), 128,
+                   absmax_scale(127), [](auto p) { return scale_field(p); });
     }
   }
 }
 
-TEST_CASE("absmax gptq_full matches GPTQ quant.py sym=True", "[quant][absmax][gptq]") {
+TEST_CASE("absmax gptq_sym matches GPTQ quant.py sym=True", "[quant][absmax][gptq]") {
   // GPTQ find_params(sym=True): xmax = max(|xmin|, xmax), xmin = -xmax,
   // scale = (xmax - xmin) / maxq, zero = (maxq + 1) / 2;
   // q = clamp(round(x / scale) + zero, 0, maxq); value = scale * (q - zero).
@@ -130,16 +134,19 @@ TEST_CASE("absmax gptq_full matches GPTQ quant.py sym=True", "[quant][absmax][gp
             const float xmax = static_cast<float>(qref::amax(x, g));
             const float scale = xmax == 0 ? 1.0f : (xmax - (-xmax)) / maxq;
             for (std::size_t i = 0; i < g; ++i) {
-              const long double qq = std::clamp(std::nearbyint(static_cast<long double>(x[i]) / scale) + zero,
-                                                0.0L, static_cast<long double>(maxq));
+              const long double qq =
+                  std::clamp(std::nearbyint(static_cast<long double>(x[i]) / scale) + zero, 0.0L,
+                             static_cast<long double>(maxq));
               const float want = static_cast<float>(scale * (qq - zero));
               if (want != q.value(r, c0 + i) && bad++ < 5) CHECK(want == q.value(r, c0 + i));
             }
           }
         CHECK(bad == 0);
       };
-      if (bits == 4) run(lowp::absmax<lowp::int4>(lowp::element_rounding{}, lowp::int_range::gptq_full));
-      if (bits == 8) run(lowp::absmax<lowp::int8>(lowp::element_rounding{}, lowp::int_range::gptq_full));
+      if (bits == 4)
+        run(lowp::absmax<lowp::int4>(lowp::element_rounding{}, lowp::int_range::gptq_sym));
+      if (bits == 8)
+        run(lowp::absmax<lowp::int8>(lowp::element_rounding{}, lowp::int_range::gptq_sym));
     }
   }
 }
@@ -161,15 +168,19 @@ TEST_CASE("minmax matches GPTQ quant.py sym=False", "[quant][minmax][gptq]") {
             xmin = std::min(xmin, x[i]);
             xmax = std::max(xmax, x[i]);
           }
-          if (xmin == 0 && xmax == 0) { xmin = -1; xmax = 1; }
+          if (xmin == 0 && xmax == 0) {
+            xmin = -1;
+            xmax = 1;
+          }
           const float scale = (xmax - xmin) / maxq;
           const long double zero = std::nearbyint(-static_cast<long double>(xmin) / scale);
           const auto& p = q.group_params(r, c0 / g);
           CHECK(p.scale == scale);
           CHECK(static_cast<long double>(p.zero) == zero);
           for (std::size_t i = 0; i < n; ++i) {
-            const long double qq = std::clamp(std::nearbyint(static_cast<long double>(x[i]) / scale) + zero,
-                                              0.0L, static_cast<long double>(maxq));
+            const long double qq =
+                std::clamp(std::nearbyint(static_cast<long double>(x[i]) / scale) + zero, 0.0L,
+                           static_cast<long double>(maxq));
             const float want = static_cast<float>(scale * (qq - zero));
             if (want != q.value(r, c0 + i) && bad++ < 5) {
               CAPTURE(r, c0 + i, x[i], want, q.value(r, c0 + i));
@@ -186,22 +197,32 @@ TEST_CASE("minmax matches GPTQ quant.py sym=False", "[quant][minmax][gptq]") {
 }
 
 template <class F>
-void check_element_codec_against_cast() {
+void check_elements_against_cast() {
   // absmax's element half with scale 1 is encode_quotient(x) and scale * element_value:
   // it must be lowp::cast element by element, for every rounding, also for values the
   // policies' fit never produces (beyond the range, Inf, NaN).
-  std::vector<float> xs = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
-                           -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
-                           -std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f, 1e-30f, -1e-30f,
-                           std::numeric_limits<float>::denorm_min(), 3e9f, -3e9f};
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN(),
+                           -std::numeric_limits<float>::quiet_NaN(),
+                           1e30f,
+                           -1e30f,
+                           1e-30f,
+                           -1e-30f,
+                           std::numeric_limits<float>::denorm_min(),
+                           3e9f,
+                           -3e9f};
   for (int k = -4 * 300; k <= 4 * 300; ++k) {  // quarters: every tie, both signs, past the range
     const float x = static_cast<float>(k) * 0.25f;
     xs.insert(xs.end(), {x, std::nextafter(x, 1e9f), std::nextafter(x, -1e9f)});
   }
   const lowp::rounding modes[] = {lowp::rounding::nearest_even, lowp::rounding::nearest_away,
-                                  lowp::rounding::toward_zero, lowp::rounding::up, lowp::rounding::down};
+                                  lowp::rounding::toward_zero, lowp::rounding::up,
+                                  lowp::rounding::down};
   for (const lowp::rounding r : modes) {
-    const lowp::absmax<F> pol(lowp::element_rounding::with(r));
+    lowp::absmax<F> pol(lowp::element_rounding::with(r));  // encode() is not const
     const typename lowp::absmax<F>::params one{1.0f};
     std::size_t bad = 0;
     for (const float x : xs) bad += pol.encode(x, one) != lowp::cast<F>(x, r).bits();
@@ -211,18 +232,20 @@ void check_element_codec_against_cast() {
   const lowp::absmax<F> pol;
   for (unsigned c = 0; c < 256; ++c) {
     const auto code = static_cast<typename F::storage_type>(c);
-    const float want = static_cast<float>(F::from_bits(code)) * 0.375f;  // exact: a short significand
+    const float want =
+        static_cast<float>(F::from_bits(code)) * 0.375f;  // exact: a short significand
     const float got = pol.decode(code, typename lowp::absmax<F>::params{0.375f});
     INFO(typeid(F).name() << " code " << c);
     CHECK((std::isnan(want) ? std::isnan(got) : got == want));
   }
 }
 
-TEST_CASE("the element codec equals lowp::cast for every rounding, also out of range", "[quant][rounding]") {
-  check_element_codec_against_cast<lowp::int4>();
-  check_element_codec_against_cast<lowp::int8>();
-  check_element_codec_against_cast<lowp::float4_e2m1fn>();
-  check_element_codec_against_cast<lowp::float8_e4m3fn>();
+TEST_CASE("encode/decode equal lowp::cast for every rounding, also out of range",
+          "[quant][rounding]") {
+  check_elements_against_cast<lowp::int4>();
+  check_elements_against_cast<lowp::int8>();
+  check_elements_against_cast<lowp::float4_e2m1fn>();
+  check_elements_against_cast<lowp::float8_e4m3fn>();
 }
 
 TEST_CASE("every deterministic rounding mode matches the reference", "[quant][rounding]") {
@@ -242,21 +265,25 @@ TEST_CASE("every deterministic rounding mode matches the reference", "[quant][ro
     const lowp::element_rounding er = lowp::element_rounding::with(lr);
     const std::vector<float>* inputs[] = {&ties, &gauss};
     for (const std::vector<float>* w : inputs) {
-      check_policy(lowp::pow2<lowp::float4_e2m1fn>(er), *w, R, C, 64, qref::e2m1(), -1,
-                   [](const float* x, std::size_t n, std::size_t) {
-                     const long double a = qref::amax(x, n);
-                     return a == 0 ? 1.0L : std::exp2(std::ceil(std::log2(a / 6.0L)));
-                   },
-                   [](auto p) { return scale_field(p); }, qm);
-      check_policy(lowp::absmax<lowp::float8_e4m3fn>(er), *w, R, C, 64, qref::e4m3(), -1, absmax_scale(448),
-                   [](auto p) { return scale_field(p); }, qm);
-      check_policy(lowp::absmax<lowp::int4>(er), *w, R, C, 64, qref::int_grid(7), 8, absmax_scale(7),
-                   [](auto p) { return scale_field(p); }, qm);
+      check_policy(
+          lowp::pow2<lowp::float4_e2m1fn>(er), *w, R, C, 64, qref::e2m1(), -1,
+          [](const float* x, std::size_t n, std::size_t) {
+            const long double a = qref::amax(x, n);
+            return a == 0 ? 1.0L : std::exp2(std::ceil(std::log2(a / 6.0L)));
+          },
+          [](auto p) { return scale_field(p); }, qm);
+      check_policy(
+          lowp::absmax<lowp::float8_e4m3fn>(er), *w, R, C, 64, qref::e4m3(), -1, absmax_scale(448),
+          [](auto p) { return scale_field(p); }, qm);
+      check_policy(
+          lowp::absmax<lowp::int4>(er), *w, R, C, 64, qref::int_grid(7), 8, absmax_scale(7),
+          [](auto p) { return scale_field(p); }, qm);
     }
   }
 }
 
-TEST_CASE("pow2 (M1): power-of-two scales, never clipping, against the reference", "[quant][pow2]") {
+TEST_CASE("pow2 (M1): power-of-two scales, never clipping, against the reference",
+          "[quant][pow2]") {
   for (const auto& d : datasets()) {
     INFO("data: " << d.name);
     for (std::size_t g : {std::size_t{32}, std::size_t{128}}) {
@@ -276,10 +303,12 @@ TEST_CASE("pow2 (M1): power-of-two scales, never clipping, against the reference
                    [](auto p) { return scale_field(p); });
       check_policy(lowp::pow2<lowp::int4>{}, d.w, R, C, g, qref::int_grid(7), 8, ref(7, 0),
                    [](auto p) { return scale_field(p); });
-      check_policy(lowp::pow2<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::pow2_rounding::nearest), d.w,
-                   R, C, g, qref::e2m1(), -1, ref(6, 1), [](auto p) { return scale_field(p); });
-      check_policy(lowp::pow2<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::pow2_rounding::floor), d.w,
-                   R, C, g, qref::e2m1(), -1, ref(6, 2), [](auto p) { return scale_field(p); });
+      check_policy(
+          lowp::pow2<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::pow2_rounding::nearest),
+          d.w, R, C, g, qref::e2m1(), -1, ref(6, 1), [](auto p) { return scale_field(p); });
+      check_policy(
+          lowp::pow2<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::pow2_rounding::floor),
+          d.w, R, C, g, qref::e2m1(), -1, ref(6, 2), [](auto p) { return scale_field(p); });
 
       // Invariants of the default (ceil): every scale a power of two, no element clips
       // (|x| <= s * Q), so the error is at most half a step of the grid at the top.
@@ -291,14 +320,16 @@ TEST_CASE("pow2 (M1): power-of-two scales, never clipping, against the reference
           REQUIRE(qref::is_pow2(s));
           const std::size_t c0 = j * g, n = std::min(g, C - c0);
           REQUIRE(qref::amax(d.w.data() + r * C + c0, n) <= 6.0L * s);
-          REQUIRE(2.0L * qref::amax(d.w.data() + r * C + c0, n) > 6.0L * s);  // the smallest such power
+          REQUIRE(2.0L * qref::amax(d.w.data() + r * C + c0, n) >
+                  6.0L * s);  // the smallest such power
         }
     }
   }
   SECTION("exact powers of two: amax = 6 * 2^k gives s = 2^k exactly") {
     for (int k : {-100, -3, 0, 5, 90}) {
       std::vector<float> x = {std::ldexp(6.0f, k), std::ldexp(-1.0f, k)};
-      const auto q = lowp::quantize(lowp::pow2<lowp::float4_e2m1fn>{}, x.data(), 1, 2, lowp::granularity::per_channel());
+      const auto q = lowp::quantize(lowp::pow2<lowp::float4_e2m1fn>{}, x.data(), 1, 2,
+                                    lowp::granularity::per_channel());
       CHECK(q.group_params(0, 0).scale == std::ldexp(1.0f, k));
       CHECK(q.value(0, 0) == x[0]);
       CHECK(q.value(0, 1) == x[1]);
@@ -313,7 +344,8 @@ TEST_CASE("pow2_relative (M2): the reference, and its invariants", "[quant][pow2
     for (std::size_t rows_per_cg : {std::size_t{1}, std::size_t{4}, std::size_t{0}}) {
       for (std::size_t g : {std::size_t{32}, std::size_t{128}}) {
         for (auto sr : {lowp::pow2_rounding::floor, lowp::pow2_rounding::nearest}) {
-          INFO("rows per compute group " << rows_per_cg << ", group " << g << ", nearest " << (sr == lowp::pow2_rounding::nearest));
+          INFO("rows per compute group " << rows_per_cg << ", group " << g << ", nearest "
+                                         << (sr == lowp::pow2_rounding::nearest));
           const std::size_t rpg = rows_per_cg == 0 ? R : rows_per_cg;
           // Reference: s_g = fl(amax_g / 6); s_max over the compute group; k = the largest
           // integer with s_max 2^-k >= s_g (floor of log2(s_max / s_g)) or the nearest
@@ -321,7 +353,9 @@ TEST_CASE("pow2_relative (M2): the reference, and its invariants", "[quant][pow2
           std::vector<float> smax(R / rpg + 1, 0.0f);
           for (std::size_t r = 0; r < R; ++r)
             for (std::size_t c0 = 0; c0 < C; c0 += g) {
-              const float sg = static_cast<float>(qref::amax(d.w.data() + r * C + c0, std::min(g, C - c0))) / 6.0f;
+              const float sg =
+                  static_cast<float>(qref::amax(d.w.data() + r * C + c0, std::min(g, C - c0))) /
+                  6.0f;
               smax[r / rpg] = std::max(smax[r / rpg], sg);
             }
           auto ref = [&](const float* x, std::size_t n, std::size_t row) -> long double {
@@ -337,8 +371,9 @@ TEST_CASE("pow2_relative (M2): the reference, and its invariants", "[quant][pow2
             return std::ldexp(sm, -k);
           };
           const lowp::pow2_relative<fp4> pol(lowp::element_rounding{}, rows_per_cg, sr);
-          check_policy(pol, d.w, R, C, g, qref::e2m1(), -1, ref,
-                       [](auto p) { return std::ldexp(static_cast<long double>(p.scale_max), -p.shift); });
+          check_policy(pol, d.w, R, C, g, qref::e2m1(), -1, ref, [](auto p) {
+            return std::ldexp(static_cast<long double>(p.scale_max), -p.shift);
+          });
 
           // Invariants.
           const auto q = lowp::quantize(pol, d.w.data(), R, C, lowp::granularity::per_group(g));
@@ -349,10 +384,12 @@ TEST_CASE("pow2_relative (M2): the reference, and its invariants", "[quant][pow2
               const float sg = static_cast<float>(qref::amax(d.w.data() + r * C + c0, n)) / 6.0f;
               REQUIRE(p.scale_max == smax[r / rpg]);
               REQUIRE(static_cast<int>(p.shift) <= 8);
-              const long double ratio = std::ldexp(static_cast<long double>(p.scale_max), -p.shift) / p.scale_max;
+              const long double ratio =
+                  std::ldexp(static_cast<long double>(p.scale_max), -p.shift) / p.scale_max;
               REQUIRE(qref::is_pow2(ratio));
               if (sr == lowp::pow2_rounding::floor) {
-                REQUIRE(std::ldexp(static_cast<long double>(p.scale_max), -p.shift) >= sg);  // never clips
+                REQUIRE(std::ldexp(static_cast<long double>(p.scale_max), -p.shift) >=
+                        sg);  // never clips
               }
               // The FP4 -> E4M3 shift cast: code * 2^-k is an E4M3 value, and s_max times it
               // is the dequantized value, exactly -- by lowp::cast of the product and by the
@@ -363,7 +400,8 @@ TEST_CASE("pow2_relative (M2): the reference, and its invariants", "[quant][pow2
                 const auto e = lowp::cast<lowp::float8_e4m3fn>(shifted);
                 REQUIRE(static_cast<float>(e) == shifted);
                 REQUIRE(p.scale_max * static_cast<float>(e) == q.value(r, c0 + i));
-                const auto sc = lowp::shift_cast<lowp::float8_e4m3fn>(code, -static_cast<int>(p.shift));
+                const auto sc =
+                    lowp::shift_cast<lowp::float8_e4m3fn>(code, -static_cast<int>(p.shift));
                 REQUIRE(sc.bits() == e.bits());
               }
             }
@@ -380,11 +418,15 @@ TEST_CASE("pow2_relative beyond the E4M3 shift range and beyond s_max", "[quant]
   w[0] = 6.0f;
   w[32] = std::ldexp(6.0f, -11);
   w[33] = std::ldexp(0.5f, -11);
-  SECTION("default max_shift 8: the shift clamps, the group does not clip, the shift cast stays exact") {
-    const auto q = lowp::quantize(lowp::pow2_relative<fp4>{}, w.data(), 1, 64, lowp::granularity::per_group(32));
+  SECTION(
+      "default max_shift 8: the shift clamps, the group does not clip, the shift cast stays "
+      "exact") {
+    const auto q = lowp::quantize(lowp::pow2_relative<fp4>{}, w.data(), 1, 64,
+                                  lowp::granularity::per_group(32));
     CHECK(q.group_params(0, 0).shift == 0);
     CHECK(q.group_params(0, 1).shift == 8);
-    CHECK(q.group_params(0, 1).scale() == std::ldexp(1.0f, -8));  // > s_g = 2^-11: coarser, no clipping
+    CHECK(q.group_params(0, 1).scale() ==
+          std::ldexp(1.0f, -8));  // > s_g = 2^-11: coarser, no clipping
     // 6 * 2^-11 / 2^-8 = 0.75: the tie between 0.5 and 1 goes to the even code (1.0);
     // 0.5 * 2^-11 / 2^-8 = 0.0625 -> 0.
     CHECK(q.value(0, 32) == std::ldexp(1.0f, -8));
@@ -403,7 +445,8 @@ TEST_CASE("pow2_relative beyond the E4M3 shift range and beyond s_max", "[quant]
     CHECK(q.value(0, 33) == w[33]);
     const float shifted = std::ldexp(0.5f, -11);  // code 0.5 at shift 11: 2^-12 < E4M3's 2^-9
     CHECK(static_cast<float>(lowp::cast<lowp::float8_e4m3fn>(shifted)) != shifted);
-    CHECK(static_cast<float>(lowp::shift_cast<lowp::float8_e4m3fn>(fp4::from_bits(1), -11)) != shifted);
+    CHECK(static_cast<float>(lowp::shift_cast<lowp::float8_e4m3fn>(fp4::from_bits(1), -11)) !=
+          shifted);
     CHECK(q.code(0, 33) == 1);  // the element that the shift cast would lose
   }
   SECTION("fit() on a group above s_max (GPTQ's updated weights): shift 0, the group saturates") {
@@ -420,10 +463,12 @@ TEST_CASE("pow2_relative beyond the E4M3 shift range and beyond s_max", "[quant]
   SECTION("fit() before prepare() is a logic error; bad options are rejected") {
     const lowp::pow2_relative<fp4> pol;
     CHECK_THROWS_AS(pol.fit(w.data(), 4, 1, 0), std::logic_error);
-    CHECK_THROWS_AS(lowp::pow2_relative<fp4>(lowp::element_rounding{}, 1, lowp::pow2_rounding::ceil),
-                    std::invalid_argument);
-    CHECK_THROWS_AS(lowp::pow2_relative<fp4>(lowp::element_rounding{}, 1, lowp::pow2_rounding::floor, 127),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        lowp::pow2_relative<fp4>(lowp::element_rounding{}, 1, lowp::pow2_rounding::ceil),
+        std::invalid_argument);
+    CHECK_THROWS_AS(
+        lowp::pow2_relative<fp4>(lowp::element_rounding{}, 1, lowp::pow2_rounding::floor, 127),
+        std::invalid_argument);
   }
 }
 
@@ -432,8 +477,13 @@ TEST_CASE("mx: OCP MX v1.0 scales, a worked example, and the reference", "[quant
     // MXFP4, block amax 5: X = 2^(floor(log2 5) - 2) = 2^0; 5 is the tie between 4 and 6
     // -> even code (4); 3.2 -> 3; 0.2 -> 0 (below 0.25); -7 -> -6 (saturates).
     std::vector<float> b(32, 0.0f);
-    b[0] = 5.0f; b[1] = 3.2f; b[2] = 0.2f; b[3] = -4.9f; b[4] = 0.75f;
-    auto q = lowp::quantize(lowp::mx<lowp::float4_e2m1fn>{}, b.data(), 1, 32, lowp::granularity::per_block());
+    b[0] = 5.0f;
+    b[1] = 3.2f;
+    b[2] = 0.2f;
+    b[3] = -4.9f;
+    b[4] = 0.75f;
+    auto q = lowp::quantize(lowp::mx<lowp::float4_e2m1fn>{}, b.data(), 1, 32,
+                            lowp::granularity::per_block());
     CHECK(q.group_params(0, 0).scale.bits() == 127);
     CHECK(q.value(0, 0) == 4.0f);
     CHECK(q.value(0, 1) == 3.0f);
@@ -443,19 +493,24 @@ TEST_CASE("mx: OCP MX v1.0 scales, a worked example, and the reference", "[quant
     // MXFP8 E4M3, amax 1000: X = 2^(9 - 8) = 2; 1000 / 2 = 500 > 448 clips to 448 -> 896.
     b.assign(32, 1.0f);
     b[7] = 1000.0f;
-    auto q8 = lowp::quantize(lowp::mx<lowp::float8_e4m3fn>{}, b.data(), 1, 32, lowp::granularity::per_block());
+    auto q8 = lowp::quantize(lowp::mx<lowp::float8_e4m3fn>{}, b.data(), 1, 32,
+                             lowp::granularity::per_block());
     CHECK(q8.group_params(0, 0).scale.bits() == 128);
     CHECK(q8.value(0, 7) == 896.0f);
     CHECK(q8.value(0, 0) == 1.0f);
     // RCEIL: X = 2^ceil(log2(1000 / 448)) = 4; 250 -> 256 (E4M3 step 16 in [128, 256)).
-    const lowp::mx<lowp::float8_e4m3fn> rceil(lowp::element_rounding{}, lowp::mx_scale_rounding::ceil);
+    const lowp::mx<lowp::float8_e4m3fn> rceil(lowp::element_rounding{},
+                                              lowp::mx_scale_rounding::ceil);
     auto qc = lowp::quantize(rceil, b.data(), 1, 32, lowp::granularity::per_block());
     CHECK(qc.group_params(0, 0).scale.bits() == 129);
     CHECK(qc.value(0, 7) == 1024.0f);
     // MXINT8, amax 1.5: X = 2^0; elements are code / 64: 1.5 -> 96/64; 0.01 -> 1/64.
     b.assign(32, 0.0f);
-    b[0] = 1.5f; b[1] = 0.01f; b[2] = -1.99f;
-    auto qi = lowp::quantize(lowp::mx<lowp::int8>{}, b.data(), 1, 32, lowp::granularity::per_block());
+    b[0] = 1.5f;
+    b[1] = 0.01f;
+    b[2] = -1.99f;
+    auto qi =
+        lowp::quantize(lowp::mx<lowp::int8>{}, b.data(), 1, 32, lowp::granularity::per_block());
     CHECK(qi.group_params(0, 0).scale.bits() == 127);
     CHECK(qi.code(0, 0) == 96);
     CHECK(qi.value(0, 1) == 1.0f / 64);
@@ -478,22 +533,30 @@ TEST_CASE("mx: OCP MX v1.0 scales, a worked example, and the reference", "[quant
     };
     for (const auto& d : datasets()) {
       INFO("data: " << d.name);
-      check_policy(lowp::mx<lowp::float4_e2m1fn>{}, d.w, R, C, 32, qref::e2m1(), -1, ref(2, 0), impl(0));
-      check_policy(lowp::mx<lowp::float6_e2m3fn>{}, d.w, R, C, 32, qref::e2m3(), -1, ref(2, 0), impl(0));
-      check_policy(lowp::mx<lowp::float6_e3m2fn>{}, d.w, R, C, 32, qref::e3m2(), -1, ref(4, 0), impl(0));
-      check_policy(lowp::mx<lowp::float8_e4m3fn>{}, d.w, R, C, 32, qref::e4m3(), -1, ref(8, 0), impl(0));
-      check_policy(lowp::mx<lowp::float8_e5m2>{}, d.w, R, C, 32, qref::e5m2(), -1, ref(15, 0), impl(0));
-      // MXINT8 is used symmetrically: [-127, 127] (microxcaling clamps to +-max_norm).
-      check_policy(lowp::mx<lowp::int8>{}, d.w, R, C, 32, qref::int_grid(127), -1, ref(0, -6), impl(-6));
-      // RCEIL: X = 2^ceil(log2(amax / max_elem)).
-      check_policy(lowp::mx<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::mx_scale_rounding::ceil), d.w, R,
-                   C, 32, qref::e2m1(), -1,
-                   [](const float* x, std::size_t n, std::size_t) -> long double {
-                     const long double a = qref::amax(x, n);
-                     if (a == 0) return std::ldexp(1.0L, -127);
-                     return std::ldexp(1.0L, std::clamp(static_cast<int>(std::ceil(std::log2(a / 6))), -127, 127));
-                   },
+      check_policy(lowp::mx<lowp::float4_e2m1fn>{}, d.w, R, C, 32, qref::e2m1(), -1, ref(2, 0),
                    impl(0));
+      check_policy(lowp::mx<lowp::float6_e2m3fn>{}, d.w, R, C, 32, qref::e2m3(), -1, ref(2, 0),
+                   impl(0));
+      check_policy(lowp::mx<lowp::float6_e3m2fn>{}, d.w, R, C, 32, qref::e3m2(), -1, ref(4, 0),
+                   impl(0));
+      check_policy(lowp::mx<lowp::float8_e4m3fn>{}, d.w, R, C, 32, qref::e4m3(), -1, ref(8, 0),
+                   impl(0));
+      check_policy(lowp::mx<lowp::float8_e5m2>{}, d.w, R, C, 32, qref::e5m2(), -1, ref(15, 0),
+                   impl(0));
+      // MXINT8 is used symmetrically: [-127, 127] (microxcaling clamps to +-max_norm).
+      check_policy(lowp::mx<lowp::int8>{}, d.w, R, C, 32, qref::int_grid(127), -1, ref(0, -6),
+                   impl(-6));
+      // RCEIL: X = 2^ceil(log2(amax / max_elem)).
+      check_policy(
+          lowp::mx<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::mx_scale_rounding::ceil),
+          d.w, R, C, 32, qref::e2m1(), -1,
+          [](const float* x, std::size_t n, std::size_t) -> long double {
+            const long double a = qref::amax(x, n);
+            if (a == 0) return std::ldexp(1.0L, -127);
+            return std::ldexp(1.0L,
+                              std::clamp(static_cast<int>(std::ceil(std::log2(a / 6))), -127, 127));
+          },
+          impl(0));
     }
   }
 }
@@ -565,7 +628,8 @@ TEST_CASE("dequantize(quantize(x)) is idempotent", "[quant][idempotent]") {
     // s by an ulp: the codes come back exactly, the values within one ulp.
     check(lowp::absmax<lowp::float4_e2m1fn>{}, g128, d.w, codes_exact_values_1ulp);
     check(lowp::absmax<lowp::int4>{}, g128, d.w, codes_exact_values_1ulp);
-    check(lowp::absmax<lowp::float8_e4m3fn>{}, lowp::granularity::per_token(), d.w, codes_exact_values_1ulp);
+    check(lowp::absmax<lowp::float8_e4m3fn>{}, lowp::granularity::per_token(), d.w,
+          codes_exact_values_1ulp);
     // minmax: y's range is [fl(-s z), fl(s (maxq - z))], so s' = fl((xmax' - xmin') / maxq)
     // is s to within 4 roundings (4 ulps); the zero points and codes come back exactly.
     check(lowp::minmax<lowp::uint4>{}, g128, d.w, codes_exact);
@@ -584,13 +648,17 @@ TEST_CASE("dequantize(quantize(x)) is idempotent", "[quant][idempotent]") {
   }
 }
 
-TEST_CASE("stochastic rounding: reproducible, between the neighbours, unbiased", "[quant][stochastic]") {
+TEST_CASE("stochastic rounding: reproducible, between the neighbours, unbiased",
+          "[quant][stochastic]") {
   const auto w = qref::matrix(qref::dist::gaussian, R, C, 555);
   using P = lowp::absmax<lowp::float4_e2m1fn>;
   const auto g = lowp::granularity::per_group(64);
-  const auto a = lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(42)), w.data(), R, C, g);
-  const auto b = lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(42)), w.data(), R, C, g);
-  const auto c = lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(43)), w.data(), R, C, g);
+  const auto a =
+      lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(42)), w.data(), R, C, g);
+  const auto b =
+      lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(42)), w.data(), R, C, g);
+  const auto c =
+      lowp::quantize(P(lowp::element_rounding::stochastic_with_seed(43)), w.data(), R, C, g);
   const auto det = lowp::quantize(P{}, w.data(), R, C, g);
   std::size_t same = 0, differs_from_nearest = 0;
   for (std::size_t r = 0; r < R; ++r)
@@ -603,7 +671,7 @@ TEST_CASE("stochastic rounding: reproducible, between the neighbours, unbiased",
       const float v = a.value(r, col);
       REQUIRE((v == static_cast<float>(s * nb.first) || v == static_cast<float>(s * nb.second)));
     }
-  CHECK(same < R * C);                 // another seed, another stream
+  CHECK(same < R * C);                       // another seed, another stream
   CHECK(differs_from_nearest > R * C / 20);  // it is not nearest rounding
 
   SECTION("exact values never move; the mean converges to x") {
@@ -627,7 +695,8 @@ TEST_CASE("stochastic rounding: reproducible, between the neighbours, unbiased",
   }
 }
 
-TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes", "[quant][contract]") {
+TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes",
+          "[quant][contract]") {
   std::vector<float> w = qref::matrix(qref::dist::gaussian, 4, 64, 3);
   const auto g32 = lowp::granularity::per_group(32);
   SECTION("NaN / Inf name the first bad element") {
@@ -637,14 +706,17 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes", "
                       Catch::Contains("index 145") && Catch::Contains("row 2, column 17") &&
                           Catch::Contains("NaN"));
     std::vector<float> out(w.size());
-    CHECK_THROWS_AS(lowp::fake_quantize(lowp::pow2_relative<lowp::float4_e2m1fn>{}, w.data(), out.data(), 4, 64, g32),
+    CHECK_THROWS_AS(lowp::fake_quantize(lowp::pow2_relative<lowp::float4_e2m1fn>{}, w.data(),
+                                        out.data(), 4, 64, g32),
                     std::invalid_argument);
     w[2 * 64 + 17] = 0.0f;
-    CHECK_THROWS_WITH(lowp::quantize(lowp::nvfp4{}, w.data(), 4, 64, lowp::granularity::per_block()),
-                      Catch::Contains("row 3, column 1") && Catch::Contains("+Inf"));
+    CHECK_THROWS_WITH(
+        lowp::quantize(lowp::nvfp4{}, w.data(), 4, 64, lowp::granularity::per_block()),
+        Catch::Contains("row 3, column 1") && Catch::Contains("+Inf"));
     // The policies' own fit() (the GPTQ entry point) checks too.
     const lowp::mx<lowp::float8_e4m3fn> pol;
-    CHECK_THROWS_WITH(pol.fit(w.data() + 3 * 64, 32, 1, 3), Catch::Contains("row 3") && Catch::Contains("index 1"));
+    CHECK_THROWS_WITH(pol.fit(w.data() + 3 * 64, 32, 1, 3),
+                      Catch::Contains("row 3") && Catch::Contains("index 1"));
     const float neg_inf[] = {1.0f, -std::numeric_limits<float>::infinity()};
     CHECK_THROWS_AS(lowp::absmax<lowp::int8>{}.fit(neg_inf, 2, 1, 0), std::invalid_argument);
     CHECK_THROWS_AS(lowp::minmax<lowp::uint4>{}.fit(neg_inf, 2, 1, 0), std::invalid_argument);
@@ -674,7 +746,8 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes", "
     check(lowp::nvfp4{}, lowp::granularity::per_block(), 32, 64);
     // Subnormal-only data: the scale must not underflow to 0.
     std::vector<float> sub(64, std::numeric_limits<float>::denorm_min());
-    const auto q = lowp::quantize(lowp::absmax<lowp::float8_e4m3fn>{}, sub.data(), 1, 64, lowp::granularity::per_channel());
+    const auto q = lowp::quantize(lowp::absmax<lowp::float8_e4m3fn>{}, sub.data(), 1, 64,
+                                  lowp::granularity::per_channel());
     CHECK(q.group_params(0, 0).scale > 0.0f);
     for (float v : q.dequantize()) CHECK(v == std::numeric_limits<float>::denorm_min());
   }
@@ -684,30 +757,41 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes", "
     CHECK(q.rows() == 0);
     CHECK(q.dequantize().empty());
     CHECK(lowp::quantize(lowp::nvfp4{}, nullptr, 5, 0, lowp::granularity::per_block()).empty());
-    CHECK(lowp::quantize(lowp::pow2_relative<lowp::int4>{}, nullptr, 0, 0, lowp::granularity::per_tensor()).empty());
+    CHECK(lowp::quantize(lowp::pow2_relative<lowp::int4>{}, nullptr, 0, 0,
+                         lowp::granularity::per_tensor())
+              .empty());
     CHECK(lowp::fake_quantize(lowp::mx<lowp::float8_e4m3fn>{}, std::vector<float>{}, 0, 0,
-                              lowp::granularity::per_block()).empty());
+                              lowp::granularity::per_block())
+              .empty());
   }
   SECTION("group size 0 or larger than the row") {
-    CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, lowp::granularity::per_group(0)),
+    CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64,
+                                     lowp::granularity::per_group(0)),
                       Catch::Contains("group size 0"));
-    CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, lowp::granularity::per_group(65)),
+    CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64,
+                                     lowp::granularity::per_group(65)),
                       Catch::Contains("larger than the row"));
-    CHECK_THROWS_AS(lowp::quantize(lowp::mx<lowp::int8>{}, w.data(), 2, 16, lowp::granularity::per_block()),
+    CHECK_THROWS_AS(
+        lowp::quantize(lowp::mx<lowp::int8>{}, w.data(), 2, 16, lowp::granularity::per_block()),
+        std::invalid_argument);
+    CHECK_THROWS_WITH(
+        lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, lowp::granularity::per_block()),
+        Catch::Contains("block policy"));
+    CHECK_THROWS_AS(
+        lowp::quantize(lowp::absmax<lowp::int4>{}, nullptr, 0, 0, lowp::granularity::per_group(0)),
+        std::invalid_argument);
+    CHECK_THROWS_AS(lowp::fake_quantize(lowp::absmax<lowp::int4>{}, w, 4, 65, g32),
                     std::invalid_argument);
-    CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, lowp::granularity::per_block()),
-                      Catch::Contains("block policy"));
-    CHECK_THROWS_AS(lowp::quantize(lowp::absmax<lowp::int4>{}, nullptr, 0, 0, lowp::granularity::per_group(0)),
-                    std::invalid_argument);
-    CHECK_THROWS_AS(lowp::fake_quantize(lowp::absmax<lowp::int4>{}, w, 4, 65, g32), std::invalid_argument);
-    CHECK_THROWS_AS(lowp::mx<lowp::int8>(lowp::element_rounding{}, lowp::mx_scale_rounding::floor, 0),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        lowp::mx<lowp::int8>(lowp::element_rounding{}, lowp::mx_scale_rounding::floor, 0),
+        std::invalid_argument);
   }
   SECTION("nvfp4 needs a tensor scale") {
     const lowp::nvfp4 pol;
     CHECK_THROWS_AS(pol.fit(w.data(), 16, 1, 0), std::logic_error);
     lowp::nvfp4 p2;
     CHECK_THROWS_AS(p2.set_tensor_scale(0.0f), std::invalid_argument);
-    CHECK_THROWS_AS(p2.set_tensor_scale(std::numeric_limits<float>::quiet_NaN()), std::invalid_argument);
+    CHECK_THROWS_AS(p2.set_tensor_scale(std::numeric_limits<float>::quiet_NaN()),
+                    std::invalid_argument);
   }
 }

@@ -35,11 +35,21 @@ inline grid fp_grid(int E, int M, int bias, long double maxval) {
     }
   return g;
 }
-inline grid e2m1() { return fp_grid(2, 1, 1, 6.0L); }
-inline grid e2m3() { return fp_grid(2, 3, 1, 7.5L); }
-inline grid e3m2() { return fp_grid(3, 2, 3, 28.0L); }
-inline grid e4m3() { return fp_grid(4, 3, 7, 448.0L); }
-inline grid e5m2() { return fp_grid(5, 2, 15, 57344.0L); }
+inline grid e2m1() {
+  return fp_grid(2, 1, 1, 6.0L);
+}
+inline grid e2m3() {
+  return fp_grid(2, 3, 1, 7.5L);
+}
+inline grid e3m2() {
+  return fp_grid(3, 2, 3, 28.0L);
+}
+inline grid e4m3() {
+  return fp_grid(4, 3, 7, 448.0L);
+}
+inline grid e5m2() {
+  return fp_grid(5, 2, 15, 57344.0L);
+}
 /// Integers 0..maxv (the symmetric INT grid's magnitudes).
 inline grid int_grid(int maxv) {
   grid g;
@@ -53,8 +63,8 @@ enum class mode { nearest_even, nearest_away, toward_zero, up, down };
 /// The element value (signed, in grid units) nearest to x / s under `md`, saturating at
 /// +-max; decided exactly by comparing |x| with s * grid values.  `neg_max` is the
 /// largest magnitude allowed on the negative side (int4's -8), default = max.
-inline long double round_on_grid(float x, long double s, const grid& g, mode md = mode::nearest_even,
-                                 long double neg_max = -1) {
+inline long double round_on_grid(float x, long double s, const grid& g,
+                                 mode md = mode::nearest_even, long double neg_max = -1) {
   const bool neg = std::signbit(x);
   const long double a = std::fabs(static_cast<long double>(x));
   std::vector<long double> mags = g.mags;
@@ -76,10 +86,18 @@ inline long double round_on_grid(float x, long double s, const grid& g, mode md 
       case mode::nearest_even:
         away = dhi < dlo || (dhi == dlo && (k + 1) % 2 == 0);
         break;
-      case mode::nearest_away: away = dhi <= dlo; break;
-      case mode::toward_zero: away = false; break;
-      case mode::up: away = !neg; break;
-      case mode::down: away = neg; break;
+      case mode::nearest_away:
+        away = dhi <= dlo;
+        break;
+      case mode::toward_zero:
+        away = false;
+        break;
+      case mode::up:
+        away = !neg;
+        break;
+      case mode::down:
+        away = neg;
+        break;
     }
     r = away ? hi : lo;
   }
@@ -97,10 +115,14 @@ inline std::pair<long double, long double> neighbours(float x, long double s, co
 enum class dist { uniform, gaussian, laplace, student_t };
 inline const char* name(dist d) {
   switch (d) {
-    case dist::uniform: return "uniform";
-    case dist::gaussian: return "Gaussian";
-    case dist::laplace: return "Laplace";
-    case dist::student_t: return "Student-t(3)";
+    case dist::uniform:
+      return "uniform";
+    case dist::gaussian:
+      return "Gaussian";
+    case dist::laplace:
+      return "Laplace";
+    case dist::student_t:
+      return "Student-t(3)";
   }
   return "?";
 }
@@ -116,10 +138,18 @@ inline std::vector<float> matrix(dist d, std::size_t rows, std::size_t cols, std
   for (float& v : w) {
     double x = 0;
     switch (d) {
-      case dist::uniform: x = u(rng); break;
-      case dist::gaussian: x = n(rng); break;
-      case dist::laplace: x = (rng() & 1u) ? e(rng) : -e(rng); break;
-      case dist::student_t: x = t(rng); break;
+      case dist::uniform:
+        x = u(rng);
+        break;
+      case dist::gaussian:
+        x = n(rng);
+        break;
+      case dist::laplace:
+        x = (rng() & 1u) ? e(rng) : -e(rng);
+        break;
+      case dist::student_t:
+        x = t(rng);
+        break;
     }
     v = static_cast<float>(x);
   }
@@ -128,8 +158,8 @@ inline std::vector<float> matrix(dist d, std::size_t rows, std::size_t cols, std
 
 /// Activations with outlier channels (LLM.int8(), SmoothQuant): Gaussian tokens x hidden,
 /// with `n_out` fixed columns multiplied by factors in [20, 100].
-inline std::vector<float> outlier_activations(std::size_t tokens, std::size_t hidden, std::size_t n_out,
-                                              std::uint64_t seed) {
+inline std::vector<float> outlier_activations(std::size_t tokens, std::size_t hidden,
+                                              std::size_t n_out, std::uint64_t seed) {
   std::vector<float> x = matrix(dist::gaussian, tokens, hidden, seed);
   std::mt19937_64 rng(seed ^ 0xABCDEFull);
   std::uniform_int_distribution<std::size_t> col(0, hidden - 1);

@@ -1,5 +1,5 @@
 // tests/test_quant_tensor.cpp — quantized_tensor, the bulk (SIMD) encode path, the
-// weight/activation quantizers and the metrics (issue 5).
+// weight/activation quantizers and the metrics.
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -15,12 +15,13 @@ namespace {
 /// quantize() (bulk path where the policy allows) must give exactly the codes of
 /// policy.encode() element by element, and the params of policy.fit().
 template <class Policy>
-void check_bulk_equals_scalar(Policy pol, const std::vector<float>& w, std::size_t rows, std::size_t cols,
-                              lowp::granularity gran, std::size_t g) {
+void check_bulk_equals_scalar(Policy pol, const std::vector<float>& w, std::size_t rows,
+                              std::size_t cols, lowp::granularity gran, std::size_t g) {
   const auto q = lowp::quantize(pol, w.data(), rows, cols, gran);
   Policy ref = pol;
   const bool per_tensor = gran.type() == lowp::granularity::kind::per_tensor;
-  const std::size_t qr = per_tensor ? 1 : rows, qc = per_tensor ? rows * cols : cols, qg = per_tensor ? qc : g;
+  const std::size_t qr = per_tensor ? 1 : rows, qc = per_tensor ? rows * cols : cols,
+                    qg = per_tensor ? qc : g;
   ref.prepare(w.data(), qr, qc, qg);
   std::size_t bad = 0;
   for (std::size_t r = 0; r < qr; ++r)
@@ -30,7 +31,8 @@ void check_bulk_equals_scalar(Policy pol, const std::vector<float>& w, std::size
       for (std::size_t i = 0; i < n; ++i) {
         const std::size_t flat = r * qc + c0 + i;
         const auto want = ref.encode(w[flat], p);
-        const bool same_value = ref.decode(want, p) == q.value(per_tensor ? flat / cols : r, per_tensor ? flat % cols : c0 + i);
+        const bool same_value = ref.decode(want, p) == q.value(per_tensor ? flat / cols : r,
+                                                               per_tensor ? flat % cols : c0 + i);
         if ((want != q.code_flat(flat) || !same_value) && bad++ < 5) {
           CAPTURE(flat, w[flat], static_cast<int>(want), static_cast<int>(q.code_flat(flat)));
           CHECK(want == q.code_flat(flat));
@@ -43,7 +45,8 @@ void check_bulk_equals_scalar(Policy pol, const std::vector<float>& w, std::size
 }  // namespace
 
 TEST_CASE("the bulk encode path gives the codes of encode()", "[quant][fastpath]") {
-  for (auto d : {qref::dist::gaussian, qref::dist::laplace, qref::dist::student_t, qref::dist::uniform}) {
+  for (auto d :
+       {qref::dist::gaussian, qref::dist::laplace, qref::dist::student_t, qref::dist::uniform}) {
     INFO("data: " << qref::name(d));
     // Odd column counts put groups on odd flat offsets (the unaligned packed path).
     for (std::size_t cols : {std::size_t{256}, std::size_t{257}, std::size_t{4100}}) {
@@ -52,46 +55,62 @@ TEST_CASE("the bulk encode path gives the codes of encode()", "[quant][fastpath]
       const auto w = qref::matrix(d, rows, cols, 77 + cols);
       const auto g = lowp::granularity::per_group(64);
       check_bulk_equals_scalar(lowp::absmax<lowp::float4_e2m1fn>{}, w, rows, cols, g, 64);
-      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e4m3fn>{}, w, rows, cols, lowp::granularity::per_token(), cols);
-      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e5m2>{}, w, rows, cols, lowp::granularity::per_token(), cols);
+      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e4m3fn>{}, w, rows, cols,
+                               lowp::granularity::per_token(), cols);
+      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e5m2>{}, w, rows, cols,
+                               lowp::granularity::per_token(), cols);
       check_bulk_equals_scalar(lowp::absmax<lowp::float6_e3m2fn>{}, w, rows, cols, g, 64);
       check_bulk_equals_scalar(lowp::absmax<lowp::int4>{}, w, rows, cols, g, 64);
-      check_bulk_equals_scalar(lowp::absmax<lowp::int8>{}, w, rows, cols, lowp::granularity::per_channel(), cols);
-      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e4m3fn>(lowp::element_rounding::with(lowp::rounding::up)), w,
-                               rows, cols, g, 64);
-      check_bulk_equals_scalar(lowp::absmax<lowp::float4_e2m1fn>(lowp::element_rounding::with(lowp::rounding::toward_zero)),
+      check_bulk_equals_scalar(lowp::absmax<lowp::int8>{}, w, rows, cols,
+                               lowp::granularity::per_channel(), cols);
+      check_bulk_equals_scalar(
+          lowp::absmax<lowp::float8_e4m3fn>(lowp::element_rounding::with(lowp::rounding::up)), w,
+          rows, cols, g, 64);
+      check_bulk_equals_scalar(lowp::absmax<lowp::float4_e2m1fn>(
+                                   lowp::element_rounding::with(lowp::rounding::toward_zero)),
                                w, rows, cols, g, 64);
       check_bulk_equals_scalar(lowp::pow2<lowp::float4_e2m1fn>{}, w, rows, cols, g, 64);
       check_bulk_equals_scalar(lowp::pow2_relative<lowp::float4_e2m1fn>{}, w, rows, cols, g, 64);
       // Compute groups of 4 rows (9 rows: a short last block) and the whole matrix:
       // quantize() prepares in row blocks, the reference prepares everything first.
-      check_bulk_equals_scalar(lowp::pow2_relative<lowp::float4_e2m1fn>(lowp::element_rounding{}, 4), w, rows, cols, g, 64);
-      check_bulk_equals_scalar(lowp::pow2_relative<lowp::float8_e4m3fn>(lowp::element_rounding{}, 0), w, rows, cols, g, 64);
-      check_bulk_equals_scalar(lowp::mx<lowp::float4_e2m1fn>{}, w, rows, cols, lowp::granularity::per_block(), 32);
-      check_bulk_equals_scalar(lowp::mx<lowp::float6_e2m3fn>{}, w, rows, cols, lowp::granularity::per_block(), 32);
-      check_bulk_equals_scalar(lowp::mx<lowp::float8_e5m2>{}, w, rows, cols, lowp::granularity::per_block(), 32);
+      check_bulk_equals_scalar(
+          lowp::pow2_relative<lowp::float4_e2m1fn>(lowp::element_rounding{}, 4), w, rows, cols, g,
+          64);
+      check_bulk_equals_scalar(
+          lowp::pow2_relative<lowp::float8_e4m3fn>(lowp::element_rounding{}, 0), w, rows, cols, g,
+          64);
+      check_bulk_equals_scalar(lowp::mx<lowp::float4_e2m1fn>{}, w, rows, cols,
+                               lowp::granularity::per_block(), 32);
+      check_bulk_equals_scalar(lowp::mx<lowp::float6_e2m3fn>{}, w, rows, cols,
+                               lowp::granularity::per_block(), 32);
+      check_bulk_equals_scalar(lowp::mx<lowp::float8_e5m2>{}, w, rows, cols,
+                               lowp::granularity::per_block(), 32);
       check_bulk_equals_scalar(lowp::nvfp4{}, w, rows, cols, lowp::granularity::per_block(), 16);
-      check_bulk_equals_scalar(lowp::absmax<lowp::float4_e2m1fn>{}, w, rows, cols, lowp::granularity::per_tensor(), 0);
+      check_bulk_equals_scalar(lowp::absmax<lowp::float4_e2m1fn>{}, w, rows, cols,
+                               lowp::granularity::per_tensor(), 0);
       // One group larger than the bulk path's buffer: encoded in pieces.
-      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e4m3fn>{}, w, rows, cols, lowp::granularity::per_tensor(), 0);
-      check_bulk_equals_scalar(lowp::pow2<lowp::int8>{}, w, rows, cols, lowp::granularity::per_tensor(), 0);
+      check_bulk_equals_scalar(lowp::absmax<lowp::float8_e4m3fn>{}, w, rows, cols,
+                               lowp::granularity::per_tensor(), 0);
+      check_bulk_equals_scalar(lowp::pow2<lowp::int8>{}, w, rows, cols,
+                               lowp::granularity::per_tensor(), 0);
     }
   }
 }
 
-TEST_CASE("exact quotients: no false ties where fl(x / s) lands on a midpoint", "[quant][fastpath]") {
+TEST_CASE("exact quotients: no false ties where fl(x / s) lands on a midpoint",
+          "[quant][fastpath]") {
   using fp4 = lowp::float4_e2m1fn;
   // s = 1 - 2^-24, x = 3.5 - 2^-22: x / s = 3.5 - 2^-25 + ..., whose float rounding is the
   // FP4 midpoint 3.5 (a tie, which goes to the even code 4), but the real quotient is
   // below it and rounds to 3.
   const float s = std::nextafter(1.0f, 0.0f);
   const float x = 3.5f - std::ldexp(1.0f, -22);
-  REQUIRE(x / s == 3.5f);                                    // the false tie
+  REQUIRE(x / s == 3.5f);                                       // the false tie
   REQUIRE(static_cast<float>(lowp::cast<fp4>(x / s)) == 4.0f);  // what plain division gives
   float q = 0;
   lowp::detail::exact_quotients<fp4>(&x, 1, s, &q);
   CHECK(static_cast<float>(lowp::cast<fp4>(q)) == 3.0f);
-  const lowp::absmax<fp4> pol;
+  lowp::absmax<fp4> pol;  // fake() is not const
   CHECK(pol.fake(x, {s}) == 3.0f * s);
   CHECK(pol.fake(-x, {s}) == -3.0f * s);
 
@@ -108,7 +127,8 @@ TEST_CASE("exact quotients: no false ties where fl(x / s) lands on a midpoint", 
       const std::size_t k = rng() % (g->mags.size() - 1);
       const long double mid = (g->mags[k] + g->mags[k + 1]) / 2;
       float xv = static_cast<float>(mid * sc);
-      for (int u = ulps(rng); u != 0; u += u > 0 ? -1 : 1) xv = std::nextafter(xv, u > 0 ? 1e30f : 0.0f);
+      for (int u = ulps(rng); u != 0; u += u > 0 ? -1 : 1)
+        xv = std::nextafter(xv, u > 0 ? 1e30f : 0.0f);
       if (rng() & 1) xv = -xv;
       float qv = 0;
       long double want = qref::round_on_grid(xv, sc, *g);
@@ -116,11 +136,13 @@ TEST_CASE("exact quotients: no false ties where fl(x / s) lands on a midpoint", 
       if (g == &g4) {
         lowp::detail::exact_quotients<fp4>(&xv, 1, sc, &qv);
         got = static_cast<float>(lowp::cast<fp4>(qv));
-        false_ties += static_cast<long double>(static_cast<float>(lowp::cast<fp4>(xv / sc))) != want;
+        false_ties +=
+            static_cast<long double>(static_cast<float>(lowp::cast<fp4>(xv / sc))) != want;
       } else {
         lowp::detail::exact_quotients<lowp::float8_e4m3fn>(&xv, 1, sc, &qv);
         got = static_cast<float>(lowp::cast<lowp::float8_e4m3fn>(qv));
-        false_ties += static_cast<long double>(static_cast<float>(lowp::cast<lowp::float8_e4m3fn>(xv / sc))) != want;
+        false_ties += static_cast<long double>(
+                          static_cast<float>(lowp::cast<lowp::float8_e4m3fn>(xv / sc))) != want;
       }
       if (got != want && bad++ < 5) {
         CAPTURE(xv, sc, static_cast<double>(want), static_cast<double>(got));
@@ -151,10 +173,10 @@ TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant
     const unsigned nib = (i % 2 == 0) ? (bytes[i / 2] & 0xFu) : (bytes[i / 2] >> 4);
     REQUIRE(nib == q.code_flat(i));
   }
-  // params_of() picks the group of a column; value() decodes with it.
+  // element_params() picks the group of a column; value() decodes with it.
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c) {
-      const auto& p = q.params_of(r, c);
+      const auto& p = q.element_params(r, c);
       REQUIRE(&p == &q.group_params(r, c / 4));
       REQUIRE(q.value(r, c) == q.policy().decode(q.code(r, c), p));
     }
@@ -162,16 +184,18 @@ TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant
   SECTION("from_codes rebuilds the same tensor") {
     std::vector<std::uint8_t> codes(rows * cols);
     for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = q.code_flat(i);
-    const auto t = lowp::quantized_tensor<P>::from_codes(q.policy(), rows, cols, lowp::granularity::per_group(4),
-                                                        codes.data(), q.params());
+    const auto t = lowp::quantized_tensor<P>::from_codes(
+        q.policy(), rows, cols, lowp::granularity::per_group(4), codes.data(), q.params());
     CHECK(t.dequantize() == q.dequantize());
     CHECK(t.codes() == q.codes());
-    CHECK_THROWS_AS(lowp::quantized_tensor<P>::from_codes(q.policy(), rows, cols, lowp::granularity::per_group(4),
-                                                         codes.data(), std::vector<P::params>(8)),
+    CHECK_THROWS_AS(lowp::quantized_tensor<P>::from_codes(q.policy(), rows, cols,
+                                                          lowp::granularity::per_group(4),
+                                                          codes.data(), std::vector<P::params>(8)),
                     std::invalid_argument);
   }
   SECTION("filling an empty tensor with set_code and group_params") {
-    lowp::quantized_tensor<lowp::absmax<lowp::int8>> t(lowp::absmax<lowp::int8>{}, 2, 3, lowp::granularity::per_channel());
+    lowp::quantized_tensor<lowp::absmax<lowp::int8>> t(lowp::absmax<lowp::int8>{}, 2, 3,
+                                                       lowp::granularity::per_channel());
     STATIC_REQUIRE(!decltype(t)::is_packed);
     t.group_params(0, 0).scale = 0.5f;
     t.group_params(1, 0).scale = 2.0f;
@@ -182,14 +206,16 @@ TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant
     CHECK(t.code_size_in_bytes() == 6);
   }
   SECTION("per-tensor granularity has one params for everything") {
-    const auto qt = lowp::quantize(lowp::absmax<lowp::float8_e4m3fn>{}, w.data(), rows, cols, lowp::granularity::per_tensor());
+    const auto qt = lowp::quantize(lowp::absmax<lowp::float8_e4m3fn>{}, w.data(), rows, cols,
+                                   lowp::granularity::per_tensor());
     CHECK(qt.params().size() == 1);
     CHECK(qt.params()[0].scale == static_cast<float>(qref::amax(w.data(), w.size())) / 448.0f);
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < cols; ++c) REQUIRE(&qt.params_of(r, c) == &qt.params()[0]);
+      for (std::size_t c = 0; c < cols; ++c) REQUIRE(&qt.element_params(r, c) == &qt.params()[0]);
   }
   SECTION("FP6 codes are packed four per three bytes") {
-    const auto q6 = lowp::quantize(lowp::mx<lowp::float6_e2m3fn>{}, w.data(), 1, 8, lowp::granularity::per_channel());
+    const auto q6 = lowp::quantize(lowp::mx<lowp::float6_e2m3fn>{}, w.data(), 1, 8,
+                                   lowp::granularity::per_channel());
     CHECK(q6.code_size_in_bytes() == 6);
   }
 }
@@ -201,7 +227,8 @@ TEST_CASE("weight and activation quantizers", "[quant][quantizers]") {
     const auto q = aq.quantize(x.data(), 16, 256);
     CHECK(q.params().size() == 16);
     for (std::size_t t = 0; t < 16; ++t)
-      CHECK(q.group_params(t, 0).scale == static_cast<float>(qref::amax(x.data() + t * 256, 256)) / 448.0f);
+      CHECK(q.group_params(t, 0).scale ==
+            static_cast<float>(qref::amax(x.data() + t * 256, 256)) / 448.0f);
     std::vector<float> out(x.size());
     aq.fake_quantize(x.data(), out.data(), 16, 256);
     CHECK(out == q.dequantize());
@@ -210,11 +237,13 @@ TEST_CASE("weight and activation quantizers", "[quant][quantizers]") {
     for (float& v : x2) v *= 3.0f;
     CHECK(aq.quantize(x2.data(), 16, 256).group_params(0, 0).scale != q.group_params(0, 0).scale);
     // Grouped tokens.
-    const lowp::activation_quantizer<lowp::mx<lowp::float8_e4m3fn>> mq(lowp::mx<lowp::float8_e4m3fn>{}, 32);
+    const lowp::activation_quantizer<lowp::mx<lowp::float8_e4m3fn>> mq(
+        lowp::mx<lowp::float8_e4m3fn>{}, 32);
     CHECK(mq.quantize(x.data(), 16, 256).params().size() == 16 * 8);
   }
   SECTION("weight quantizer: static policy and granularity") {
-    const lowp::weight_quantizer<lowp::absmax<lowp::int4>> wq(lowp::absmax<lowp::int4>{}, lowp::granularity::per_group(128));
+    const lowp::weight_quantizer<lowp::absmax<lowp::int4>> wq(lowp::absmax<lowp::int4>{},
+                                                              lowp::granularity::per_group(128));
     const auto q = wq.quantize(x.data(), 16, 256);
     CHECK(q.groups_per_row() == 2);
     std::vector<float> out(x.size());
@@ -263,10 +292,13 @@ TEST_CASE("metrics against their definitions", "[quant][metrics]") {
     CHECK(lowp::layer_output_error(W, Wh, ones, 2, 2, 1) == Approx(1.0 / 58));
     CHECK(lowp::layer_output_error(W, W, ones, 2, 2, 1) == 0.0);
     CHECK_THROWS_AS(lowp::layer_output_error(W, Wh, ones, 2, 2, 2), std::invalid_argument);
-    CHECK_THROWS_AS(lowp::layer_output_error(W.data(), Wh.data(), ones.data(), 0, 2, 1), std::invalid_argument);
+    CHECK_THROWS_AS(lowp::layer_output_error(W.data(), Wh.data(), ones.data(), 0, 2, 1),
+                    std::invalid_argument);
     // Against a naive double computation on random data.
-    const auto Wr = qref::matrix(qref::dist::gaussian, 8, 16, 1), Xr = qref::matrix(qref::dist::gaussian, 16, 5, 2);
-    const auto Wq = lowp::fake_quantize(lowp::absmax<lowp::int4>{}, Wr, 8, 16, lowp::granularity::per_channel());
+    const auto Wr = qref::matrix(qref::dist::gaussian, 8, 16, 1),
+               Xr = qref::matrix(qref::dist::gaussian, 16, 5, 2);
+    const auto Wq = lowp::fake_quantize(lowp::absmax<lowp::int4>{}, Wr, 8, 16,
+                                        lowp::granularity::per_channel());
     double num = 0, den = 0;
     for (std::size_t r = 0; r < 8; ++r)
       for (std::size_t t = 0; t < 5; ++t) {

@@ -1,5 +1,7 @@
 // lowp/bulk.hpp — bulk conversions over arrays: lowp::convert, and the fused
-// scale-and-cast operations lowp::quantize / lowp::dequantize, plain or packed.
+// scale-and-cast operations lowp::convert_scaled (x * inv_scale -> codes) and
+// lowp::convert_unscaled (codes -> value * scale), plain or packed.  (The quantizer that
+// computes scales, lowp::quantize, is in quantize.hpp.)
 //
 // Layer: bulk.  Includes cast.hpp, packed.hpp and the internal SIMD layer.
 //
@@ -44,11 +46,10 @@ namespace lowp {
 
 namespace detail::bulk {
 
-
 inline void check_ptrs(const void* a, const void* b, std::size_t n, const char* fn) {
   if (n != 0 && (a == nullptr || b == nullptr))
-    throw std::invalid_argument(std::string("lowp::") + fn + ": null pointer with n = " +
-                                std::to_string(n));
+    throw std::invalid_argument(std::string("lowp::") + fn +
+                                ": null pointer with n = " + std::to_string(n));
 }
 
 inline void check_group(std::size_t g, const void* scales, std::size_t n, const char* fn) {
@@ -117,8 +118,9 @@ inline void dispatch_encode(round_mode m, overflow o, F&& body) {
 // nothing when !Scaled) into one code per byte.  The specials' constants and the mode
 // dispatch are set up once per call, not per group.
 template <class B, class T, bool Scaled>
-inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n, const float* inv_scales,
-                            float one_scale, std::size_t g, rounding r, overflow o) noexcept {
+inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n,
+                            const float* inv_scales, float one_scale, std::size_t g, rounding r,
+                            overflow o) noexcept {
   const round_mode m = to_mode(r);
   const simd::encode_consts k = simd::make_encode_consts<T>(m, o);
   dispatch_encode(m, o, [&](auto mode, auto sat) {
@@ -132,8 +134,8 @@ inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n, 
     for (std::size_t start = 0; start < n; start += g) {
       ahead.reader_at(start * sizeof(float));
       const std::size_t len = n - start < g ? n - start : g;
-      simd::encode_run<B, T, Mode, true, Sat>(src + start, dst + start, len,
-                                                         inv_scales[start / g], k);
+      simd::encode_run<B, T, Mode, true, Sat>(src + start, dst + start, len, inv_scales[start / g],
+                                              k);
     }
   });
 }
@@ -162,7 +164,8 @@ inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::s
         for (std::size_t i = 0; i < len; i += chunk) {
           const std::size_t c = len - i < chunk ? len - i : chunk;
           simd::encode_run<B, T, Mode, Scaled, Sat>(src + start + i, codes, c, sc, k);
-          for (std::size_t j = 0; j < c; ++j) packed_store_code<T, L>(bytes, start + i + j, codes[j]);
+          for (std::size_t j = 0; j < c; ++j)
+            packed_store_code<T, L>(bytes, start + i + j, codes[j]);
         }
       }
     }
@@ -203,15 +206,16 @@ void convert(const From* src, To* dst, std::size_t n, rounding r = rounding::nea
   namespace s = detail::simd;
   if constexpr (std::is_same_v<From, float> && s::kernel_v<To>) {
     static_assert(sizeof(To) == 1);
-    detail::bulk::encode_dispatch<B, To, false>(src, reinterpret_cast<std::uint8_t*>(dst), n, nullptr, 1.0f, 1, r, o);
+    detail::bulk::encode_dispatch<B, To, false>(src, reinterpret_cast<std::uint8_t*>(dst), n,
+                                                nullptr, 1.0f, 1, r, o);
   } else if constexpr (detail::bulk::is_half_v<From> && s::kernel_v<To>) {
     constexpr std::size_t chunk = 512;
     float buf[chunk];
     for (std::size_t i = 0; i < n; i += chunk) {
       const std::size_t len = n - i < chunk ? n - i : chunk;
       detail::bulk::half_chunk_to_float(src + i, buf, len);
-      detail::bulk::encode_dispatch<B, To, false>(buf, reinterpret_cast<std::uint8_t*>(dst + i), len,
-                                               nullptr, 1.0f, 1, r, o);
+      detail::bulk::encode_dispatch<B, To, false>(buf, reinterpret_cast<std::uint8_t*>(dst + i),
+                                                  len, nullptr, 1.0f, 1, r, o);
     }
   } else if constexpr (s::kernel_v<From> && std::is_same_v<To, float>) {
     static_assert(sizeof(From) == 1);
@@ -235,7 +239,8 @@ void convert(const float* src, packed_span<To, L> dst, rounding r = rounding::ne
              overflow o = overflow::saturate) {
   static_assert(!std::is_const_v<To>, "convert: the destination span must be mutable");
   detail::bulk::check_ptrs(src, dst.data(), dst.size(), "convert");
-  detail::bulk::encode_packed_dispatch<B, To, L, false>(src, dst.data(), dst.size(), nullptr, 1.0f, 1, r, o);
+  detail::bulk::encode_packed_dispatch<B, To, L, false>(src, dst.data(), dst.size(), nullptr, 1.0f,
+                                                        1, r, o);
 }
 
 /// Decodes packed storage: dst[i] = cast<To>(src[i], r, o) for i < src.size() (To float:
@@ -246,7 +251,8 @@ void convert(packed_span<From, L> src, To* dst, rounding r = rounding::nearest_e
   using F = std::remove_const_t<From>;
   detail::bulk::check_ptrs(src.data(), dst, src.size(), "convert");
   if constexpr (std::is_same_v<To, float>) {
-    (void)r; (void)o;  // 4- and 6-bit values are exact in float and never Inf
+    (void)r;
+    (void)o;  // 4- and 6-bit values are exact in float and never Inf
     detail::bulk::decode_packed_run<B, F, L, false>(src.data(), 0, dst, src.size(), 1.0f);
   } else {
     for (std::size_t i = 0; i < src.size(); ++i) dst[i] = cast<To>(src.get(i), r, o);
@@ -256,7 +262,8 @@ void convert(packed_span<From, L> src, To* dst, rounding r = rounding::nearest_e
 #if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
 /// std::span form of convert(src.data(), dst.data(), n): throws std::invalid_argument
 /// when src.size() != dst.size().
-template <class From, std::size_t E1, class To, std::size_t E2, class B = detail::simd::best_backend>
+template <class From, std::size_t E1, class To, std::size_t E2,
+          class B = detail::simd::best_backend>
 void convert(std::span<From, E1> src, std::span<To, E2> dst, rounding r = rounding::nearest_even,
              overflow o = overflow::saturate) {
   static_assert(!std::is_const_v<To>, "convert: the destination span must be mutable");
@@ -268,16 +275,18 @@ void convert(std::span<From, E1> src, std::span<To, E2> dst, rounding r = roundi
 #endif
 
 // ------------------------------------------------------------------------------------
-// Fused scale-and-cast.
+// Fused scale-and-cast: the caller's scales, applied with one multiply on the float side.
 //
 // Exact arithmetic (so results are reproducible and match a scalar reference):
-//   quantize:   q[i] = lowp::cast<To>(x[i] * inv_scale_of(i), r, o)
-//               where x[i] * inv_scale is ONE IEEE binary32 multiply (rounded to nearest
-//               even under the default floating-point environment), then one conversion.
-//   dequantize: y[i] = static_cast<float>(q[i]) * scale_of(i)        (one binary32 multiply)
+//   convert_scaled:   q[i] = lowp::cast<To>(x[i] * inv_scale_of(i), r, o)
+//                     where x[i] * inv_scale is ONE IEEE binary32 multiply (rounded to
+//                     nearest even under the default floating-point environment), then
+//                     one conversion.
+//   convert_unscaled: y[i] = static_cast<float>(q[i]) * scale_of(i)  (one binary32 multiply)
 // With groups, scale_of(i) = scales[i / group_size]; scales must hold
-// ceil(n / group_size) values.  Pass the reciprocal (inv_scale) to quantize, the scale
-// itself to dequantize: the library never divides, so you decide how 1/scale is rounded.
+// ceil(n / group_size) values.  Pass the reciprocal (inv_scale) to convert_scaled, the
+// scale itself to convert_unscaled: the library never divides, so you decide how 1/scale
+// is rounded.
 // A NaN or Inf scale is not rejected: it simply propagates through the multiply.
 // Throws std::invalid_argument for group_size == 0 or null pointers with n > 0.
 // ------------------------------------------------------------------------------------
@@ -285,24 +294,26 @@ void convert(std::span<From, E1> src, std::span<To, E2> dst, rounding r = roundi
 namespace detail::bulk {
 
 template <class B, class To>
-void quantize_impl(const float* x, To* q, std::size_t n, const float* inv_scales, float one_scale,
-                   std::size_t g, rounding r, overflow o) {
+void convert_scaled_impl(const float* x, To* q, std::size_t n, const float* inv_scales,
+                         float one_scale, std::size_t g, rounding r, overflow o) {
   if constexpr (simd::kernel_v<To>) {
-    encode_dispatch<B, To, true>(x, reinterpret_cast<std::uint8_t*>(q), n, inv_scales, one_scale, g, r, o);
+    encode_dispatch<B, To, true>(x, reinterpret_cast<std::uint8_t*>(q), n, inv_scales, one_scale, g,
+                                 r, o);
   } else {
-    for (std::size_t i = 0; i < n; ++i) q[i] = cast<To>(x[i] * (inv_scales ? inv_scales[i / g] : one_scale), r, o);
+    for (std::size_t i = 0; i < n; ++i)
+      q[i] = cast<To>(x[i] * (inv_scales ? inv_scales[i / g] : one_scale), r, o);
   }
 }
 
 template <class B, class From>
-void dequantize_impl(const From* q, float* y, std::size_t n, const float* scales, float one_scale,
-                     std::size_t g) {
+void convert_unscaled_impl(const From* q, float* y, std::size_t n, const float* scales,
+                           float one_scale, std::size_t g) {
   for (std::size_t start = 0; start < n; start += g) {
     const std::size_t len = n - start < g ? n - start : g;
     const float s = scales ? scales[start / g] : one_scale;
     if constexpr (simd::kernel_v<From>) {
-      simd::decode_run<B, From, true>(reinterpret_cast<const std::uint8_t*>(q + start),
-                                                 y + start, len, s);
+      simd::decode_run<B, From, true>(reinterpret_cast<const std::uint8_t*>(q + start), y + start,
+                                      len, s);
     } else {
       for (std::size_t i = start; i < start + len; ++i) y[i] = static_cast<float>(q[i]) * s;
     }
@@ -313,84 +324,92 @@ void dequantize_impl(const From* q, float* y, std::size_t n, const float* scales
 
 /// q[i] = cast<To>(x[i] * inv_scale, r, o) for i < n (To: any lowp type).
 template <class To, class B = detail::simd::best_backend>
-void quantize(const float* x, To* q, std::size_t n, float inv_scale,
-              rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
-  static_assert(is_lowp_type_v<To>, "quantize: the destination must be a lowp type");
-  detail::bulk::check_ptrs(x, q, n, "quantize");
-  detail::bulk::quantize_impl<B>(x, q, n, nullptr, inv_scale, n == 0 ? 1 : n, r, o);
+void convert_scaled(const float* x, To* q, std::size_t n, float inv_scale,
+                    rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<To>, "convert_scaled: the destination must be a lowp type");
+  detail::bulk::check_ptrs(x, q, n, "convert_scaled");
+  detail::bulk::convert_scaled_impl<B>(x, q, n, nullptr, inv_scale, n == 0 ? 1 : n, r, o);
 }
 
 /// q[i] = cast<To>(x[i] * inv_scales[i / group_size], r, o) for i < n.
 template <class To, class B = detail::simd::best_backend>
-void quantize(const float* x, To* q, std::size_t n, const float* inv_scales, std::size_t group_size,
-              rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
-  static_assert(is_lowp_type_v<To>, "quantize: the destination must be a lowp type");
-  detail::bulk::check_ptrs(x, q, n, "quantize");
-  detail::bulk::check_group(group_size, inv_scales, n, "quantize");
-  detail::bulk::quantize_impl<B>(x, q, n, inv_scales, 0.0f, group_size, r, o);
+void convert_scaled(const float* x, To* q, std::size_t n, const float* inv_scales,
+                    std::size_t group_size, rounding r = rounding::nearest_even,
+                    overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<To>, "convert_scaled: the destination must be a lowp type");
+  detail::bulk::check_ptrs(x, q, n, "convert_scaled");
+  detail::bulk::check_group(group_size, inv_scales, n, "convert_scaled");
+  detail::bulk::convert_scaled_impl<B>(x, q, n, inv_scales, 0.0f, group_size, r, o);
 }
 
 /// Packed destination: element i of q = cast<To>(x[i] * inv_scale, r, o), i < q.size().
 template <class To, packed_layout L, class B = detail::simd::best_backend>
-void quantize(const float* x, packed_span<To, L> q, float inv_scale,
-              rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
-  static_assert(!std::is_const_v<To>, "quantize: the destination span must be mutable");
-  detail::bulk::check_ptrs(x, q.data(), q.size(), "quantize");
-  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), q.size(), nullptr, inv_scale, 1, r, o);
+void convert_scaled(const float* x, packed_span<To, L> q, float inv_scale,
+                    rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
+  static_assert(!std::is_const_v<To>, "convert_scaled: the destination span must be mutable");
+  detail::bulk::check_ptrs(x, q.data(), q.size(), "convert_scaled");
+  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), q.size(), nullptr, inv_scale, 1,
+                                                       r, o);
 }
 
 /// Packed destination with one inverse scale per group of group_size elements.
 template <class To, packed_layout L, class B = detail::simd::best_backend>
-void quantize(const float* x, packed_span<To, L> q, const float* inv_scales, std::size_t group_size,
-              rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
-  static_assert(!std::is_const_v<To>, "quantize: the destination span must be mutable");
+void convert_scaled(const float* x, packed_span<To, L> q, const float* inv_scales,
+                    std::size_t group_size, rounding r = rounding::nearest_even,
+                    overflow o = overflow::saturate) {
+  static_assert(!std::is_const_v<To>, "convert_scaled: the destination span must be mutable");
   const std::size_t n = q.size();
-  detail::bulk::check_ptrs(x, q.data(), n, "quantize");
-  detail::bulk::check_group(group_size, inv_scales, n, "quantize");
-  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), n, inv_scales, 0.0f, group_size, r, o);
+  detail::bulk::check_ptrs(x, q.data(), n, "convert_scaled");
+  detail::bulk::check_group(group_size, inv_scales, n, "convert_scaled");
+  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), n, inv_scales, 0.0f, group_size,
+                                                       r, o);
 }
 
 /// y[i] = static_cast<float>(q[i]) * scale for i < n (From: any lowp type).
 template <class From, class B = detail::simd::best_backend>
-void dequantize(const From* q, float* y, std::size_t n, float scale) {
-  static_assert(is_lowp_type_v<From>, "dequantize: the source must be a lowp type");
-  detail::bulk::check_ptrs(q, y, n, "dequantize");
-  detail::bulk::dequantize_impl<B>(q, y, n, nullptr, scale, n == 0 ? 1 : n);
+void convert_unscaled(const From* q, float* y, std::size_t n, float scale) {
+  static_assert(is_lowp_type_v<From>, "convert_unscaled: the source must be a lowp type");
+  detail::bulk::check_ptrs(q, y, n, "convert_unscaled");
+  detail::bulk::convert_unscaled_impl<B>(q, y, n, nullptr, scale, n == 0 ? 1 : n);
 }
 
 /// y[i] = static_cast<float>(q[i]) * scales[i / group_size] for i < n.
 template <class From, class B = detail::simd::best_backend>
-void dequantize(const From* q, float* y, std::size_t n, const float* scales, std::size_t group_size) {
-  static_assert(is_lowp_type_v<From>, "dequantize: the source must be a lowp type");
-  detail::bulk::check_ptrs(q, y, n, "dequantize");
-  detail::bulk::check_group(group_size, scales, n, "dequantize");
-  detail::bulk::dequantize_impl<B>(q, y, n, scales, 0.0f, group_size);
+void convert_unscaled(const From* q, float* y, std::size_t n, const float* scales,
+                      std::size_t group_size) {
+  static_assert(is_lowp_type_v<From>, "convert_unscaled: the source must be a lowp type");
+  detail::bulk::check_ptrs(q, y, n, "convert_unscaled");
+  detail::bulk::check_group(group_size, scales, n, "convert_unscaled");
+  detail::bulk::convert_unscaled_impl<B>(q, y, n, scales, 0.0f, group_size);
 }
 
 /// Packed source: y[i] = static_cast<float>(q[i]) * scale for i < q.size().
 template <class From, packed_layout L, class B = detail::simd::best_backend>
-void dequantize(packed_span<From, L> q, float* y, float scale) {
+void convert_unscaled(packed_span<From, L> q, float* y, float scale) {
   using F = std::remove_const_t<From>;
-  detail::bulk::check_ptrs(q.data(), y, q.size(), "dequantize");
+  detail::bulk::check_ptrs(q.data(), y, q.size(), "convert_unscaled");
   detail::bulk::decode_packed_run<B, F, L, true>(q.data(), 0, y, q.size(), scale);
 }
 
 /// Packed source with one scale per group of group_size elements.
 template <class From, packed_layout L, class B = detail::simd::best_backend>
-void dequantize(packed_span<From, L> q, float* y, const float* scales, std::size_t group_size) {
+void convert_unscaled(packed_span<From, L> q, float* y, const float* scales,
+                      std::size_t group_size) {
   using F = std::remove_const_t<From>;
   const std::size_t n = q.size();
-  detail::bulk::check_ptrs(q.data(), y, n, "dequantize");
-  detail::bulk::check_group(group_size, scales, n, "dequantize");
+  detail::bulk::check_ptrs(q.data(), y, n, "convert_unscaled");
+  detail::bulk::check_group(group_size, scales, n, "convert_unscaled");
   for (std::size_t start = 0; start < n; start += group_size) {
     const std::size_t len = n - start < group_size ? n - start : group_size;
     detail::bulk::decode_packed_run<B, F, L, true>(q.data(), start, y + start, len,
-                                                scales[start / group_size]);
+                                                   scales[start / group_size]);
   }
 }
 
 /// The SIMD back-end the bulk functions were compiled with: "avx512", "avx2" or "scalar".
 template <class B = detail::simd::best_backend>
-constexpr const char* bulk_backend_name() noexcept { return B::name; }
+constexpr const char* bulk_backend_name() noexcept {
+  return B::name;
+}
 
 }  // namespace lowp

@@ -24,14 +24,35 @@ template <class Derived>
 row_major_matrixf to_row_major(const Eigen::MatrixBase<Derived>& m) {
   return m.template cast<float>();
 }
-inline std::size_t eigen_size(Eigen::Index n) noexcept { return static_cast<std::size_t>(n); }
+inline std::size_t eigen_size(Eigen::Index n) noexcept {
+  return static_cast<std::size_t>(n);
+}
+
+template <class A, class B>
+void check_same_shape(const char* who, const Eigen::MatrixBase<A>& a,
+                      const Eigen::MatrixBase<B>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols())
+    throw std::invalid_argument(std::string(who) + ": shapes differ (" + std::to_string(a.rows()) +
+                                " x " + std::to_string(a.cols()) + " vs " +
+                                std::to_string(b.rows()) + " x " + std::to_string(b.cols()) + ")");
+}
+
+/// metric(x, y) of two matrices of one shape, through the metric's pointer form.
+template <class A, class B>
+double eigen_metric(const char* who, double (*metric)(const float*, const float*, std::size_t),
+                    const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
+  check_same_shape(who, x, y);
+  const row_major_matrixf a = to_row_major(x), b = to_row_major(y);
+  return metric(a.data(), b.data(), eigen_size(a.size()));
+}
 }  // namespace detail
 
 /// lowp::quantize on an Eigen matrix (rows = output channels / tokens).  Same contract
 /// (std::invalid_argument for NaN/Inf naming the element, bad group sizes; an empty
 /// matrix gives an empty tensor).
 template <class Policy, class Derived>
-quantized_tensor<Policy> quantize(Policy policy, const Eigen::MatrixBase<Derived>& W, granularity gran) {
+quantized_tensor<Policy> quantize(Policy policy, const Eigen::MatrixBase<Derived>& W,
+                                  granularity gran) {
   const row_major_matrixf w = detail::to_row_major(W);
   return quantize(std::move(policy), w.data(), detail::eigen_size(w.rows()),
                   detail::eigen_size(w.cols()), gran);
@@ -40,7 +61,8 @@ quantized_tensor<Policy> quantize(Policy policy, const Eigen::MatrixBase<Derived
 /// Quantize-dequantize of an Eigen matrix: the float matrix a model would see.
 /// Same contract as lowp::fake_quantize.
 template <class Policy, class Derived>
-Eigen::MatrixXf fake_quantize(Policy policy, const Eigen::MatrixBase<Derived>& W, granularity gran) {
+Eigen::MatrixXf fake_quantize(Policy policy, const Eigen::MatrixBase<Derived>& W,
+                              granularity gran) {
   row_major_matrixf w = detail::to_row_major(W);
   fake_quantize(std::move(policy), w.data(), w.data(), detail::eigen_size(w.rows()),
                 detail::eigen_size(w.cols()), gran);
@@ -55,47 +77,27 @@ Eigen::MatrixXf dequantize_matrix(const quantized_tensor<Policy>& q) {
   return out;
 }
 
-namespace detail {
-template <class A, class B>
-void check_same_shape(const char* who, const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols())
-    throw std::invalid_argument(std::string(who) + ": shapes differ (" + std::to_string(a.rows()) + " x " +
-                                std::to_string(a.cols()) + " vs " + std::to_string(b.rows()) + " x " +
-                                std::to_string(b.cols()) + ")");
-}
-}  // namespace detail
-
 // Metrics on Eigen matrices: the same definitions and contract as metrics.hpp, plus
 // std::invalid_argument when the shapes differ.
 template <class A, class B>
 double mse(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
-  detail::check_same_shape("lowp::mse", x, y);
-  const row_major_matrixf a = detail::to_row_major(x), b = detail::to_row_major(y);
-  return mse(a.data(), b.data(), detail::eigen_size(a.size()));
+  return detail::eigen_metric("lowp::mse", mse, x, y);
 }
 template <class A, class B>
 double sqnr_db(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
-  detail::check_same_shape("lowp::sqnr_db", x, y);
-  const row_major_matrixf a = detail::to_row_major(x), b = detail::to_row_major(y);
-  return sqnr_db(a.data(), b.data(), detail::eigen_size(a.size()));
+  return detail::eigen_metric("lowp::sqnr_db", sqnr_db, x, y);
 }
 template <class A, class B>
 double max_abs_error(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
-  detail::check_same_shape("lowp::max_abs_error", x, y);
-  const row_major_matrixf a = detail::to_row_major(x), b = detail::to_row_major(y);
-  return max_abs_error(a.data(), b.data(), detail::eigen_size(a.size()));
+  return detail::eigen_metric("lowp::max_abs_error", max_abs_error, x, y);
 }
 template <class A, class B>
 double relative_frobenius_error(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
-  detail::check_same_shape("lowp::relative_frobenius_error", x, y);
-  const row_major_matrixf a = detail::to_row_major(x), b = detail::to_row_major(y);
-  return relative_frobenius_error(a.data(), b.data(), detail::eigen_size(a.size()));
+  return detail::eigen_metric("lowp::relative_frobenius_error", relative_frobenius_error, x, y);
 }
 template <class A, class B>
 double cosine_similarity(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<B>& y) {
-  detail::check_same_shape("lowp::cosine_similarity", x, y);
-  const row_major_matrixf a = detail::to_row_major(x), b = detail::to_row_major(y);
-  return cosine_similarity(a.data(), b.data(), detail::eigen_size(a.size()));
+  return detail::eigen_metric("lowp::cosine_similarity", cosine_similarity, x, y);
 }
 
 /// ||W X - W_hat X||^2 / ||W X||^2 for W, W_hat (rows x cols) and calibration inputs X

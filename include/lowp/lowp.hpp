@@ -4,14 +4,14 @@
 // lowp/lorc.hpp; link lowp::solvers for them.)
 #pragma once
 
-#include "config.hpp"
-#include "format_traits.hpp"
-#include "types.hpp"
-#include "cast.hpp"
-#include "format_card.hpp"
-#include "packed.hpp"
 #include "bulk.hpp"
-#include "shift_cast.hpp"
-#include "scale.hpp"
-#include "quantize.hpp"
+#include "cast.hpp"
+#include "config.hpp"
+#include "format_card.hpp"
+#include "format_traits.hpp"
 #include "metrics.hpp"
+#include "packed.hpp"
+#include "quantize.hpp"
+#include "scale.hpp"
+#include "shift_cast.hpp"
+#include "types.hpp"

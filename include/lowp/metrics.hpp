@@ -25,9 +25,17 @@ inline void check_metric_size(const char* who, std::size_t n) {
 }
 inline void check_metric_sizes(const char* who, std::size_t a, std::size_t b) {
   if (a != b)
-    throw std::invalid_argument(std::string(who) + ": sizes differ (" + std::to_string(a) +
-                                " vs " + std::to_string(b) + ")");
+    throw std::invalid_argument(std::string(who) + ": sizes differ (" + std::to_string(a) + " vs " +
+                                std::to_string(b) + ")");
   check_metric_size(who, a);
+}
+
+/// The vector form of a metric: its pointer form, after checking the sizes.
+inline double vector_metric(const char* who,
+                            double (*metric)(const float*, const float*, std::size_t),
+                            const std::vector<float>& x, const std::vector<float>& y) {
+  check_metric_sizes(who, x.size(), y.size());
+  return metric(x.data(), y.data(), x.size());
 }
 
 struct sums {
@@ -61,8 +69,9 @@ inline double mse(const float* x, const float* y, std::size_t n) {
 inline double sqnr_db(const float* x, const float* y, std::size_t n) {
   detail::check_metric_size("lowp::sqnr_db", n);
   const auto s = detail::accumulate(x, y, n);
-  if (s.ee == 0.0) return s.xx == 0.0 ? std::numeric_limits<double>::quiet_NaN()
-                                      : std::numeric_limits<double>::infinity();
+  if (s.ee == 0.0)
+    return s.xx == 0.0 ? std::numeric_limits<double>::quiet_NaN()
+                       : std::numeric_limits<double>::infinity();
   return 10.0 * std::log10(s.xx / s.ee);
 }
 
@@ -97,9 +106,9 @@ inline double cosine_similarity(const float* x, const float* y, std::size_t n) {
 inline double layer_output_error(const float* W, const float* W_hat, const float* X,
                                  std::size_t rows, std::size_t cols, std::size_t tokens) {
   if (rows == 0 || cols == 0 || tokens == 0)
-    throw std::invalid_argument("lowp::layer_output_error: empty dimension (" + std::to_string(rows) +
-                                " x " + std::to_string(cols) + " times " + std::to_string(cols) +
-                                " x " + std::to_string(tokens) + ")");
+    throw std::invalid_argument("lowp::layer_output_error: empty dimension (" +
+                                std::to_string(rows) + " x " + std::to_string(cols) + " times " +
+                                std::to_string(cols) + " x " + std::to_string(tokens) + ")");
   double num = 0, den = 0;
   std::vector<double> y(tokens), d(tokens);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -126,24 +135,19 @@ inline double layer_output_error(const float* W, const float* W_hat, const float
 // --- std::vector forms: also check that the sizes agree --------------------------------
 
 inline double mse(const std::vector<float>& x, const std::vector<float>& y) {
-  detail::check_metric_sizes("lowp::mse", x.size(), y.size());
-  return mse(x.data(), y.data(), x.size());
+  return detail::vector_metric("lowp::mse", mse, x, y);
 }
 inline double sqnr_db(const std::vector<float>& x, const std::vector<float>& y) {
-  detail::check_metric_sizes("lowp::sqnr_db", x.size(), y.size());
-  return sqnr_db(x.data(), y.data(), x.size());
+  return detail::vector_metric("lowp::sqnr_db", sqnr_db, x, y);
 }
 inline double max_abs_error(const std::vector<float>& x, const std::vector<float>& y) {
-  detail::check_metric_sizes("lowp::max_abs_error", x.size(), y.size());
-  return max_abs_error(x.data(), y.data(), x.size());
+  return detail::vector_metric("lowp::max_abs_error", max_abs_error, x, y);
 }
 inline double relative_frobenius_error(const std::vector<float>& x, const std::vector<float>& y) {
-  detail::check_metric_sizes("lowp::relative_frobenius_error", x.size(), y.size());
-  return relative_frobenius_error(x.data(), y.data(), x.size());
+  return detail::vector_metric("lowp::relative_frobenius_error", relative_frobenius_error, x, y);
 }
 inline double cosine_similarity(const std::vector<float>& x, const std::vector<float>& y) {
-  detail::check_metric_sizes("lowp::cosine_similarity", x.size(), y.size());
-  return cosine_similarity(x.data(), y.data(), x.size());
+  return detail::vector_metric("lowp::cosine_similarity", cosine_similarity, x, y);
 }
 /// Vector form of layer_output_error; throws std::invalid_argument unless
 /// W.size() == W_hat.size() == rows * cols and X.size() == cols * tokens.
@@ -151,9 +155,9 @@ inline double layer_output_error(const std::vector<float>& W, const std::vector<
                                  const std::vector<float>& X, std::size_t rows, std::size_t cols,
                                  std::size_t tokens) {
   if (W.size() != rows * cols || W_hat.size() != rows * cols || X.size() != cols * tokens)
-    throw std::invalid_argument("lowp::layer_output_error: sizes do not match " + std::to_string(rows) +
-                                " x " + std::to_string(cols) + " and " + std::to_string(cols) + " x " +
-                                std::to_string(tokens));
+    throw std::invalid_argument("lowp::layer_output_error: sizes do not match " +
+                                std::to_string(rows) + " x " + std::to_string(cols) + " and " +
+                                std::to_string(cols) + " x " + std::to_string(tokens));
   return layer_output_error(W.data(), W_hat.data(), X.data(), rows, cols, tokens);
 }
 

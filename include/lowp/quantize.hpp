@@ -1,7 +1,8 @@
 // lowp/quantize.hpp — granularity, quantized tensors, weight/activation quantizers and
 // fake quantization on plain arrays.
 //
-// Layer: quantization.  Includes scale.hpp, packed.hpp, bulk.hpp and the standard library.
+// Layer: quantization.  Includes scale.hpp, packed.hpp, detail/exact_quotient.hpp (bulk)
+// and the standard library.
 //
 // Quick use:
 //
@@ -33,16 +34,18 @@
 // the whole tensor, treated as one row of rows*cols values (so prepare() sees 1 x rows*cols).
 #pragma once
 
-#include <cmath>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "bulk.hpp"
+#include "detail/exact_quotient.hpp"
+#include "detail/finite.hpp"
 #include "packed.hpp"
 #include "scale.hpp"
 
@@ -106,8 +109,8 @@ struct group_grid {
 /// std::invalid_argument for group size 0 (always), a group larger than the row (unless
 /// the tensor is empty), and per_block with a policy that has no block size.
 template <class Policy>
-group_grid resolve_grid(const char* who, granularity gran, const Policy& policy,
-                        std::size_t rows, std::size_t cols) {
+group_grid resolve_grid(const char* who, granularity gran, const Policy& policy, std::size_t rows,
+                        std::size_t cols) {
   group_grid grid;
   switch (gran.type()) {
     case granularity::kind::per_tensor:
@@ -138,124 +141,88 @@ group_grid resolve_grid(const char* who, granularity gran, const Policy& policy,
   return grid;
 }
 
-[[noreturn]] inline void throw_nonfinite_at(const char* who, float v, std::size_t flat,
-                                            std::size_t cols) {
-  throw std::invalid_argument(std::string(who) + ": non-finite value (" +
-                              (std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf")) +
-                              ") at index " + std::to_string(flat) + " (row " +
-                              std::to_string(cols == 0 ? 0 : flat / cols) + ", column " +
-                              std::to_string(cols == 0 ? 0 : flat % cols) + ")");
-}
+/// True for lowp's policies (detail::policy_base), which quantize() drives through their
+/// *_if_finite hooks and bulk-encodes through cast_divisor().  Any other policy of the
+/// concept gets the plain path: W checked before the whole matrix is prepared and before
+/// each group is fitted, and every element encoded by encode().
+template <class Policy>
+inline constexpr bool is_lowp_policy_v = std::is_base_of_v<policy_tag, Policy>;
 
-/// Throws (naming the first bad element of x[0..n)) if any value is NaN or Inf.
-inline void check_finite(const char* who, const float* x, std::size_t n, std::size_t first_flat,
-                         std::size_t cols) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) throw_nonfinite_at(who, x[i], first_flat + i, cols);
-}
-
-template <class P, class = void>
-struct has_prepare_rows : std::false_type {};
-template <class P>
-struct has_prepare_rows<P, std::void_t<decltype(std::declval<P&>().prepare_rows(
-                               nullptr, std::size_t{}, std::size_t{}, std::size_t{}, std::size_t{},
-                               std::size_t{})),
-                           decltype(std::declval<const P&>().prepare_block_rows())>> : std::true_type {};
-
-template <class P, class = void>
-struct has_fast_scale : std::false_type {};
-template <class P>
-struct has_fast_scale<P, std::void_t<decltype(std::declval<const P&>().fast_scale(
-                             std::declval<const typename P::params&>()))>> : std::true_type {};
-
-/// The most significant bits any value or rounding boundary (midpoint between two
-/// neighbours) of F can have: M + 2 for an FP format, b + 1 for a b-bit integer.
-template <class F>
-constexpr int boundary_bits() noexcept {
-  if constexpr (is_lowp_int_v<F>) {
-    return F::traits_type::bits + 1;
+/// Rows per prepare block (whole compute groups), 0 for the whole matrix at once.
+template <class Policy>
+std::size_t prepare_block_rows(const Policy& pol) noexcept {
+  if constexpr (is_lowp_policy_v<Policy>) {
+    return pol.prepare_block_rows();
   } else {
-    return float_layout<typename F::traits_type>::M + 2;
+    (void)pol;
+    return 0;
   }
 }
 
-/// q[i] = a float that every deterministic rounding to F rounds exactly as it rounds
-/// the real quotient x[i] / s (s > 0 finite), so that a bulk float -> F conversion of q
-/// is the correctly rounded x / s.
+/// Prepares rows [first, last) of the grid; false when they hold a NaN or Inf.
+template <class Policy>
+bool prepare_rows_if_finite(Policy& pol, const float* W, const group_grid& grid, std::size_t first,
+                            std::size_t last) {
+  if constexpr (is_lowp_policy_v<Policy>) {
+    return pol.prepare_rows_if_finite(W, grid.qrows, grid.qcols, grid.group, first, last);
+  } else {  // prepare_block_rows() is 0: the whole matrix
+    if (first_nonfinite(W, grid.qrows * grid.qcols) != grid.qrows * grid.qcols) return false;
+    pol.prepare(W, grid.qrows, grid.qcols, grid.group);
+    return true;
+  }
+}
+
+/// The params of the group x[0..n) of row `row`; nullopt when it holds a NaN or Inf.
+template <class Policy>
+std::optional<typename Policy::params> fit_if_finite(const Policy& pol, const float* x,
+                                                     std::size_t n, std::size_t row) {
+  if constexpr (is_lowp_policy_v<Policy>) {
+    return pol.fit_if_finite(x, n, 1, row);
+  } else {
+    if (first_nonfinite(x, n) != n) return std::nullopt;
+    return pol.fit(x, n, 1, row);
+  }
+}
+
+/// Throws std::invalid_argument naming the first NaN or Inf of x[0..n), which starts at
+/// element `first` of the caller's rows x cols matrix W: "index i (row r, column c)".
+[[noreturn]] inline void throw_nonfinite_in(const char* who, const float* x, std::size_t n,
+                                            std::size_t first, std::size_t cols) {
+  const std::size_t i = first_nonfinite(x, n);
+  throw_nonfinite<std::invalid_argument>(who, "W", x[i < n ? i : 0], at_index(first + i, cols));
+}
+
+/// The group loop of quantize() and fake_quantize().  Prepares the policy in blocks of
+/// whole compute groups just before their rows are fitted (so each row of W is read from
+/// memory once), fits every group in row-major order, and calls
+/// visit(group index, flat index of its first element, x, n, params) for it.
 ///
-/// Why it works: q = fl(x / s) is correctly rounded, and every rounding boundary of F
-/// (a value or a midpoint, <= boundary_bits<F>() significant bits, well above the float
-/// subnormal range) is a float, so fl() never carries x / s across one; it can only land
-/// *on* one when x / s is merely close to it.  Only then (q has few significant bits and
-/// the residual x - q s, computed exactly in double and only its sign used, is non-zero)
-/// q moves one float ulp toward x / s: a float with 24 significant bits, which is no
-/// boundary, on the same side as x / s.  Plain float division would instead create
-/// false ties (and x * (1/s) is not even correctly rounded).
-template <class F>
-inline void exact_quotients(const float* x, std::size_t n, float s, float* q) noexcept {
-  constexpr std::uint32_t low = (std::uint32_t{1} << (24 - boundary_bits<F>())) - 1u;
-  const double sd = static_cast<double>(s);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float qi = x[i] / s;
-    std::uint32_t b = bit_cast<std::uint32_t>(qi);
-    // x - q s, exactly signed: the product is exact in double, and the rounded
-    // difference has the sign of the exact one (never 0 unless it is: both are
-    // multiples of 2^-298, far above double's underflow).
-    const double r = static_cast<double>(x[i]) - static_cast<double>(qi) * sd;
-    // Branch-free, so that it vectorizes: delta = candidate ? (grow ? +1 : -1) : 0.
-    const std::uint32_t candidate = static_cast<std::uint32_t>((b & low) == 0) &
-                                    static_cast<std::uint32_t>(r != 0.0);
-    const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);  // |q| moves toward |x / s|
-    b += candidate * (2u * grow - 1u);
-    q[i] = bit_cast<float>(b);
+/// W is checked for NaN/Inf here, the one check of quantize() and fake_quantize(): lowp's
+/// policies see a NaN/Inf in the scans that prepare and fit the groups anyway (their
+/// *_if_finite hooks; no extra pass over W), any other policy is checked with
+/// first_nonfinite() before its prepare() and fit() read the values.  The first bad
+/// element is reported as "<who>: W contains NaN or Inf (NaN at index 145 (row 2, column
+/// 17))", in the rows x cols of the caller's matrix.
+template <class Policy, class Visit>
+void for_each_group(const char* who, Policy& pol, const float* W, std::size_t cols,
+                    const group_grid& grid, Visit&& visit) {
+  const std::size_t gpr = grid.per_row(), block = prepare_block_rows(pol);
+  const std::size_t rows_per_block = block == 0 ? grid.qrows : block;
+  for (std::size_t r = 0; r < grid.qrows; ++r) {
+    const float* row = W + r * grid.qcols;
+    if (r % rows_per_block == 0) {
+      const std::size_t last = std::min(r + rows_per_block, grid.qrows);
+      if (!prepare_rows_if_finite(pol, W, grid, r, last))
+        throw_nonfinite_in(who, row, (last - r) * grid.qcols, r * grid.qcols, cols);
+    }
+    for (std::size_t j = 0; j < gpr; ++j) {
+      const std::size_t c0 = j * grid.group, n = std::min(grid.group, grid.qcols - c0);
+      const std::optional<typename Policy::params> p = fit_if_finite(pol, row + c0, n, r);
+      if (!p) throw_nonfinite_in(who, row + c0, n, r * grid.qcols + c0, cols);
+      visit(r * gpr + j, r * grid.qcols + c0, row + c0, n, *p);
+    }
   }
 }
-
-/// E2M1 codes of x / s, rounded to nearest even and saturated, for s > 0 finite: the
-/// count of the seven rounding boundaries m * s (m = 0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5,
-/// the midpoints between the magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6) that |x| passes, plus
-/// the sign bit.  Exact: m * s is exact in double, and for a float a,
-///   a / s > m  <=>  a > RD(m s)      a / s >= m  <=>  a >= RU(m s)
-/// (RD/RU: m s rounded down/up to float).  A tie goes to the even magnitude code: below
-/// for the midpoints after an even code (strict >), above after an odd one (>=).  Seven
-/// compares per element, which vectorize; no division, no conversion.
-struct fp4_nearest_encoder {
-  float t[7];
-  explicit fp4_nearest_encoder(float s) noexcept {
-    constexpr double mid[7] = {0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0};
-    for (int i = 0; i < 7; ++i) {
-      const double T = mid[i] * static_cast<double>(s);  // exact: 24-bit s times a <= 3-bit m
-      const float f = static_cast<float>(T);
-      std::uint32_t b = bit_cast<std::uint32_t>(f);  // f >= 0: +-1 on the bits is the next float
-      if (i % 2 == 0 && static_cast<double>(f) > T) --b;  // RD
-      if (i % 2 == 1 && static_cast<double>(f) < T) ++b;  // RU
-      t[i] = bit_cast<float>(b);
-    }
-  }
-  std::uint32_t code(float x) const noexcept {
-    const std::uint32_t bx = bit_cast<std::uint32_t>(x);
-    const float a = bit_cast<float>(bx & 0x7FFFFFFFu);
-    const std::uint32_t c = static_cast<std::uint32_t>(a > t[0]) + static_cast<std::uint32_t>(a >= t[1]) +
-                            static_cast<std::uint32_t>(a > t[2]) + static_cast<std::uint32_t>(a >= t[3]) +
-                            static_cast<std::uint32_t>(a > t[4]) + static_cast<std::uint32_t>(a >= t[5]) +
-                            static_cast<std::uint32_t>(a > t[6]);
-    return c | ((bx >> 28) & 8u);
-  }
-  /// Packed codes of x[0..2m) into bytes[0..m): element 2j in the low nibble.  In
-  /// chunks: codes in 32-bit lanes first (compares vectorize without narrowing), then
-  /// the nibbles are paired.
-  void encode_pairs(const float* x, std::size_t m, std::uint8_t* bytes) const noexcept {
-    constexpr std::size_t chunk = 64;  // pairs
-    std::uint32_t c[2 * chunk];
-    for (std::size_t j0 = 0; j0 < m; j0 += chunk) {
-      const std::size_t len = m - j0 < chunk ? m - j0 : chunk;
-      const float* xs = x + 2 * j0;
-      for (std::size_t i = 0; i < 2 * len; ++i) c[i] = code(xs[i]);
-      for (std::size_t j = 0; j < len; ++j)
-        bytes[j0 + j] = static_cast<std::uint8_t>(c[2 * j] | (c[2 * j + 1] << 4));
-    }
-  }
-};
 
 }  // namespace detail
 
@@ -296,9 +263,9 @@ class quantized_tensor {
                                      std::vector<params_type> params) {
     quantized_tensor t(std::move(policy), rows, cols, gran);
     if (params.size() != t.params_.size())
-      throw std::invalid_argument("lowp::quantized_tensor::from_codes: " + std::to_string(params.size()) +
-                                  " params given, the grid has " + std::to_string(t.params_.size()) +
-                                  " groups");
+      throw std::invalid_argument(
+          "lowp::quantized_tensor::from_codes: " + std::to_string(params.size()) +
+          " params given, the grid has " + std::to_string(t.params_.size()) + " groups");
     t.params_ = std::move(params);
     for (std::size_t i = 0; i < rows * cols; ++i) t.set_code_flat(i, codes[i]);
     return t;
@@ -323,9 +290,11 @@ class quantized_tensor {
   const params_type& group_params(std::size_t r, std::size_t j) const noexcept {
     return params_[r * grid_.per_row() + j];
   }
-  params_type& group_params(std::size_t r, std::size_t j) noexcept { return params_[r * grid_.per_row() + j]; }
+  params_type& group_params(std::size_t r, std::size_t j) noexcept {
+    return params_[r * grid_.per_row() + j];
+  }
   /// The params that element (r, c) uses.  Unchecked.
-  const params_type& params_of(std::size_t r, std::size_t c) const noexcept {
+  const params_type& element_params(std::size_t r, std::size_t c) const noexcept {
     if (gran_.type() == granularity::kind::per_tensor) return params_[0];
     return params_[r * grid_.per_row() + c / grid_.group];
   }
@@ -354,18 +323,20 @@ class quantized_tensor {
   }
 
   /// Code of element (r, c).  Unchecked.
-  storage_type code(std::size_t r, std::size_t c) const noexcept { return code_flat(r * cols_ + c); }
-  storage_type code_flat(std::size_t i) const noexcept {
-    return codes_[i].bits();
+  storage_type code(std::size_t r, std::size_t c) const noexcept {
+    return code_flat(r * cols_ + c);
   }
-  void set_code(std::size_t r, std::size_t c, storage_type code) noexcept { set_code_flat(r * cols_ + c, code); }
+  storage_type code_flat(std::size_t i) const noexcept { return codes_[i].bits(); }
+  void set_code(std::size_t r, std::size_t c, storage_type code) noexcept {
+    set_code_flat(r * cols_ + c, code);
+  }
   void set_code_flat(std::size_t i, storage_type code) noexcept {
     codes_[i] = format::from_bits(code);
   }
 
   /// The dequantized value of element (r, c).  Unchecked.
   float value(std::size_t r, std::size_t c) const noexcept {
-    return policy_.decode(code(r, c), params_of(r, c));
+    return policy_.decode(code(r, c), element_params(r, c));
   }
   /// All rows*cols dequantized values, row-major, into out.
   void dequantize(float* out) const noexcept {
@@ -387,51 +358,13 @@ class quantized_tensor {
   std::vector<params_type> params_{};
 };
 
-namespace detail {
-
-template <class Policy>
-using storage_type_of = typename Policy::format::storage_type;
-
-/// Runs `body` (prepare() or fit() of a policy over x[0..n), flat index first_flat);
-/// when it throws std::invalid_argument because of a NaN/Inf, rethrows naming the first
-/// bad element by flat index, row and column of the caller's matrix.
-template <class Body>
-auto with_flat_nonfinite_report(const char* who, const float* x, std::size_t n, std::size_t first_flat,
-                                std::size_t cols, Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const std::invalid_argument&) {
-    check_finite(who, x, n, first_flat, cols);  // throws the better message if it applies
-    throw;
-  }
-}
-
-/// Encodes quotients buf[0..len) (see exact_quotients) into t's codes from flat index
-/// `flat`, with rounding `r`: a bulk conversion where the packed layout allows it.
-template <class Policy>
-void store_quotients(quantized_tensor<Policy>& t, const float* buf, std::size_t len, std::size_t flat,
-                     rounding r) {
-  using F = typename Policy::format;
-  if constexpr (is_packable_v<F>) {
-    constexpr std::size_t per = packed_bits_v<F> == 4 ? 2 : 4;  // elements that start a byte
-    if (flat % per == 0) {
-      convert(buf, t.codes().span().subspan(flat, len), r);
-      return;
-    }
-    for (std::size_t i = 0; i < len; ++i) t.set_code_flat(flat + i, cast<F>(buf[i], r).bits());
-  } else {
-    convert(buf, t.codes().data() + flat, len, r);
-  }
-}
-
-}  // namespace detail
-
 /// Quantizes the rows x cols row-major matrix W with `policy` at granularity `gran`.
 ///
-/// The policy is copied, prepare()d on W (on 1 x rows*cols for per_tensor) and fit() on
+/// The policy is copied, prepared on W (on 1 x rows*cols for per_tensor) and fit() on
 /// every group in row-major order; elements are encoded in row-major order (so a
-/// stochastic policy is reproducible).  Policies with fast_scale() (all but minmax and
-/// MXINT) are encoded through lowp::convert (bulk.hpp, SIMD) on exact quotients, with
+/// stochastic policy is reproducible).  Groups whose encode() is a plain cast of x / s
+/// (policy_base::cast_divisor(): every deterministic policy but minmax and MXINT) are
+/// encoded in bulk (detail::quotient_encoder: SIMD conversions of exact quotients), with
 /// the same codes as policy.encode() element by element.  Contract:
 /// - rows*cols == 0: an empty tensor of that shape (no error, unless the group size is 0);
 /// - group size 0, a group larger than the row, per_block without a block policy:
@@ -446,106 +379,46 @@ quantized_tensor<Policy> quantize(Policy policy, const float* W, std::size_t row
   quantized_tensor<Policy> t(std::move(policy), rows, cols, gran);
   if (rows * cols == 0) return t;
   auto& pol = t.policy();
-  // prepare(): in blocks of rows just before they are fitted when the policy allows it
-  // (each row is then read from memory once), else over the whole matrix first.
-  std::size_t block = 0;
-  if constexpr (detail::has_prepare_rows<Policy>::value) block = pol.prepare_block_rows();
-  if (block == 0) {
-    detail::with_flat_nonfinite_report(who, W, rows * cols, 0, cols, [&] {
-      pol.prepare(W, grid.qrows, grid.qcols, grid.group);
-    });
+  using format = typename Policy::format;
+  using codes_type = typename quantized_tensor<Policy>::code_container;
+  std::optional<detail::quotient_encoder<format, codes_type>> bulk;
+  if constexpr (detail::is_lowp_policy_v<Policy>) {
+    constexpr std::size_t buffer = 4096;  // quotients per bulk conversion, at most
+    bulk.emplace(t.codes(), pol.rounding_config().mode, std::min(buffer, grid.qcols));
   }
-  const std::size_t gpr = grid.per_row();
-  constexpr std::size_t chunk = 4096;  // quotients buffered per bulk conversion
-  std::vector<float> buf;
-  if constexpr (detail::has_fast_scale<Policy>::value) buf.resize(std::min(chunk, grid.qcols));
-  for (std::size_t r = 0; r < grid.qrows; ++r) {
-    if constexpr (detail::has_prepare_rows<Policy>::value) {
-      if (block != 0 && r % block == 0) {
-        const std::size_t last = std::min(r + block, grid.qrows);
-        detail::with_flat_nonfinite_report(who, W + r * grid.qcols, (last - r) * grid.qcols, r * grid.qcols,
-                                           cols, [&] {
-                                             pol.prepare_rows(W, grid.qrows, grid.qcols, grid.group, r, last);
-                                           });
+  auto encode_group = [&](std::size_t group, std::size_t first, const float* x, std::size_t n,
+                          const typename Policy::params& p) {
+    t.params()[group] = p;
+    if constexpr (detail::is_lowp_policy_v<Policy>) {
+      const float s = pol.cast_divisor(p);
+      if (s > 0.0f) {
+        bulk->encode(x, n, s, first);
+        return;
       }
     }
-    std::size_t pending = 0, pending_flat = 0;  // buffered quotients not yet encoded
-    for (std::size_t j = 0; j < gpr; ++j) {
-      const std::size_t c0 = j * grid.group, n = std::min(grid.group, grid.qcols - c0);
-      const std::size_t flat0 = r * grid.qcols + c0;
-      const float* x = W + flat0;
-      const auto p = detail::with_flat_nonfinite_report(who, x, n, flat0, cols,
-                                                        [&] { return pol.fit(x, n, 1, r); });
-      t.params()[r * gpr + j] = p;
-      if constexpr (detail::has_fast_scale<Policy>::value) {
-        const float s = pol.fast_scale(p);
-        if constexpr (std::is_same_v<typename Policy::format, float4_e2m1fn>) {
-          if (s > 0.0f && pol.rounding_config().mode == rounding::nearest_even) {
-            // The FP4 kernel: codes straight from compares (see fp4_nearest_encoder).
-            const detail::fp4_nearest_encoder enc(s);
-            std::size_t i = 0;
-            if (flat0 % 2 != 0) {
-              t.set_code_flat(flat0, static_cast<detail::storage_type_of<Policy>>(enc.code(x[0])));
-              i = 1;
-            }
-            const std::size_t pairs = (n - i) / 2;
-            enc.encode_pairs(x + i, pairs, t.codes().bytes() + (flat0 + i) / 2);
-            i += 2 * pairs;
-            if (i < n) t.set_code_flat(flat0 + i, static_cast<detail::storage_type_of<Policy>>(enc.code(x[i])));
-            continue;
-          }
-        }
-        if (s > 0.0f) {
-          for (std::size_t i0 = 0; i0 < n; i0 += chunk) {  // huge groups (per tensor): in pieces
-            const std::size_t len = std::min(chunk, n - i0);
-            if (pending + len > buf.size()) {
-              detail::store_quotients(t, buf.data(), pending, pending_flat, pol.rounding_config().mode);
-              pending = 0;
-            }
-            if (pending == 0) pending_flat = flat0 + i0;
-            detail::exact_quotients<typename Policy::format>(x + i0, len, s, buf.data() + pending);
-            pending += len;
-          }
-          continue;
-        }
-        if (pending != 0) {
-          detail::store_quotients(t, buf.data(), pending, pending_flat, pol.rounding_config().mode);
-          pending = 0;
-        }
-      }
-      for (std::size_t i = 0; i < n; ++i) t.set_code_flat(flat0 + i, pol.encode(x[i], p));
-    }
-    if constexpr (detail::has_fast_scale<Policy>::value) {
-      if (pending != 0) detail::store_quotients(t, buf.data(), pending, pending_flat, pol.rounding_config().mode);
-    }
-  }
+    for (std::size_t i = 0; i < n; ++i) t.set_code_flat(first + i, pol.encode(x[i], p));
+  };
+  detail::for_each_group(who, pol, W, cols, grid, encode_group);
+  if (bulk) bulk->finish();
   return t;
 }
 
-/// quantize() then dequantize(), without storing codes: out[i] = policy.fake(W[i], p).
-/// out may alias W (in-place).  Same contract as quantize(); on an exception, out is
-/// unspecified (partially written).
+/// quantize() then dequantize(), without storing codes: out[i] = policy.fake(W[i], p), in
+/// the same group loop.  out may alias W (in-place): every block of rows is prepared, and
+/// every group fitted, before any of it is written.
+/// Same contract as quantize(); on an exception, out is unspecified (partially written).
 template <class Policy>
 void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, std::size_t cols,
                    granularity gran) {
   constexpr const char* who = "lowp::fake_quantize";
   const detail::group_grid grid = detail::resolve_grid(who, gran, policy, rows, cols);
   if (rows * cols == 0) return;
-  detail::with_flat_nonfinite_report(who, W, rows * cols, 0, cols, [&] {
-    policy.prepare(W, grid.qrows, grid.qcols, grid.group);
-  });
-  const std::size_t gpr = grid.per_row();
-  for (std::size_t r = 0; r < grid.qrows; ++r) {
-    for (std::size_t j = 0; j < gpr; ++j) {
-      const std::size_t c0 = j * grid.group, n = std::min(grid.group, grid.qcols - c0);
-      const std::size_t flat0 = r * grid.qcols + c0;
-      const float* x = W + flat0;
-      float* y = out + flat0;
-      const auto p = detail::with_flat_nonfinite_report(who, x, n, flat0, cols,
-                                                        [&] { return policy.fit(x, n, 1, r); });
-      for (std::size_t i = 0; i < n; ++i) y[i] = policy.fake(x[i], p);
-    }
-  }
+  auto fake_group = [&](std::size_t, std::size_t first, const float* x, std::size_t n,
+                        const typename Policy::params& p) {
+    float* y = out + first;
+    for (std::size_t i = 0; i < n; ++i) y[i] = policy.fake(x[i], p);
+  };
+  detail::for_each_group(who, policy, W, cols, grid, fake_group);
 }
 
 /// fake_quantize() into a new vector.  Throws std::invalid_argument also when

@@ -1,6 +1,6 @@
 // lowp/scale.hpp — scale policies: how one group of values gets its scale (and zero point).
 //
-// Layer: quantization.  Includes cast.hpp and the standard library only.
+// Layer: quantization.  Includes cast.hpp, detail/finite.hpp and the standard library.
 //
 // A *scale policy* turns a group of real values into the parameters (scale, zero point,
 // shared exponent, ...) of one group, and then each value into a code of an element
@@ -11,13 +11,17 @@
 //     using format = ...;   // element type: lowp::float4_e2m1fn, lowp::int4, ...
 //     using params = ...;   // scale (+ zero point) of one group of one row; trivially copyable
 //     // Second level, called once per matrix before any fit(): sees the whole matrix
-//     // (M2's per-row s_max, NVFP4's tensor scale).  A no-op for one-level policies.
+//     // (M2's per-row s_max, NVFP4's tensor scale).  One-level policies read nothing.
 //     void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size);
 //     // Params of the n values x[0], x[stride], ..., x[(n-1)*stride] of row `row`.
 //     params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const;
-//     typename format::storage_type encode(float x, const params& p) const;   // code bits
+//     // Code bits of x.  Not const: a stochastic policy draws from its own random stream.
+//     typename format::storage_type encode(float x, const params& p);
 //     float decode(typename format::storage_type code, const params& p) const;
-//     float fake(float x, const params& p) const;   // == decode(encode(x, p), p)
+//     float fake(float x, const params& p);   // == decode(encode(x, p), p)
+//     // How elements are rounded.  When .stochastic, encode() advances the policy's
+//     // stream, so calls to one policy object's encode() must not overlap in time.
+//     const element_rounding& rounding_config() const;
 //   };
 //
 // W is rows x cols, row-major (row = output channel); a group is g consecutive columns of
@@ -31,17 +35,26 @@
 //   mx<F>              E8M0 X = 2^(floor(log2 amax) - emax_elem) (OCP MX v1.0 sec. 6.3)
 //   nvfp4              E2M1 / E4M3 block scale / float tensor scale (NVIDIA, torchao)
 //
+// Each policy class is its formula and its docs: the scale of a group from its largest
+// magnitude (scale_of(amax), or params_for_amax() for two-level params; minmax: from its
+// range), exact_scale() (the s of value = s * element), and encode()/decode() only where
+// its elements differ from x / s rounded.  What every policy shares is
+// detail::policy_base (CRTP): the element rounding and its random stream, fit() and
+// prepare() with their NaN/Inf checks, encode()/decode() of value = s * element, fake(),
+// cast_divisor() for the bulk path.
+//
 // Element rounding: every element is the *correctly rounded* value of x / s (the exact
 // real quotient, computed in double, which is exact enough to never flip a rounding
-// decision: see element_codec), in any lowp::rounding or stochastically with a seeded,
+// decision: see policy_base), in any lowp::rounding or stochastically with a seeded,
 // reproducible stream.  Elements always saturate (values beyond the format's range
 // clip to +-max), as OCP MX section 6.3 prescribes and as every quantizer does.
 //
-// Bad input (every policy): a NaN or Inf among the values fit() sees throws
-// std::invalid_argument naming the row and the index in the group; an all-zero group
-// gets a finite scale and zero codes (never a division by zero); n == 0 is an all-zero
-// group.  encode()/decode()/fake() never throw (a NaN passed to encode() gives the
-// element format's NaN code, or +max for formats without NaN, as lowp::cast does).
+// Bad input (every policy): a NaN or Inf among the values fit() or prepare() reads throws
+// std::invalid_argument naming it (fit: the row and the index in the group; prepare: the
+// index, row and column in W); an all-zero group gets a finite scale and zero codes
+// (never a division by zero); n == 0 is an all-zero group.  encode()/decode()/fake() never
+// throw (a NaN passed to encode() gives the element format's NaN code, or +max for
+// formats without NaN, as lowp::cast does).
 #pragma once
 
 #include <algorithm>
@@ -49,12 +62,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "cast.hpp"
+#include "detail/finite.hpp"
 
 namespace lowp {
 
@@ -70,7 +85,8 @@ struct element_rounding {
   static constexpr element_rounding with(rounding r) noexcept { return {r, false, 0}; }
   /// Stochastic rounding driven by a SplitMix64 stream started at `seed`: the k-th
   /// element a policy object encodes uses the k-th draw, so the same seed and the same
-  /// sequence of encode() calls give the same codes (reproducible, not thread-safe).
+  /// sequence of encode() calls give the same codes (reproducible; encode() is then
+  /// sequential state, see policy_base).
   static constexpr element_rounding stochastic_with_seed(std::uint64_t s) noexcept {
     return {rounding::nearest_even, true, s};
   }
@@ -87,9 +103,10 @@ enum class pow2_rounding : std::uint8_t {
 enum class int_range : std::uint8_t {
   /// s = amax / (2^(b-1) - 1); codes in [-(2^(b-1)-1), 2^(b-1)-1] (the usual symmetric INT).
   symmetric,
-  /// GPTQ's `sym=True` convention: s = 2 amax / (2^b - 1) with zero point 2^(b-1), i.e.
-  /// codes q - 2^(b-1) in [-2^(b-1), 2^(b-1)-1]; +amax lands on the tie 2^(b-1) - 1/2.
-  gptq_full,
+  /// GPTQ's symmetric grid (quant.py, `sym=True`): s = 2 amax / (2^b - 1) with zero point
+  /// 2^(b-1), i.e. codes q - 2^(b-1) in [-2^(b-1), 2^(b-1)-1]; +amax lands on the tie
+  /// 2^(b-1) - 1/2.
+  gptq_sym,
 };
 
 /// How mx rounds the shared E8M0 scale.
@@ -101,8 +118,7 @@ enum class mx_scale_rounding : std::uint8_t {
 namespace detail {
 
 template <class F>
-inline constexpr bool is_element_format_v =
-    is_lowp_type_v<F> && !std::is_same_v<F, float8_e8m0fnu>;
+inline constexpr bool is_element_format_v = is_lowp_type_v<F> && !std::is_same_v<F, float8_e8m0fnu>;
 
 template <class F, class = void>
 struct is_signed_int_format : std::false_type {};
@@ -124,16 +140,6 @@ inline float format_max() noexcept {
   }
 }
 
-/// Number of bits of a code of F.
-template <class F>
-inline constexpr int format_bits() noexcept {
-  if constexpr (is_lowp_int_v<F>) {
-    return F::traits_type::bits;
-  } else {
-    return float_layout<typename F::traits_type>::total_bits;
-  }
-}
-
 /// SplitMix64 (Steele, Lea, Flood 2014; the seeder of xoshiro): one 64-bit draw of a
 /// counter-based stream.
 constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
@@ -143,36 +149,12 @@ constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
-/// Throws std::invalid_argument for the non-finite v at `row`, index `index` of the
-/// group (or column `index` of the row when `is_column`).
-[[noreturn]] inline void throw_nonfinite(const char* who, float v, std::size_t row,
-                                         std::size_t index, bool is_column = false) {
-  throw std::invalid_argument(std::string(who) + ": non-finite value (" +
-                              (std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf")) +
-                              ") at row " + std::to_string(row) + ", " +
-                              (is_column ? "column " : "index ") + std::to_string(index) +
-                              (is_column ? "" : " of the group"));
-}
-
-/// max |x[i*stride]| over the group; throws std::invalid_argument at the first NaN/Inf.
-/// Computed as the integer max of the magnitude bits (the order of non-negative floats
-/// is the order of their bit patterns), which vectorizes and finds NaN/Inf for free:
-/// they are exactly the magnitudes >= 0x7F800000.
-inline float group_amax(const char* who, const float* x, std::size_t n, std::ptrdiff_t stride,
-                        std::size_t row) {
-  std::uint32_t m = 0;
-  if (stride == 1) {
-    for (std::size_t i = 0; i < n; ++i) m = std::max(m, bit_cast<std::uint32_t>(x[i]) & 0x7FFFFFFFu);
-  } else {
-    for (std::size_t i = 0; i < n; ++i)
-      m = std::max(m, bit_cast<std::uint32_t>(x[static_cast<std::ptrdiff_t>(i) * stride]) & 0x7FFFFFFFu);
-  }
-  if (m >= 0x7F800000u) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const float v = x[static_cast<std::ptrdiff_t>(i) * stride];
-      if (!std::isfinite(v)) throw_nonfinite(who, v, row, i);
-    }
-  }
+/// max |x_i| of the group x[0], x[stride], ..., x[(n-1)*stride] (0 when n == 0), or
+/// nullopt when one of the values is NaN or Inf: the one scan gives both.
+inline std::optional<float> finite_amax(const float* x, std::size_t n,
+                                        std::ptrdiff_t stride) noexcept {
+  const std::uint32_t m = max_magnitude_bits(x, n, stride);
+  if (m >= nonfinite_magnitude) return std::nullopt;
   return bit_cast<float>(m);
 }
 
@@ -202,6 +184,15 @@ inline int ceil_log2_ratio(double a, double b) noexcept {
   return floor_log2_ratio(a, b) + ((ba & frac) != (bb & frac) ? 1 : 0);
 }
 
+/// round(log2(a / b)) for positive floats a, b (as doubles): the nearer power of two in
+/// the log domain.  With k = floor(log2(a/b)), log2(a/b) is in [k, k+1) and the midpoint
+/// is a/b = 2^(k+1/2), i.e. (a/b)^2 = 2^(2k+1), compared exactly as a^2 vs b^2 2^(2k+1)
+/// (both exact in double: 24-bit squares).  The midpoint is irrational: no ties.
+inline int nearest_log2_ratio(double a, double b) noexcept {
+  const int k = floor_log2_ratio(a, b);
+  return a * a > b * b * pow2d(2 * k + 1) ? k + 1 : k;
+}
+
 /// v rounded to an integer under `mode` (v finite).  Exact: floor() and the difference
 /// v - floor(v) are exact in binary floating point.
 inline double round_to_integer(double v, rounding mode) noexcept {
@@ -209,9 +200,12 @@ inline double round_to_integer(double v, rounding mode) noexcept {
   const double frac = v - fl;
   if (frac == 0.0) return v;
   switch (mode) {
-    case rounding::toward_zero: return v < 0 ? fl + 1.0 : fl;
-    case rounding::up: return fl + 1.0;
-    case rounding::down: return fl;
+    case rounding::toward_zero:
+      return v < 0 ? fl + 1.0 : fl;
+    case rounding::up:
+      return fl + 1.0;
+    case rounding::down:
+      return fl;
     case rounding::nearest_away:
       if (frac == 0.5) return v < 0 ? fl : fl + 1.0;
       return frac < 0.5 ? fl : fl + 1.0;
@@ -227,33 +221,59 @@ inline double round_to_integer(double v, rounding mode) noexcept {
 inline double stochastic_round_to_integer(double v, std::uint32_t random_bits) noexcept {
   const double a = std::fabs(v);
   const double t = std::floor(a);
-  const double f = a - t;  // exact
+  const double f = a - t;                                  // exact
   const double threshold = std::floor(std::ldexp(f, 32));  // exact: f has <= 53 bits
   const double r = static_cast<double>(random_bits) < threshold ? t + 1.0 : t;
   return v < 0 ? -r : r;
 }
 
-/// The element half of every policy: a code of x / scale (+ zero point) in format F,
-/// rounded as configured, and back.
+inline void check_group_size(const char* who, std::size_t cols, std::size_t group_size) {
+  if (group_size == 0) throw std::invalid_argument(std::string(who) + ": group size 0");
+  if (cols != 0 && group_size > cols)
+    throw std::invalid_argument(std::string(who) + ": group size " + std::to_string(group_size) +
+                                " is larger than the row (" + std::to_string(cols) + " columns)");
+}
+
+/// Marks the policies derived from policy_base (quantize() uses their *_if_finite hooks).
+struct policy_tag {};
+
+/// What every scale policy shares (CRTP: `class P : public policy_base<P, F>`).  Derived
+/// provides `name` ("lowp::absmax"), `params` and its formula:
 ///
-/// Why double: the quotient of two floats, computed in double, is within 2^-53
-/// (relative) of the exact quotient, while the exact quotient x / s differs from any
-/// rounding boundary m of an element format (m has <= 12 significant bits, m * s <= 36)
-/// by at least about 2^-37 relative unless it is exactly on it (x - m s is a non-zero
-/// multiple of m s's last bit); so the double quotient
-/// is on the same side of every boundary (and on it exactly when the real quotient is),
-/// and the one rounding lowp::cast then does is the correct rounding of x / s.  A float
-/// quotient (or x * (1/s)) can create false ties and flip the rounding.
-template <class F>
-class element_codec {
+///   scale_of(float amax) -> the scale   // or params_for_amax(amax, row) -> params
+///   double exact_scale(const params& p) const;   // s of value = s * element, exactly
+///
+/// and, where they differ from the defaults here, encode()/decode()/cast_divisor()
+/// (minmax's zero point, MXINT's clamp, NVFP4's zero block scale), fit_if_finite()
+/// (minmax: from the range instead of amax), and prepare_block_rows() /
+/// prepare_rows_if_finite() for a second level (M2, NVFP4; one-level policies prepare
+/// nothing).
+///
+/// Why elements divide in double: the quotient of two floats, computed in double, is
+/// within 2^-53 (relative) of the exact quotient, while the exact quotient x / s differs
+/// from any rounding boundary m of an element format (m has <= 12 significant bits,
+/// m * s <= 36) by at least about 2^-37 relative unless it is exactly on it (x - m s is a
+/// non-zero multiple of m s's last bit); so the double quotient is on the same side of
+/// every boundary (and on it exactly when the real quotient is), and the one rounding
+/// lowp::cast then does is the correct rounding of x / s.  A float quotient (or
+/// x * (1/s)) can create false ties and flip the rounding.
+///
+/// Stochastic rounding: the k-th draw of the policy's stream is the high half of
+/// SplitMix64(seed + k * 0xD1B54A32D192ED03).  The count of draws taken is the policy's
+/// only mutable state, advanced by encode() (and fake()), which are therefore not const;
+/// deterministic rounding never touches it, so concurrent encode() calls on one policy
+/// are safe exactly when !rounding_config().stochastic.
+///
+/// Member templates with `class D = Derived` name Derived's types, which are incomplete
+/// where this base is instantiated; D is never given explicitly.
+template <class Derived, class F>
+class policy_base : public policy_tag {
   static_assert(is_element_format_v<F>,
                 "element format must be a lowp float or integer type (not E8M0)");
 
  public:
   using format = F;
   using storage_type = typename F::storage_type;
-
-  explicit element_codec(element_rounding r = {}) noexcept : rnd_(r) {}
 
   const element_rounding& rounding_config() const noexcept { return rnd_; }
   /// Restarts the stochastic stream at `seed` (and makes the policy stochastic).
@@ -263,13 +283,105 @@ class element_codec {
     draws_ = 0;
   }
 
- protected:
-  std::uint32_t next_bits() const noexcept {
-    return static_cast<std::uint32_t>(splitmix64(rnd_.seed + 0xD1B54A32D192ED03ull * draws_++) >> 32);
+  // --- second level -------------------------------------------------------------------
+
+  /// Prepares the policy on the rows x cols matrix W with groups of group_size columns.
+  /// Throws std::invalid_argument for a NaN or Inf in the rows it reads (naming its index,
+  /// row and column) and, in two-level policies, for group_size 0 or > cols.
+  void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size) {
+    prepare_rows(W, rows, cols, group_size, 0, rows);
+  }
+  /// prepare() in pieces: rows [first, last) of W (W points at row 0).  A call with
+  /// first == 0 starts a new matrix.  first and last must be multiples of
+  /// prepare_block_rows() (last may be rows); otherwise std::invalid_argument.
+  void prepare_rows(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size,
+                    std::size_t first, std::size_t last) {
+    const std::size_t block = derived().prepare_block_rows();
+    const std::size_t b = block == 0 ? std::max<std::size_t>(rows, 1) : block;
+    if (first > last || last > rows || first % b != 0 || (last % b != 0 && last != rows))
+      throw std::invalid_argument(who("prepare_rows") + ": rows [" + std::to_string(first) + ", " +
+                                  std::to_string(last) + ") are not whole compute groups");
+    if (derived().prepare_rows_if_finite(W, rows, cols, group_size, first, last)) return;
+    const float* w = W + first * cols;
+    const std::size_t i = first_nonfinite(w, (last - first) * cols);
+    throw_nonfinite<std::invalid_argument>(who("prepare").c_str(), "W", w[i],
+                                           at_index(first * cols + i, cols));
+  }
+  /// Rows per block of prepare_rows(): one-level policies prepare nothing, any block does.
+  /// (M2: its compute group; NVFP4: 0, the whole matrix at once.)
+  std::size_t prepare_block_rows() const noexcept { return 1; }
+  /// prepare_rows() without its checks, for quantize(): false when the rows it reads hold
+  /// a NaN or Inf, found by the scan that reads them anyway.  Here: reads nothing.
+  bool prepare_rows_if_finite(const float*, std::size_t, std::size_t, std::size_t, std::size_t,
+                              std::size_t) noexcept {
+    return true;
   }
 
+  // --- first level --------------------------------------------------------------------
+
+  /// The params of the n values x[0], x[stride], ..., x[(n-1)*stride] of row `row`.
+  /// Throws std::invalid_argument for a NaN or Inf among them (naming the row and the
+  /// index in the group).
+  template <class D = Derived>
+  typename D::params fit(const float* x, std::size_t n, std::ptrdiff_t stride,
+                         std::size_t row) const {
+    if (const auto p = derived().fit_if_finite(x, n, stride, row)) return *p;
+    const std::size_t i = first_nonfinite(x, n, stride);
+    const float v = x[static_cast<std::ptrdiff_t>(i) * stride];
+    throw_nonfinite<std::invalid_argument>(who("fit").c_str(), "the group", v,
+                                           at_row_index(row, i));
+  }
+  /// fit() without the report: nullopt when one of the values is NaN or Inf, seen by the
+  /// scan that computes the group's amax (no second pass; quantize() then reports the
+  /// element in its own terms).  Otherwise params_for_amax(amax, row).
+  template <class D = Derived>
+  std::optional<typename D::params> fit_if_finite(const float* x, std::size_t n,
+                                                  std::ptrdiff_t stride, std::size_t row) const {
+    const std::optional<float> amax = finite_amax(x, n, stride);
+    if (!amax) return std::nullopt;
+    return derived().params_for_amax(*amax, row);
+  }
+  /// The params of a group whose largest magnitude is amax (finite, >= 0): here those of a
+  /// policy whose params are its one scale, scale_of(amax) (absmax, pow2, mx).
+  template <class D = Derived>
+  typename D::params params_for_amax(float amax, std::size_t /*row*/) const {
+    return {derived().scale_of(amax)};
+  }
+
+  // --- elements: value = s * element, element = x / s rounded -------------------------
+
+  /// The code of x: x / exact_scale(p), rounded as configured, saturated.
+  template <class D = Derived>
+  storage_type encode(float x, const typename D::params& p) noexcept {
+    return encode_quotient(static_cast<double>(x) / derived().exact_scale(p));
+  }
+  /// The value of a code: exact_scale(p) * element, rounded once to float.
+  template <class D = Derived>
+  float decode(storage_type code, const typename D::params& p) const noexcept {
+    return static_cast<float>(derived().exact_scale(p) * element_value(code));
+  }
+  /// decode(encode(x, p), p).
+  template <class D = Derived>
+  float fake(float x, const typename D::params& p) noexcept {
+    return derived().decode(derived().encode(x, p), p);
+  }
+  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
+  /// rounding_config().mode) with x / s taken exactly, or 0 when encode() is not of that
+  /// form (stochastic rounding, a scale that is not a float, a zero point, a clamp).
+  /// quantize() encodes the groups with s > 0 in bulk.
+  template <class D = Derived>
+  float cast_divisor(const typename D::params& p) const noexcept {
+    return float_divisor(derived().exact_scale(p));
+  }
+
+ protected:
+  explicit policy_base(element_rounding r) noexcept : rnd_(r) {}
+
+  /// "lowp::<policy>::<fn>", for messages.
+  static std::string who(const char* fn) { return std::string(Derived::name) + "::" + fn; }
+
   /// Code of the real number q (already divided by the scale), rounded and saturated.
-  storage_type encode_quotient(double q) const noexcept {
+  storage_type encode_quotient(double q) noexcept {
     if (rnd_.stochastic) return cast_stochastic<F>(q, next_bits()).bits();
     if constexpr (is_lowp_int_v<F>) {
       // The same function as cast<F>(q, mode) (NaN -> 0, saturate; tested against it),
@@ -278,9 +390,11 @@ class element_codec {
       using Tr = typename F::traits_type;
       if (std::isnan(q)) return storage_type{0};
       const double lo = static_cast<double>(Tr::min), hi = static_cast<double>(Tr::max);
-      const double r = std::clamp(round_to_integer(std::clamp(q, lo - 1.0, hi + 1.0), rnd_.mode), lo, hi);
+      const double r =
+          std::clamp(round_to_integer(std::clamp(q, lo - 1.0, hi + 1.0), rnd_.mode), lo, hi);
       constexpr std::uint32_t code_mask = (std::uint32_t{1} << Tr::bits) - 1u;  // two's complement
-      return static_cast<storage_type>(static_cast<std::uint32_t>(static_cast<std::int32_t>(r)) & code_mask);
+      const auto bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(r));
+      return static_cast<storage_type>(bits & code_mask);
     } else {
       return cast<F>(q, rnd_.mode).bits();
     }
@@ -288,7 +402,7 @@ class element_codec {
 
   /// Code of q + zero for unsigned integer formats with a zero point: round(q) + zero,
   /// clamped to [0, 2^b - 1] (GPTQ quant.py: clamp(round(x / s) + zero, 0, maxq)).
-  storage_type encode_quotient_zero(double q, int zero) const noexcept {
+  storage_type encode_quotient_zero(double q, int zero) noexcept {
     static_assert(is_lowp_int_v<F>, "a zero point needs an integer format");
     if (std::isnan(q)) return storage_type{0};
     const double lo = static_cast<double>(F::traits_type::min);
@@ -300,10 +414,9 @@ class element_codec {
     return F::from_bits(static_cast<storage_type>(static_cast<int>(c))).bits();
   }
 
-  /// The float s with encode(x) == lowp::cast<F>(x / s, mode) (x / s exact) when the
-  /// policy's encode is of that form with scale `exact`: 0 when it is not (stochastic
-  /// rounding, or a scale that is not a float).  See fast_scale() of the policies.
-  float fast_divisor(double exact) const noexcept {
+  /// The scale `exact` as the float divisor of cast_divisor(): 0 under stochastic
+  /// rounding, or when `exact` is not a positive finite float.
+  float float_divisor(double exact) const noexcept {
     if (rnd_.stochastic) return 0.0f;
     const float s = static_cast<float>(exact);
     return (s > 0.0f && static_cast<double>(s) == exact && std::isfinite(s)) ? s : 0.0f;
@@ -314,8 +427,11 @@ class element_codec {
   static double element_value(storage_type code) noexcept {
     if constexpr (sizeof(storage_type) == 1) {
       static const auto table = [] {
-        struct values { double v[256]; } t{};
-        for (unsigned c = 0; c < 256; ++c) t.v[c] = static_cast<double>(F::from_bits(static_cast<storage_type>(c)));
+        struct values {
+          double v[256];
+        } t{};
+        for (unsigned c = 0; c < 256; ++c)
+          t.v[c] = static_cast<double>(F::from_bits(static_cast<storage_type>(c)));
         return t;
       }();
       return table.v[code];
@@ -324,45 +440,17 @@ class element_codec {
     }
   }
 
+ private:
+  Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+  const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
+
+  std::uint32_t next_bits() noexcept {
+    const std::uint64_t k = draws_++;
+    return static_cast<std::uint32_t>(splitmix64(rnd_.seed + 0xD1B54A32D192ED03ull * k) >> 32);
+  }
+
   element_rounding rnd_;
-  mutable std::uint64_t draws_ = 0;
-};
-
-inline void check_group_size(const char* who, std::size_t cols, std::size_t group_size) {
-  if (group_size == 0)
-    throw std::invalid_argument(std::string(who) + ": group size 0");
-  if (cols != 0 && group_size > cols)
-    throw std::invalid_argument(std::string(who) + ": group size " + std::to_string(group_size) +
-                                " is larger than the row (" + std::to_string(cols) + " columns)");
-}
-
-}  // namespace detail
-
-namespace detail {
-
-/// The element codec of the one-level policies whose params are one float scale
-/// (absmax, pow2): value = scale * element, element = round(x / scale) from the exact
-/// quotient.
-template <class F>
-class float_scale_codec : public element_codec<F> {
- public:
-  using storage_type = typename F::storage_type;
-  struct params {
-    float scale = 1.0f;
-  };
-  using element_codec<F>::element_codec;
-
-  storage_type encode(float x, const params& p) const noexcept {
-    return this->encode_quotient(static_cast<double>(x) / static_cast<double>(p.scale));
-  }
-  float decode(storage_type code, const params& p) const noexcept {
-    return static_cast<float>(static_cast<double>(p.scale) * this->element_value(code));
-  }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept { return this->fast_divisor(p.scale); }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
+  std::uint64_t draws_ = 0;  ///< draws taken from the stochastic stream
 };
 
 }  // namespace detail
@@ -374,46 +462,41 @@ class float_scale_codec : public element_codec<F> {
 /// Symmetric absmax scaling: one real (float) scale per group, s = fl(amax / Q) where Q is
 /// the largest element value: max(F) for FP formats (448, 57344, 6, 7.5, 28, ...),
 /// 2^(b-1) - 1 for signed INT (int_range::symmetric), or 2^(b-1) - 1/2 for GPTQ's
-/// convention (int_range::gptq_full, s = 2 amax / (2^b - 1)).  Code = round(x / s), saturated.
-/// Sources: ZeroQuant-FP (arXiv 2307.09782) sec. 3; GPTQ quant.py (`sym=True`).
+/// symmetric grid (int_range::gptq_sym, s = 2 amax / (2^b - 1)).  Code = round(x / s),
+/// saturated.  Sources: ZeroQuant-FP (arXiv 2307.09782) sec. 3; GPTQ quant.py (`sym=True`).
 ///
 /// All-zero group: s = 1 (codes are 0).  If amax / Q underflows to 0 (amax below about
 /// Q * 2^-149), s is the smallest positive float, which still never clips.
 template <class F>
-class absmax : public detail::float_scale_codec<F> {
+class absmax : public detail::policy_base<absmax<F>, F> {
   static_assert(is_lowp_float_v<F> || detail::is_signed_int_format_v<F>,
                 "absmax needs a float format or a signed integer format (use minmax for unsigned)");
 
  public:
-  using format = F;
-  using storage_type = typename F::storage_type;
-  using params = typename detail::float_scale_codec<F>::params;  ///< value = scale * element
+  static constexpr const char* name = "lowp::absmax";
+  struct params {
+    float scale = 1.0f;  ///< value = scale * element
+  };
 
   explicit absmax(element_rounding r = {}, int_range range = int_range::symmetric) noexcept
-      : detail::float_scale_codec<F>(r), range_(range) {}
+      : detail::policy_base<absmax<F>, F>(r), range_(range) {}
 
   /// The largest element magnitude Q the group's amax is mapped to.
   float max_code_value() const noexcept {
     if constexpr (is_lowp_int_v<F>) {
-      if (range_ == int_range::gptq_full) return static_cast<float>(F::traits_type::max) + 0.5f;
+      if (range_ == int_range::gptq_sym) return static_cast<float>(F::traits_type::max) + 0.5f;
     }
     return detail::format_max<F>();
   }
   int_range range() const noexcept { return range_; }
 
-  void prepare(const float*, std::size_t, std::size_t, std::size_t) noexcept {}
-
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
-    const float amax = detail::group_amax("lowp::absmax::fit", x, n, stride, row);
-    return params{scale_of(amax)};
-  }
   /// The scale of a group whose largest magnitude is amax (>= 0, finite).
   float scale_of(float amax) const noexcept {
     if (amax == 0.0f) return 1.0f;
     const float s = amax / max_code_value();
     return s > 0.0f ? s : std::numeric_limits<float>::denorm_min();
   }
-
+  static double exact_scale(const params& p) noexcept { return p.scale; }
 
  private:
   int_range range_;
@@ -429,36 +512,38 @@ class absmax : public detail::float_scale_codec<F> {
 /// code q = clamp(round(x / s) + zero, 0, maxq); value = s * (q - zero).
 /// F must be an unsigned integer format (uint4, uint8): maxq = 2^b - 1.
 /// (One difference from PyTorch: x / s is rounded from the exact quotient, not from its
-/// float32 rounding; see detail::element_codec.)
+/// float32 rounding; see detail::policy_base.)
 template <class F>
-class minmax : public detail::element_codec<F> {
+class minmax : public detail::policy_base<minmax<F>, F> {
   static_assert(detail::is_unsigned_int_format_v<F>,
                 "minmax needs an unsigned integer format (lowp::uint4, lowp::uint8)");
 
  public:
-  using format = F;
   using storage_type = typename F::storage_type;
+  static constexpr const char* name = "lowp::minmax";
   struct params {
     float scale = 1.0f;
     std::int32_t zero = 0;  ///< value = scale * (code - zero)
   };
 
-  explicit minmax(element_rounding r = {}) noexcept : detail::element_codec<F>(r) {}
+  explicit minmax(element_rounding r = {}) noexcept : detail::policy_base<minmax<F>, F>(r) {}
 
-  void prepare(const float*, std::size_t, std::size_t, std::size_t) noexcept {}
-
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
+  /// The params of the group's range [min(min x, 0), max(max x, 0)]; nullopt for a NaN or
+  /// Inf in it (see policy_base::fit_if_finite).
+  std::optional<params> fit_if_finite(const float* x, std::size_t n, std::ptrdiff_t stride,
+                                      std::size_t /*row*/) const noexcept {
+    if (detail::max_magnitude_bits(x, n, stride) >= detail::nonfinite_magnitude)
+      return std::nullopt;
     float xmin = 0.0f, xmax = 0.0f;
     for (std::size_t i = 0; i < n; ++i) {
       const float v = x[static_cast<std::ptrdiff_t>(i) * stride];
-      if (!std::isfinite(v)) detail::throw_nonfinite("lowp::minmax::fit", v, row, i);
       xmin = std::min(xmin, v);
       xmax = std::max(xmax, v);
     }
-    return params_of(xmin, xmax);
+    return params_for_range(xmin, xmax);
   }
   /// GPTQ's find_params for one group with min xmin <= 0 <= xmax.
-  static params params_of(float xmin, float xmax) noexcept {
+  static params params_for_range(float xmin, float xmax) noexcept {
     if (xmin == 0.0f && xmax == 0.0f) {
       xmin = -1.0f;
       xmax = 1.0f;
@@ -472,14 +557,16 @@ class minmax : public detail::element_codec<F> {
     return params{s, static_cast<std::int32_t>(std::clamp(z, 0.0, static_cast<double>(maxq)))};
   }
 
-  storage_type encode(float x, const params& p) const noexcept {
-    return this->encode_quotient_zero(static_cast<double>(x) / static_cast<double>(p.scale), p.zero);
+  storage_type encode(float x, const params& p) noexcept {
+    const double q = static_cast<double>(x) / static_cast<double>(p.scale);
+    return this->encode_quotient_zero(q, p.zero);
   }
   float decode(storage_type code, const params& p) const noexcept {
     return static_cast<float>(static_cast<double>(p.scale) *
                               (this->element_value(code) - static_cast<double>(p.zero)));
   }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
+  /// 0: with a zero point, encode() is not a plain cast of x / s.
+  float cast_divisor(const params& /*p*/) const noexcept { return 0.0f; }
 };
 
 // =======================================================================================
@@ -494,43 +581,38 @@ class minmax : public detail::element_codec<F> {
 /// code * s' are exact (barring float under/overflow), so the dequantized values are the
 /// element values shifted: the property FP4->FP8 casts and integer kernels exploit.
 template <class F>
-class pow2 : public detail::float_scale_codec<F> {
+class pow2 : public detail::policy_base<pow2<F>, F> {
  public:
-  using format = F;
-  using storage_type = typename F::storage_type;
-  using params = typename detail::float_scale_codec<F>::params;  ///< scale: a power of two
+  static constexpr const char* name = "lowp::pow2";
+  struct params {
+    float scale = 1.0f;  ///< a power of two; value = scale * element
+  };
 
   explicit pow2(element_rounding r = {}, pow2_rounding mode = pow2_rounding::ceil) noexcept
-      : detail::float_scale_codec<F>(r), mode_(mode) {}
+      : detail::policy_base<pow2<F>, F>(r), mode_(mode) {}
 
   pow2_rounding scale_rounding() const noexcept { return mode_; }
 
-  void prepare(const float*, std::size_t, std::size_t, std::size_t) noexcept {}
-
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
-    return params{scale_of(detail::group_amax("lowp::pow2::fit", x, n, stride, row))};
-  }
   /// The power-of-two scale of a group with largest magnitude amax (finite, >= 0).
   float scale_of(float amax) const noexcept {
     if (amax == 0.0f) return 1.0f;
     const double a = amax, q = detail::format_max<F>();
     int k = 0;
     switch (mode_) {
-      case pow2_rounding::ceil: k = detail::ceil_log2_ratio(a, q); break;
-      case pow2_rounding::floor: k = detail::floor_log2_ratio(a, q); break;
-      case pow2_rounding::nearest: {
-        // log2(a/q) in [k, k+1): the nearer end; the midpoint is a/q = 2^(k+1/2), i.e.
-        // (a/q)^2 = 2^(2k+1), compared exactly as a^2 vs q^2 2^(2k+1) (both exact in
-        // double: 24-bit squares).  It is irrational, so there are no ties.
-        k = detail::floor_log2_ratio(a, q);
-        if (a * a > q * q * detail::pow2d(2 * k + 1)) ++k;
+      case pow2_rounding::ceil:
+        k = detail::ceil_log2_ratio(a, q);
         break;
-      }
+      case pow2_rounding::floor:
+        k = detail::floor_log2_ratio(a, q);
+        break;
+      case pow2_rounding::nearest:
+        k = detail::nearest_log2_ratio(a, q);
+        break;
     }
     k = std::clamp(k, -149, 127);
     return static_cast<float>(detail::pow2d(k));
   }
-
+  static double exact_scale(const params& p) noexcept { return p.scale; }
 
  private:
   pow2_rounding mode_;
@@ -569,24 +651,24 @@ class pow2 : public detail::float_scale_codec<F> {
 /// s_max * max(F) saturate (clip).  s_max never changes after prepare(), so the groups
 /// already quantized stay valid.  An all-zero compute group has s_max = 1; an all-zero
 /// group gets k = max_shift (its codes are 0).
+///
+/// prepare() computes s_max for every compute group of W (group_size 0 or > cols:
+/// std::invalid_argument); prepare_rows() does it block by block, which quantize() uses
+/// just before fitting each block, so each row is read from memory once.
 template <class F>
-class pow2_relative : public detail::element_codec<F> {
+class pow2_relative : public detail::policy_base<pow2_relative<F>, F> {
  public:
-  using format = F;
-  using storage_type = typename F::storage_type;
+  static constexpr const char* name = "lowp::pow2_relative";
   struct params {
     float scale_max = 1.0f;  ///< s_max of the group's compute group
     std::uint8_t shift = 0;  ///< k: the group's scale is scale_max * 2^-shift
     /// scale_max * 2^-shift (rounded to float only if that is below FLT_MIN).
-    float scale() const noexcept {
-      return static_cast<float>(static_cast<double>(scale_max) * detail::pow2d(-static_cast<int>(shift)));
-    }
+    float scale() const noexcept { return static_cast<float>(exact_scale(*this)); }
   };
 
   explicit pow2_relative(element_rounding r = {}, std::size_t rows_per_compute_group = 1,
-                         pow2_rounding shift_rounding = pow2_rounding::floor,
-                         int max_shift = 8)
-      : detail::element_codec<F>(r),
+                         pow2_rounding shift_rounding = pow2_rounding::floor, int max_shift = 8)
+      : detail::policy_base<pow2_relative<F>, F>(r),
         rows_per_group_(rows_per_compute_group),
         shift_rounding_(shift_rounding),
         max_shift_(max_shift) {
@@ -602,107 +684,76 @@ class pow2_relative : public detail::element_codec<F> {
   /// s_max of every compute group, as found by the last prepare().
   const std::vector<float>& scale_max() const noexcept { return smax_; }
 
-  /// Computes s_max for every compute group of the rows x cols matrix W with groups of
-  /// group_size columns.  Throws std::invalid_argument for group_size 0 or > cols, and
-  /// for a NaN/Inf in W (naming its row and column).
-  void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size) {
-    prepare_rows(W, rows, cols, group_size, 0, rows);
-  }
-
-  /// Rows per block for prepare_rows(): the compute group (0 when it is the whole matrix,
+  /// Rows per block of prepare_rows(): the compute group (0 when it is the whole matrix,
   /// which cannot be prepared in pieces).
   std::size_t prepare_block_rows() const noexcept { return rows_per_group_; }
-
-  /// prepare() in pieces: the s_max of the compute groups holding rows [first, last) of
-  /// the rows x cols matrix W (W points at row 0).  A call with first == 0 starts a new
-  /// matrix.  quantize() calls it block by block just before fitting those rows, so each
-  /// row is read from memory once.  first and last must be multiples of
-  /// prepare_block_rows() (last may be rows); otherwise std::invalid_argument.
-  void prepare_rows(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size,
-                    std::size_t first, std::size_t last) {
-    constexpr const char* who = "lowp::pow2_relative::prepare";
-    detail::check_group_size(who, cols, group_size);
-    const std::size_t rpg = rows_per_group_ == 0 ? std::max<std::size_t>(rows, 1) : rows_per_group_;
-    if (first > last || last > rows || first % rpg != 0 || (last % rpg != 0 && last != rows))
-      throw std::invalid_argument("lowp::pow2_relative::prepare_rows: rows [" + std::to_string(first) +
-                                  ", " + std::to_string(last) + ") are not whole compute groups");
+  /// The s_max of the compute groups holding rows [first, last) of W; false (at the first
+  /// NaN or Inf, seen by the amax scans) when the rows are not all finite.
+  bool prepare_rows_if_finite(const float* W, std::size_t rows, std::size_t cols,
+                              std::size_t group_size, std::size_t first, std::size_t last) {
+    detail::check_group_size("lowp::pow2_relative::prepare", cols, group_size);
+    const std::size_t rpg = compute_rows(rows), groups = rows == 0 ? 0 : (rows + rpg - 1) / rpg;
     if (first == 0) {
       rows_ = rows;
-      smax_.assign(rows == 0 ? 0 : (rows + rpg - 1) / rpg, 0.0f);
+      smax_.assign(groups, 0.0f);
+    } else if (rows != rows_ || smax_.size() != groups) {
+      throw std::logic_error(
+          "lowp::pow2_relative::prepare_rows: rows [0, first) of this matrix "
+          "were not prepared first");
     }
     const float q = detail::format_max<F>();
     for (std::size_t r = first; r < last; ++r) {
       for (std::size_t c0 = 0; c0 < cols; c0 += group_size) {
         const std::size_t n = std::min(group_size, cols - c0);
-        float amax = 0.0f;
-        try {
-          amax = detail::group_amax(who, W + r * cols + c0, n, 1, r);
-        } catch (const std::invalid_argument&) {
-          // Report the column of the row, not the index in the group.
-          for (std::size_t j = 0; j < n; ++j)
-            if (!std::isfinite(W[r * cols + c0 + j]))
-              detail::throw_nonfinite(who, W[r * cols + c0 + j], r, c0 + j, true);
-          throw;
-        }
+        const std::optional<float> amax = detail::finite_amax(W + r * cols + c0, n, 1);
+        if (!amax) return false;
         float& m = smax_[r / rpg];
-        m = std::max(m, amax / q);
+        m = std::max(m, *amax / q);
       }
     }
     for (std::size_t k = first / rpg; k < (last + rpg - 1) / rpg; ++k)
       if (!(smax_[k] > 0.0f)) smax_[k] = 1.0f;
+    return true;
   }
 
   /// Sets s_max directly (e.g. a static calibration): one value per compute group.
   void set_scale_max(std::vector<float> smax, std::size_t rows) {
     for (float m : smax)
       if (!(m > 0.0f) || !std::isfinite(m))
-        throw std::invalid_argument("lowp::pow2_relative::set_scale_max: s_max must be finite and > 0");
+        throw std::invalid_argument(
+            "lowp::pow2_relative::set_scale_max: s_max must be finite and > 0");
     smax_ = std::move(smax);
     rows_ = rows;
   }
 
-  /// Throws std::logic_error if prepare() has not covered `row`.
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
-    const float amax = detail::group_amax("lowp::pow2_relative::fit", x, n, stride, row);
-    return params_of(amax / detail::format_max<F>(), row);
+  /// The params of a group with largest magnitude amax in row `row`.  Throws
+  /// std::logic_error if prepare() has not covered `row`.
+  params params_for_amax(float amax, std::size_t row) const {
+    return params_for_scale(amax / detail::format_max<F>(), row);
   }
   /// The params of a group with real scale s_g (= amax / max(F)) in row `row`.
-  params params_of(float s_g, std::size_t row) const {
-    const std::size_t rpg = rows_per_group_ == 0 ? std::max<std::size_t>(rows_, 1) : rows_per_group_;
-    if (row / rpg >= smax_.size())
+  params params_for_scale(float s_g, std::size_t row) const {
+    if (row / compute_rows(rows_) >= smax_.size())
       throw std::logic_error("lowp::pow2_relative::fit: row " + std::to_string(row) +
                              " not covered by prepare() (call prepare on the matrix first)");
-    const float smax = smax_[row / rpg];
+    const float smax = smax_[row / compute_rows(rows_)];
     return params{smax, static_cast<std::uint8_t>(shift_of(smax, s_g))};
   }
   /// k for a group scale s_g under s_max (see the class comment).
   int shift_of(float smax, float s_g) const noexcept {
     if (!(s_g > 0.0f)) return max_shift_;
     if (s_g >= smax) return 0;
-    const double a = smax, b = s_g;
-    int k = detail::floor_log2_ratio(a, b);  // largest k: smax * 2^-k >= s_g
-    if (shift_rounding_ == pow2_rounding::nearest) {
-      // log2(a/b) in [k, k+1): take k+1 when a/b > 2^(k+1/2), i.e. a^2 > b^2 2^(2k+1).
-      if (a * a > b * b * detail::pow2d(2 * k + 1)) ++k;
-    }
+    const int k = shift_rounding_ == pow2_rounding::nearest ? detail::nearest_log2_ratio(smax, s_g)
+                                                            : detail::floor_log2_ratio(smax, s_g);
     return std::clamp(k, 0, max_shift_);
   }
-
-  storage_type encode(float x, const params& p) const noexcept {
-    return this->encode_quotient(static_cast<double>(x) / exact_scale(p));
-  }
-  float decode(storage_type code, const params& p) const noexcept {
-    return static_cast<float>(exact_scale(p) * this->element_value(code));
-  }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept { return this->fast_divisor(exact_scale(p)); }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
-
- private:
   static double exact_scale(const params& p) noexcept {
     return static_cast<double>(p.scale_max) * detail::pow2d(-static_cast<int>(p.shift));
+  }
+
+ private:
+  std::size_t compute_rows(std::size_t rows) const noexcept {
+    return rows_per_group_ == 0 ? std::max<std::size_t>(rows, 1) : rows_per_group_;
   }
 
   std::size_t rows_per_group_;
@@ -735,13 +786,13 @@ class pow2_relative : public detail::element_codec<F> {
 /// granularity the quantizers use it.  Any other group size works too (a shorter last
 /// block is quantized like a zero-padded one).
 template <class F>
-class mx : public detail::element_codec<F> {
+class mx : public detail::policy_base<mx<F>, F> {
   static_assert(is_lowp_float_v<F> || detail::is_signed_int_format_v<F>,
                 "mx needs a float element format or a signed integer (MXINT) format");
 
  public:
-  using format = F;
   using storage_type = typename F::storage_type;
+  static constexpr const char* name = "lowp::mx";
   struct params {
     float8_e8m0fnu scale = float8_e8m0fnu::from_bits(127);  ///< X
   };
@@ -769,18 +820,13 @@ class mx : public detail::element_codec<F> {
 
   explicit mx(element_rounding r = {}, mx_scale_rounding scale_rounding = mx_scale_rounding::floor,
               std::size_t block_size = 32)
-      : detail::element_codec<F>(r), scale_rounding_(scale_rounding), block_(block_size) {
+      : detail::policy_base<mx<F>, F>(r), scale_rounding_(scale_rounding), block_(block_size) {
     if (block_size == 0) throw std::invalid_argument("lowp::mx: block size 0");
   }
 
   std::size_t block_size() const noexcept { return block_; }
   mx_scale_rounding scale_rounding() const noexcept { return scale_rounding_; }
 
-  void prepare(const float*, std::size_t, std::size_t, std::size_t) noexcept {}
-
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
-    return params{scale_of(detail::group_amax("lowp::mx::fit", x, n, stride, row))};
-  }
   /// The shared scale of a block with largest magnitude amax (finite, >= 0).
   float8_e8m0fnu scale_of(float amax) const noexcept {
     if (amax == 0.0f) return float8_e8m0fnu::from_bits(0);
@@ -790,37 +836,28 @@ class mx : public detail::element_codec<F> {
     e = std::clamp(e, -127, 127);
     return float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(e + 127));
   }
+  /// X times the implicit unit of the elements: 2^(e + element_unit_exponent()), exactly.
+  static double exact_scale(const params& p) noexcept {
+    return detail::pow2d(static_cast<int>(p.scale.bits()) - 127 + element_unit_exponent());
+  }
 
-  storage_type encode(float x, const params& p) const noexcept {
-    double q = static_cast<double>(x) * detail::pow2d(-unit_exponent(p));  // exact
+  /// x / X (exact: X is a power of two), rounded; MXINT is symmetric: codes in
+  /// [-(2^(b-1)-1), 2^(b-1)-1] (the reference microxcaling library clamps to +-max_norm),
+  /// so -2^(b-1) is never produced.
+  storage_type encode(float x, const params& p) noexcept {
+    double q = static_cast<double>(x) / exact_scale(p);
     if constexpr (is_lowp_int_v<F>) {
-      // MXINT is symmetric: codes in [-(2^(b-1)-1), 2^(b-1)-1] (the reference
-      // microxcaling library clamps to +-max_norm), so -2^(b-1) is never produced.
       const double m = static_cast<double>(F::traits_type::max);
       q = std::clamp(q, -m, m);  // NaN passes through (and gives code 0)
     }
     return this->encode_quotient(q);
   }
-  float decode(storage_type code, const params& p) const noexcept {
-    return static_cast<float>(this->element_value(code) * detail::pow2d(unit_exponent(p)));
+  /// 0 for MXINT (the symmetric clamp is not a plain cast), else X.
+  float cast_divisor(const params& p) const noexcept {
+    return is_lowp_int_v<F> ? 0.0f : this->float_divisor(exact_scale(p));
   }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept {
-    if constexpr (is_lowp_int_v<F>) {
-      (void)p;
-      return 0.0f;  // MXINT clamps symmetrically: not a plain cast
-    } else {
-      return this->fast_divisor(detail::pow2d(unit_exponent(p)));
-    }
-  }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
 
  private:
-  static int unit_exponent(const params& p) noexcept {
-    return static_cast<int>(p.scale.bits()) - 127 + element_unit_exponent();
-  }
   mx_scale_rounding scale_rounding_;
   std::size_t block_;
 };
@@ -840,10 +877,9 @@ class mx : public detail::element_codec<F> {
 /// whose b rounds to 0 (amax_block < ~2^-10 * 6g: negligible against the tensor) gets zero
 /// codes.  An all-zero tensor has g = 1.  fit() throws std::logic_error before
 /// prepare()/set_tensor_scale(); a block larger than prepare() saw saturates (b <= 448).
-class nvfp4 : public detail::element_codec<float4_e2m1fn> {
+class nvfp4 : public detail::policy_base<nvfp4, float4_e2m1fn> {
  public:
-  using format = float4_e2m1fn;
-  using storage_type = format::storage_type;
+  static constexpr const char* name = "lowp::nvfp4";
   struct params {
     float8_e4m3fn block_scale = float8_e4m3fn::from_bits(0x38);  ///< b (0x38 = 1.0)
     float tensor_scale = 1.0f;  ///< g, repeated so that params decode on their own
@@ -852,28 +888,23 @@ class nvfp4 : public detail::element_codec<float4_e2m1fn> {
   static constexpr float e4m3_max = 448.0f;
   static constexpr float e2m1_max = 6.0f;
 
-  explicit nvfp4(element_rounding r = {}) noexcept : detail::element_codec<float4_e2m1fn>(r) {}
+  explicit nvfp4(element_rounding r = {}) noexcept : policy_base(r) {}
 
   std::size_t block_size() const noexcept { return 16; }
   float tensor_scale() const noexcept { return g_; }
   bool prepared() const noexcept { return prepared_; }
 
-  /// g from the whole matrix.  Throws std::invalid_argument on NaN/Inf (naming the index)
-  /// and on group_size 0 or > cols.
-  void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size) {
+  /// prepare() needs the whole matrix (the tensor's amax): one block of all rows.
+  std::size_t prepare_block_rows() const noexcept { return 0; }
+  /// g from the whole matrix W (group_size 0 or > cols: std::invalid_argument); false when
+  /// W holds a NaN or Inf, seen by the amax scan.
+  bool prepare_rows_if_finite(const float* W, std::size_t rows, std::size_t cols,
+                              std::size_t group_size, std::size_t /*first*/, std::size_t /*last*/) {
     detail::check_group_size("lowp::nvfp4::prepare", cols, group_size);
-    float amax = 0.0f;
-    for (std::size_t r = 0; r < rows; ++r) {
-      try {
-        amax = std::max(amax, detail::group_amax("lowp::nvfp4::prepare", W + r * cols, cols, 1, r));
-      } catch (const std::invalid_argument&) {
-        for (std::size_t c = 0; c < cols; ++c)
-          if (!std::isfinite(W[r * cols + c]))
-            detail::throw_nonfinite("lowp::nvfp4::prepare", W[r * cols + c], r, c, true);
-        throw;
-      }
-    }
-    set_tensor_scale(tensor_scale_of(amax));
+    const std::optional<float> amax = detail::finite_amax(W, rows * cols, 1);
+    if (!amax) return false;
+    set_tensor_scale(tensor_scale_of(*amax));
+    return true;
   }
   /// g for a tensor whose largest magnitude is amax.
   static float tensor_scale_of(float amax) noexcept {
@@ -889,29 +920,21 @@ class nvfp4 : public detail::element_codec<float4_e2m1fn> {
     prepared_ = true;
   }
 
-  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
+  /// The params of a block with largest magnitude amax_block.  Throws std::logic_error
+  /// before prepare().
+  params params_for_amax(float amax_block, std::size_t /*row*/) const {
     if (!prepared_)
       throw std::logic_error("lowp::nvfp4::fit: call prepare() (or set_tensor_scale) first");
-    return params_of(detail::group_amax("lowp::nvfp4::fit", x, n, stride, row));
-  }
-  params params_of(float amax_block) const noexcept {
     const float b = (amax_block / e2m1_max) / g_;
     return params{float8_e4m3fn(b), g_};  // RNE, saturating at 448
   }
+  static double exact_scale(const params& p) noexcept { return p.scale(); }
 
-  storage_type encode(float x, const params& p) const noexcept {
-    const float s = p.scale();
-    if (!(s > 0.0f)) return storage_type{0};
-    return this->encode_quotient(static_cast<double>(x) / static_cast<double>(s));
+  /// E2M1(x / s); a block whose scale is 0 has zero codes (and takes no random draw).
+  storage_type encode(float x, const params& p) noexcept {
+    if (!(p.scale() > 0.0f)) return storage_type{0};
+    return encode_quotient(static_cast<double>(x) / exact_scale(p));
   }
-  float decode(storage_type code, const params& p) const noexcept {
-    return p.scale() * static_cast<float>(format::from_bits(code));
-  }
-  /// For bulk kernels: the float s such that encode(x, p) == lowp::cast<format>(x / s,
-  /// rounding) with x / s taken exactly, or 0 when encode() is not of that form
-  /// (stochastic rounding, ...).  quantize() uses it for its SIMD path.
-  float fast_scale(const params& p) const noexcept { return this->fast_divisor(p.scale()); }
-  float fake(float x, const params& p) const noexcept { return decode(encode(x, p), p); }
 
  private:
   float g_ = 1.0f;
