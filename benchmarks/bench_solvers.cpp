@@ -1,4 +1,4 @@
-// benchmarks/bench_solvers.cpp — GPTQ and LoRC (issue 6) next to an Eigen float GEMM of
+// benchmarks/bench_solvers.cpp — GPTQ and LoRC next to an Eigen float GEMM of
 // similar size measured in the same run.  Threads: the argument "threads" sets
 // Eigen::setNbThreads (Eigen's GEMM and GPTQ's per-row loop use it; OpenMP build).
 //
@@ -13,12 +13,10 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Dense>
-
 #include <cstddef>
-#include <random>
-
 #include <lowp/gptq.hpp>
 #include <lowp/lorc.hpp>
+#include <random>
 
 namespace {
 
@@ -42,7 +40,9 @@ Mf activations(Eigen::Index tokens, Eigen::Index features, unsigned seed) {
   return X;
 }
 
-void set_threads(benchmark::State& state) { Eigen::setNbThreads(static_cast<int>(state.range(1))); }
+void set_threads(benchmark::State& state) {
+  Eigen::setNbThreads(static_cast<int>(state.range(1)));
+}
 
 void BM_EigenSgemm(benchmark::State& state) {
   set_threads(state);
@@ -99,8 +99,9 @@ void BM_LorcRank8(benchmark::State& state) {
   const bool randomized = state.range(2) != 0;
   const Mf W = random_matrix(n, n, 21, true);
   Mf What(n, n);
-  lowp::fake_quantize(lowp::absmax<lowp::int4>{}, W.data(), What.data(), static_cast<std::size_t>(n),
-                      static_cast<std::size_t>(n), lowp::granularity::per_group(128));
+  lowp::fake_quantize(lowp::absmax<lowp::int4>{}, W.data(), What.data(),
+                      static_cast<std::size_t>(n), static_cast<std::size_t>(n),
+                      lowp::granularity::per_group(128));
   lowp::lorc_options opt;
   opt.rank = 8;
   opt.svd.method = randomized ? lowp::svd_method::randomized : lowp::svd_method::exact;
@@ -111,24 +112,41 @@ void BM_LorcRank8(benchmark::State& state) {
   const double N = double(n);
   const double k = double(8 + opt.svd.oversampling), q = double(opt.svd.power_iterations);
   const double flops = randomized ? (2 * q + 3) * 2 * N * N * k : 4 * N * N * N + 8 * N * N * N;
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 }  // namespace
 
 // {n, threads}
-BENCHMARK(BM_EigenSgemm)->Args({1024, 1})->Args({1024, 2})->Args({4096, 1})->Args({4096, 2})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EigenSgemm)
+    ->Args({1024, 1})
+    ->Args({1024, 2})
+    ->Args({4096, 1})
+    ->Args({4096, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // {features, threads, tokens}
-BENCHMARK(BM_Hessian)->Args({4096, 1, 4096})->Args({4096, 2, 4096})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Hessian)
+    ->Args({4096, 1, 4096})
+    ->Args({4096, 2, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // {cols, threads, rows}
-BENCHMARK(BM_GptqSolve)->Args({1024, 1, 1024})->Args({1024, 2, 1024})->Args({4096, 1, 4096})
-    ->Args({4096, 2, 4096})->Args({4096, 2, 11008})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GptqSolve)
+    ->Args({1024, 1, 1024})
+    ->Args({1024, 2, 1024})
+    ->Args({4096, 1, 4096})
+    ->Args({4096, 2, 4096})
+    ->Args({4096, 2, 11008})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // {n, threads, randomized}
-BENCHMARK(BM_LorcRank8)->Args({1024, 2, 0})->Args({1024, 2, 1})->Args({4096, 2, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LorcRank8)
+    ->Args({1024, 2, 0})
+    ->Args({1024, 2, 1})
+    ->Args({4096, 2, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

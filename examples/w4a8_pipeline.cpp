@@ -2,11 +2,10 @@
 // Replace load_layer() with your weights (out x in, row-major) and calibration inputs
 // (tokens x in, row-major); link lowp::solvers (and OpenMP for threads).
 #include <cstdio>
-#include <random>
-
 #include <lowp/gptq.hpp>
 #include <lowp/lorc.hpp>
 #include <lowp/quantize.hpp>
+#include <random>
 
 using Mf = lowp::row_major_matrixf;
 
@@ -52,8 +51,8 @@ int main() {
   const auto err = [&](const Mf& What) {
     return static_cast<double>((Y - Xq * What.transpose()).squaredNorm() / Y.squaredNorm());
   };
-  std::printf("W4A8 FP4-FP8, %zu x %zu: GPTQ %.3e, GPTQ + LoRC %.3e (weights %zu bytes vs %zu)\n", out,
-              in, err(q.dequantized), err(c.compensated), q.quantized.storage_bytes(),
+  std::printf("W4A8 FP4-FP8, %zu x %zu: GPTQ %.3e, GPTQ + LoRC %.3e (weights %zu bytes vs %zu)\n",
+              out, in, err(q.dequantized), err(c.compensated), q.quantized.storage_bytes(),
               out * in * sizeof(float));
   return 0;
 }

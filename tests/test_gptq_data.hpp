@@ -4,14 +4,12 @@
 #pragma once
 
 #include <Eigen/Dense>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <lowp/gptq.hpp>
 #include <random>
 #include <vector>
-
-#include <lowp/gptq.hpp>
 
 namespace gptq_test {
 
@@ -30,14 +28,16 @@ inline Mf student_t_weights(std::size_t rows, std::size_t cols, std::uint32_t se
 /// Calibration activations (tokens x features): correlated features (a random mixing of
 /// features/4 latent factors plus independent noise) and `outliers` channels 20..100x
 /// larger, as in LLM activations.
-inline Mf calibration(std::size_t tokens, std::size_t features, std::size_t outliers, std::uint32_t seed) {
+inline Mf calibration(std::size_t tokens, std::size_t features, std::size_t outliers,
+                      std::uint32_t seed) {
   std::mt19937 gen(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const auto T = static_cast<Eigen::Index>(tokens), F = static_cast<Eigen::Index>(features);
   const Eigen::Index k = std::max<Eigen::Index>(F / 4, 1);
   Mf Z(T, k), A(k, F), N(T, F);
   for (Eigen::Index i = 0; i < Z.size(); ++i) Z.data()[i] = nd(gen);
-  for (Eigen::Index i = 0; i < A.size(); ++i) A.data()[i] = nd(gen) / std::sqrt(static_cast<float>(k));
+  for (Eigen::Index i = 0; i < A.size(); ++i)
+    A.data()[i] = nd(gen) / std::sqrt(static_cast<float>(k));
   for (Eigen::Index i = 0; i < N.size(); ++i) N.data()[i] = 0.3f * nd(gen);
   Mf X = Z * A + N;
   std::uniform_real_distribution<float> mag(20.0f, 100.0f);

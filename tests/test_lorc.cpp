@@ -6,10 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <lowp/lorc.hpp>
 #include <stdexcept>
 #include <vector>
-
-#include <lowp/lorc.hpp>
 
 #include "lowp_test.hpp"
 #include "test_gptq_data.hpp"
@@ -19,7 +18,8 @@ using namespace gptq_test;
 namespace {
 
 // E = W - RTN_int4(W), per-channel INT4: the nearly flat-spectrum case LoRC sees.
-Mf int4_error(std::size_t rows, std::size_t cols, std::uint32_t seed, Mf* W_out = nullptr, Mf* What_out = nullptr) {
+Mf int4_error(std::size_t rows, std::size_t cols, std::uint32_t seed, Mf* W_out = nullptr,
+              Mf* What_out = nullptr) {
   const Mf W = student_t_weights(rows, cols, seed);
   Mf What(W.rows(), W.cols());
   lowp::fake_quantize(lowp::absmax<lowp::int4>{}, W.data(), What.data(), rows, cols,
@@ -34,7 +34,9 @@ Eigen::VectorXd singular_values_ref(const Mf& A) {
   return svd.singularValues();
 }
 
-double sq(const Mf& A) { return A.cast<double>().squaredNorm(); }
+double sq(const Mf& A) {
+  return A.cast<double>().squaredNorm();
+}
 
 }  // namespace
 
@@ -50,7 +52,8 @@ TEST_CASE("LoRC with the exact SVD reaches the Eckart-Young optimum", "[lorc]") 
     const auto res = lowp::lorc(W, What, opt);
     REQUIRE_FALSE(res.randomized);
     const double optimum = s.tail(s.size() - static_cast<Eigen::Index>(r)).squaredNorm();
-    const double resid = (E.cast<double>() - res.U_hat.cast<double>() * res.V_hat.cast<double>()).squaredNorm();
+    const double resid =
+        (E.cast<double>() - res.U_hat.cast<double>() * res.V_hat.cast<double>()).squaredNorm();
     CHECK(resid == Approx(optimum).epsilon(1e-5));
     // The compensated weight is Ŵ + Û V̂ (float rounding of the sum only).
     CHECK(sq(W - res.compensated) == Approx(optimum).epsilon(1e-4));
@@ -67,9 +70,11 @@ TEST_CASE("randomized SVD captures the top-r energy of quantization errors", "[l
   const Mf E = int4_error(256, 512, 41);
   const Eigen::VectorXd s = singular_values_ref(E);
   const double exact = s.head(rank).squaredNorm();
-  std::printf("randomized SVD, 256x512 INT4 error, rank 8: captured energy (sum top-r sigma^2 vs exact)\n");
+  std::printf(
+      "randomized SVD, 256x512 INT4 error, rank 8: captured energy (sum top-r sigma^2 vs exact)\n");
   double default_ratio = 0;
-  for (const std::size_t q : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{4}, std::size_t{8}}) {
+  for (const std::size_t q :
+       {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{4}, std::size_t{8}}) {
     lowp::truncated_svd_options opt;
     opt.method = lowp::svd_method::randomized;
     opt.power_iterations = q;
@@ -81,8 +86,10 @@ TEST_CASE("randomized SVD captures the top-r energy of quantization errors", "[l
     CHECK(captured <= exact * (1 + 1e-5));  // Ky Fan: no rank-r subspace beats the top-r one
     CHECK(static_cast<double>(svd.S.squaredNorm()) == Approx(captured).epsilon(1e-3));
     // Orthonormal factors.
-    CHECK((svd.U.transpose() * svd.U - Eigen::MatrixXf::Identity(8, 8)).cwiseAbs().maxCoeff() < 1e-4f);
-    CHECK((svd.V.transpose() * svd.V - Eigen::MatrixXf::Identity(8, 8)).cwiseAbs().maxCoeff() < 1e-4f);
+    CHECK((svd.U.transpose() * svd.U - Eigen::MatrixXf::Identity(8, 8)).cwiseAbs().maxCoeff() <
+          1e-4f);
+    CHECK((svd.V.transpose() * svd.V - Eigen::MatrixXf::Identity(8, 8)).cwiseAbs().maxCoeff() <
+          1e-4f);
     if (q == lowp::truncated_svd_options{}.power_iterations) default_ratio = captured / exact;
   }
   CHECK(default_ratio >= 0.95);
@@ -95,10 +102,12 @@ TEST_CASE("randomized SVD captures the top-r energy of quantization errors", "[l
     CHECK(a.U == b.U);
     CHECK(a.S == b.S);
     // A rank-6 matrix plus tiny noise: the randomized SVD finds it.
-    const Mf L = student_t_weights(200, 6, 1) * student_t_weights(6, 300, 2) * 100.0f + 1e-4f * E.topLeftCorner(200, 300);
+    const Mf L = student_t_weights(200, 6, 1) * student_t_weights(6, 300, 2) * 100.0f +
+                 1e-4f * E.topLeftCorner(200, 300);
     const Eigen::VectorXd sl = singular_values_ref(L);
     const auto c = lowp::truncated_svd(L, 6, opt);
-    for (Eigen::Index i = 0; i < 6; ++i) CHECK(static_cast<double>(c.S(i)) == Approx(sl(i)).epsilon(1e-4));
+    for (Eigen::Index i = 0; i < 6; ++i)
+      CHECK(static_cast<double>(c.S(i)) == Approx(sl(i)).epsilon(1e-4));
   }
 }
 
@@ -116,8 +125,8 @@ TEST_CASE("LoRC quantized factors", "[lorc]") {
   opt.factors = lowp::lorc_factor_format::int8;
   const auto i8 = lowp::lorc(W, What, opt);
   const double with_int8 = sq(W - i8.compensated);
-  std::printf("LoRC rank 8 on 128x256 INT4 error: residual/||E||^2 fp32 %.5f int8 %.5f", base / no_lorc,
-              with_int8 / no_lorc);
+  std::printf("LoRC rank 8 on 128x256 INT4 error: residual/||E||^2 fp32 %.5f int8 %.5f",
+              base / no_lorc, with_int8 / no_lorc);
   CHECK(with_int8 < 1.01 * base);  // INT8 factors add < 1% to the residual error
   // The codes decode (independently, with lowp::int8) to the factors used.
   REQUIRE(i8.U_codes.size() == 128u * 8u);
@@ -167,4 +176,25 @@ TEST_CASE("LoRC rejects bad input", "[lorc]") {
   W(0, 0) = std::numeric_limits<float>::infinity();
   REQUIRE_THROWS_AS(lowp::lorc(W, What, opt), std::domain_error);
   REQUIRE_THROWS_AS(lowp::truncated_svd(W, 4), std::domain_error);
+}
+
+TEST_CASE("LoRC and truncated_svd name the non-finite element they reject", "[lorc]") {
+  Mf W = student_t_weights(16, 24, 62);
+  Mf What = Mf::Zero(16, 24);
+  lowp::lorc_options opt;
+  opt.rank = 4;
+  What(3, 5) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(lowp::lorc(W, What, opt),
+                    "lowp::lorc: W_hat contains NaN or Inf (NaN at row 3, column 5)");
+  CHECK_THROWS_WITH(lowp::truncated_svd(What, 4),
+                    "lowp::truncated_svd: A contains NaN or Inf (NaN at row 3, column 5)");
+  What(3, 5) = 0.0f;
+  // Both finite, but their difference overflows: the error names the difference.
+  W(2, 9) = 3e38f;
+  What(2, 9) = -3e38f;
+  CHECK_THROWS_WITH(lowp::lorc(W, What, opt),
+                    "lowp::lorc: W - W_hat contains NaN or Inf (+Inf at row 2, column 9)");
+  W(2, 9) = -std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(lowp::lorc(W, What, opt),
+                    "lowp::lorc: W contains NaN or Inf (-Inf at row 2, column 9)");
 }

@@ -1,8 +1,8 @@
 // lowp/lorc.hpp — LoRC: low-rank compensation of a quantized weight matrix, and the
 // truncated SVDs it needs (exact, and randomized for large matrices).
 //
-// Layer: solvers (needs Eigen: link lowp::solvers).  Includes gptq.hpp (row_major_matrixf),
-// types.hpp/cast.hpp and Eigen/Dense.
+// Layer: solvers (needs Eigen: link lowp::solvers).  Includes eigen.hpp (row_major_matrixf),
+// cast.hpp, detail/linalg.hpp (the checks) and Eigen/Dense.
 //
 // LoRC (ZeroQuant-V2, Yao et al. 2023, arXiv 2303.08302, sec. 5 "Low Rank Compensation";
 // used with FP formats in ZeroQuant-FP, arXiv 2307.09782): the quantization error
@@ -26,23 +26,25 @@
 #pragma once
 
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cast.hpp"
-#include "gptq.hpp"
+#include "detail/linalg.hpp"
+#include "eigen.hpp"  // row_major_matrixf
 
 namespace lowp {
 
 /// Which truncated SVD to use.
 enum class svd_method {
-  automatic,   ///< exact when min(rows, cols) <= truncated_svd_options::exact_max_dim, else randomized
+  automatic,   ///< exact when min(rows, cols) <= truncated_svd_options::exact_max_dim, else
+               ///< randomized
   exact,       ///< Eigen BDCSVD in double (thin U, V)
   randomized,  ///< Halko–Martinsson–Tropp randomized subspace iteration in float
 };
@@ -77,9 +79,15 @@ struct truncated_svd_result {
 
 namespace detail {
 
-inline void lorc_check(const char* who, const row_major_matrixf& A, std::size_t rank) {
-  if (A.rows() == 0 || A.cols() == 0) throw std::invalid_argument(std::string(who) + ": empty matrix");
-  if (!A.allFinite()) throw std::domain_error(std::string(who) + ": matrix contains NaN or Inf");
+/// The contract of truncated_svd() and lorc() on the matrix `operand` A: non-empty
+/// (std::invalid_argument), finite (std::domain_error), 1 <= rank <= min(rows, cols)
+/// (std::invalid_argument).
+inline void lorc_check(const char* who, const char* operand, const row_major_matrixf& A,
+                       std::size_t rank) {
+  if (A.rows() == 0 || A.cols() == 0) {
+    throw std::invalid_argument(std::string(who) + ": empty matrix");
+  }
+  require_finite<std::domain_error>(who, operand, A);
   const auto mn = static_cast<std::size_t>(std::min(A.rows(), A.cols()));
   if (rank == 0 || rank > mn) {
     throw std::invalid_argument(std::string(who) + ": rank " + std::to_string(rank) +
@@ -113,20 +121,14 @@ inline Eigen::MatrixXf lorc_orth(const Eigen::MatrixXf& Y) {
   return qr.householderQ() * Eigen::MatrixXf::Identity(Y.rows(), Y.cols());
 }
 
-}  // namespace detail
-
-/// Rank-`rank` truncated SVD of A (rows x cols).  Exact (BDCSVD in double) or randomized
-/// (see the header comment), per opt.method.
-/// Contract: A non-empty and finite, 1 <= rank <= min(rows, cols); otherwise
-/// std::invalid_argument (shape, rank) or std::domain_error (NaN/Inf).
-inline truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_t rank,
-                                          const truncated_svd_options& opt = {}) {
-  detail::lorc_check("lowp::truncated_svd", A, rank);
+/// truncated_svd() of an A that meets its contract (checked by the caller).
+inline truncated_svd_result truncated_svd_checked(const row_major_matrixf& A, std::size_t rank,
+                                                  const truncated_svd_options& opt) {
   const Eigen::Index m = A.rows(), n = A.cols(), r = static_cast<Eigen::Index>(rank);
   const Eigen::Index mn = std::min(m, n);
-  const bool randomized = opt.method == svd_method::randomized ||
-                          (opt.method == svd_method::automatic &&
-                           static_cast<std::size_t>(mn) > opt.exact_max_dim);
+  const bool randomized =
+      opt.method == svd_method::randomized ||
+      (opt.method == svd_method::automatic && static_cast<std::size_t>(mn) > opt.exact_max_dim);
   truncated_svd_result out;
   out.randomized = randomized;
   if (!randomized) {
@@ -137,7 +139,8 @@ inline truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_
     out.V = svd.matrixV().leftCols(r).cast<float>();
     return out;
   }
-  const Eigen::Index k = std::min<Eigen::Index>(mn, r + static_cast<Eigen::Index>(opt.oversampling));
+  const Eigen::Index k =
+      std::min<Eigen::Index>(mn, r + static_cast<Eigen::Index>(opt.oversampling));
   // Range finder (HMT Algorithm 4.4): Q spans (A Aᵀ)^q A Ω, re-orthonormalized after
   // every product.
   Eigen::MatrixXf Q = detail::lorc_orth(A * detail::lorc_gaussian(n, k, opt.seed));
@@ -152,6 +155,18 @@ inline truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_
   out.S = svd.singularValues().head(r);
   out.V = svd.matrixV().leftCols(r);
   return out;
+}
+
+}  // namespace detail
+
+/// Rank-`rank` truncated SVD of A (rows x cols).  Exact (BDCSVD in double) or randomized
+/// (see the header comment), per opt.method.
+/// Contract: A non-empty and finite, 1 <= rank <= min(rows, cols); otherwise
+/// std::invalid_argument (shape, rank) or std::domain_error (NaN/Inf).
+inline truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_t rank,
+                                          const truncated_svd_options& opt = {}) {
+  detail::lorc_check("lowp::truncated_svd", "A", A, rank);
+  return detail::truncated_svd_checked(A, rank, opt);
 }
 
 /// How LoRC stores its factors.
@@ -170,16 +185,16 @@ struct lorc_options {
 
 /// What lorc() returns.
 struct lorc_result {
-  row_major_matrixf U_hat;         ///< rows x r: U_r Σ_r^½ as used (dequantized if quantized)
-  row_major_matrixf V_hat;         ///< r x cols: Σ_r^½ V_rᵀ as used
-  row_major_matrixf compensated;   ///< Ŵ + Û V̂ (rows x cols)
+  row_major_matrixf U_hat;          ///< rows x r: U_r Σ_r^½ as used (dequantized if quantized)
+  row_major_matrixf V_hat;          ///< r x cols: Σ_r^½ V_rᵀ as used
+  row_major_matrixf compensated;    ///< Ŵ + Û V̂ (rows x cols)
   Eigen::VectorXf singular_values;  ///< the r singular values of E found
   lorc_factor_format format = lorc_factor_format::fp32;
   /// Quantized factors (empty for fp32): code bits (lowp::int8 / float8_e4m3fn::bits()),
   /// row-major like U_hat / V_hat, with one scale per row of Û and per column of V̂.
   std::vector<std::uint8_t> U_codes, V_codes;
   std::vector<float> U_scales, V_scales;
-  bool randomized = false;    ///< which SVD path was taken
+  bool randomized = false;  ///< which SVD path was taken
 };
 
 namespace detail {
@@ -189,7 +204,8 @@ namespace detail {
 template <class F>
 float lorc_quantize_vector(float* x, std::size_t n, std::ptrdiff_t stride, std::uint8_t* codes) {
   float amax = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[static_cast<std::ptrdiff_t>(i) * stride]));
+  for (std::size_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[static_cast<std::ptrdiff_t>(i) * stride]));
   const double qmax = is_lowp_int_v<F> ? 127.0 : static_cast<double>(std::numeric_limits<F>::max());
   const float s = amax > 0.0f ? static_cast<float>(static_cast<double>(amax) / qmax) : 1.0f;
   for (std::size_t i = 0; i < n; ++i) {
@@ -203,18 +219,20 @@ float lorc_quantize_vector(float* x, std::size_t n, std::ptrdiff_t stride, std::
 
 template <class F>
 void lorc_quantize_factors(lorc_result& res) {
-  const auto rows = static_cast<std::size_t>(res.U_hat.rows()), r = static_cast<std::size_t>(res.U_hat.cols());
+  const auto rows = static_cast<std::size_t>(res.U_hat.rows()),
+             r = static_cast<std::size_t>(res.U_hat.cols());
   const auto cols = static_cast<std::size_t>(res.V_hat.cols());
   res.U_codes.resize(rows * r);
   res.V_codes.resize(r * cols);
   res.U_scales.resize(rows);
   res.V_scales.resize(cols);
   for (std::size_t i = 0; i < rows; ++i) {  // per row of Û (contiguous)
-    res.U_scales[i] = lorc_quantize_vector<F>(res.U_hat.data() + i * r, r, 1, res.U_codes.data() + i * r);
+    res.U_scales[i] =
+        lorc_quantize_vector<F>(res.U_hat.data() + i * r, r, 1, res.U_codes.data() + i * r);
   }
   for (std::size_t j = 0; j < cols; ++j) {  // per column of V̂ (stride cols)
-    res.V_scales[j] = lorc_quantize_vector<F>(res.V_hat.data() + j, r, static_cast<std::ptrdiff_t>(cols),
-                                              res.V_codes.data() + j);
+    res.V_scales[j] = lorc_quantize_vector<F>(
+        res.V_hat.data() + j, r, static_cast<std::ptrdiff_t>(cols), res.V_codes.data() + j);
   }
 }
 
@@ -224,16 +242,19 @@ void lorc_quantize_factors(lorc_result& res) {
 /// E = W - Ŵ.  Contract: W and Ŵ the same non-empty shape, finite; 1 <= rank <=
 /// min(rows, cols).  Otherwise std::invalid_argument (shapes, rank) / std::domain_error
 /// (NaN/Inf).  The SVD path follows opt.svd (automatic: exact up to exact_max_dim).
-inline lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_hat, const lorc_options& opt = {}) {
+inline lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_hat,
+                        const lorc_options& opt = {}) {
   if (W.rows() != W_hat.rows() || W.cols() != W_hat.cols()) {
-    throw std::invalid_argument("lowp::lorc: W is " + std::to_string(W.rows()) + "x" + std::to_string(W.cols()) +
-                                " but W_hat is " + std::to_string(W_hat.rows()) + "x" +
-                                std::to_string(W_hat.cols()));
+    throw std::invalid_argument("lowp::lorc: W is " + std::to_string(W.rows()) + "x" +
+                                std::to_string(W.cols()) + " but W_hat is " +
+                                std::to_string(W_hat.rows()) + "x" + std::to_string(W_hat.cols()));
   }
-  detail::lorc_check("lowp::lorc", W, opt.rank);
-  if (!W_hat.allFinite()) throw std::domain_error("lowp::lorc: W_hat contains NaN or Inf");
+  detail::lorc_check("lowp::lorc", "W", W, opt.rank);
+  detail::require_finite<std::domain_error>("lowp::lorc", "W_hat", W_hat);
   const row_major_matrixf E = W - W_hat;
-  const truncated_svd_result svd = truncated_svd(E, opt.rank, opt.svd);
+  // Finite W and W_hat can still differ by more than FLT_MAX.
+  detail::require_finite<std::domain_error>("lowp::lorc", "W - W_hat", E);
+  const truncated_svd_result svd = detail::truncated_svd_checked(E, opt.rank, opt.svd);
   lorc_result res;
   res.randomized = svd.randomized;
   res.singular_values = svd.S;
@@ -242,9 +263,14 @@ inline lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_h
   res.U_hat = svd.U * root.asDiagonal();
   res.V_hat = root.asDiagonal() * svd.V.transpose();
   switch (opt.factors) {
-    case lorc_factor_format::fp32: break;
-    case lorc_factor_format::int8: detail::lorc_quantize_factors<int8>(res); break;
-    case lorc_factor_format::fp8_e4m3: detail::lorc_quantize_factors<float8_e4m3fn>(res); break;
+    case lorc_factor_format::fp32:
+      break;
+    case lorc_factor_format::int8:
+      detail::lorc_quantize_factors<int8>(res);
+      break;
+    case lorc_factor_format::fp8_e4m3:
+      detail::lorc_quantize_factors<float8_e4m3fn>(res);
+      break;
   }
   res.compensated = W_hat;
   res.compensated.noalias() += res.U_hat * res.V_hat;
