@@ -1,7 +1,6 @@
 // Prints the format card of every lowp floating-point type: layout, range, special
 // codes and, for the 4- and 6-bit formats, every code with its value.
 #include <iostream>
-
 #include <lowp/lowp.hpp>
 
 int main() {

@@ -5,7 +5,7 @@
 // T::from_bits, v.bits(), static_cast<float/double>); every expected result comes from
 // the oracle, which shares no code or constant with lowp.
 //
-// Built twice from this one source (tests/formats_oracle.cmake):
+// Built twice from this one source (tests/CMakeLists.txt):
 //   LOWP_ORACLE_FULL=0  test_formats_oracle_quick  label quick: reduced sizes (seconds,
 //                       also under ASan+UBSan);
 //   LOWP_ORACLE_FULL=1  test_formats_oracle        label exhaustive: all 2^32 floats for
@@ -13,12 +13,11 @@
 //                       boundary, 10^8 random floats and 10^7 random doubles per format.
 // Test cases carry tags ([sweep], [boundaries], [specials], [random], [doubles], [codes],
 // [cross], [stochastic], [self] and a format tag) so ctest can run them in parallel.
-#include <lowp/cast.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <lowp/cast.hpp>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -53,11 +52,16 @@ constexpr std::uint32_t kSweepStride = kFull ? 1u : 4099u;
 
 lowp::rounding lib_mode(mode m) {
   switch (m) {
-    case mode::nearest_even: return lowp::rounding::nearest_even;
-    case mode::nearest_away: return lowp::rounding::nearest_away;
-    case mode::toward_zero: return lowp::rounding::toward_zero;
-    case mode::up: return lowp::rounding::up;
-    case mode::down: return lowp::rounding::down;
+    case mode::nearest_even:
+      return lowp::rounding::nearest_even;
+    case mode::nearest_away:
+      return lowp::rounding::nearest_away;
+    case mode::toward_zero:
+      return lowp::rounding::toward_zero;
+    case mode::up:
+      return lowp::rounding::up;
+    case mode::down:
+      return lowp::rounding::down;
   }
   return lowp::rounding::nearest_even;
 }
@@ -104,13 +108,13 @@ T lib_from_bits(std::uint32_t code) {
 // The oracle of each lowp type.
 template <class T>
 struct format_of;
-#define LOWP_ORACLE_FORMAT(T, SPEC)                  \
-  template <>                                        \
-  struct format_of<lowp::T> {                        \
-    static const reference& get() {                  \
-      static const reference r(SPEC);                \
-      return r;                                      \
-    }                                                \
+#define LOWP_ORACLE_FORMAT(T, SPEC)   \
+  template <>                         \
+  struct format_of<lowp::T> {         \
+    static const reference& get() {   \
+      static const reference r(SPEC); \
+      return r;                       \
+    }                                 \
   };
 LOWP_ORACLE_FORMAT(float8_e4m3fn, spec_e4m3fn)
 LOWP_ORACLE_FORMAT(float8_e5m2, spec_e5m2)
@@ -181,12 +185,14 @@ struct tally {
       ++bad;
       return;
     }
-    fail(std::string(r.name()) + " " + how + " of " + describe(x) + ": expected " +
-         hex(expected) + ", got " + hex(got));
+    fail(std::string(r.name()) + " " + how + " of " + describe(x) + ": expected " + hex(expected) +
+         ", got " + hex(got));
   }
 };
 
-std::string how(mode m, ovf o) { return std::string(name(m)) + "/" + name(o); }
+std::string how(mode m, ovf o) {
+  return std::string(name(m)) + "/" + name(o);
+}
 
 // Compares all ten results for input x.
 template <class X>
@@ -207,12 +213,12 @@ void compare_all(tally& t, const reference& r, const X& x, const std::uint32_t (
   }
 }
 
-#define LOWP_REQUIRE_NO_MISMATCH(t)  \
-  do {                               \
-    INFO((t).first);                 \
-    CAPTURE((t).checked);            \
-    CHECK((t).checked > 0);          \
-    CHECK((t).bad == 0);             \
+#define LOWP_REQUIRE_NO_MISMATCH(t) \
+  do {                              \
+    INFO((t).first);                \
+    CAPTURE((t).checked);           \
+    CHECK((t).checked > 0);         \
+    CHECK((t).bad == 0);            \
   } while (0)
 
 // --- 1. all 2^32 floats (nearest_even), walked bin by bin -----------------------------
@@ -307,12 +313,11 @@ void sweep_all_floats(std::uint32_t stride, tally& t) {
   }
 }
 
-#define LOWP_ORACLE_SWEEP(T, TAG, O, OTAG)                                                  \
-  TEST_CASE("oracle: every float -> " #T " nearest_even " #OTAG,                            \
-            "[sweep][" #TAG "][" #OTAG "]") {                                               \
-    tally t;                                                                                \
-    sweep_all_floats<lowp::T, O>(kSweepStride, t);                                          \
-    LOWP_REQUIRE_NO_MISMATCH(t);                                                            \
+#define LOWP_ORACLE_SWEEP(T, TAG, O, OTAG)                                                         \
+  TEST_CASE("oracle: every float -> " #T " nearest_even " #OTAG, "[sweep][" #TAG "][" #OTAG "]") { \
+    tally t;                                                                                       \
+    sweep_all_floats<lowp::T, O>(kSweepStride, t);                                                 \
+    LOWP_REQUIRE_NO_MISMATCH(t);                                                                   \
   }
 LOWP_ORACLE_SWEEP(float8_e4m3fn, e4m3fn, ovf::saturate, sat)
 LOWP_ORACLE_SWEEP(float8_e4m3fn, e4m3fn, ovf::non_saturating, nosat)
@@ -355,15 +360,14 @@ void check_windows(std::uint32_t window, tally& t) {
 // signalling), the float limits and denormals, and a few landmarks.
 std::vector<float> special_floats() {
   const std::uint32_t bits[] = {
-      0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u,                // +-0, +-Inf
+      0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u,               // +-0, +-Inf
       0x7FC00000u, 0xFFC00000u, 0x7FC00001u, 0x7FE00000u, 0x7FD55555u,  // quiet NaNs
       0x7FFFFFFFu, 0xFFFFFFFFu, 0xFFE00000u, 0x7FF00000u, 0x7FC02000u,
       0x7FA00000u, 0x7F800001u, 0xFF800001u, 0x7FBFFFFFu, 0x7F802000u,  // signalling NaNs
-      0x7F900000u, 0xFFB12345u,
-      0x00800000u, 0x80800000u,                                          // +-FLT_MIN
+      0x7F900000u, 0xFFB12345u, 0x00800000u, 0x80800000u,               // +-FLT_MIN
       0x00000001u, 0x80000001u, 0x007FFFFFu, 0x807FFFFFu, 0x00400000u,  // denormals
-      0x00000002u, 0x00012345u, 0x80400001u,
-      0x7F7FFFFFu, 0xFF7FFFFFu, 0x7F7FFFFEu, 0x7F000000u, 0xFF000000u,  // FLT_MAX etc.
+      0x00000002u, 0x00012345u, 0x80400001u, 0x7F7FFFFFu, 0xFF7FFFFFu,
+      0x7F7FFFFEu, 0x7F000000u, 0xFF000000u,                            // FLT_MAX etc.
       0x3F800000u, 0xBF800000u, 0x3F7FFFFFu, 0x3F800001u, 0x40000000u,  // 1, -1, ...
   };
   std::vector<float> v;
@@ -476,11 +480,13 @@ void check_decode_and_round_trip(tally& t) {
   for (std::uint32_t c = 0; c < r.code_count(); ++c) {
     const S v = lib_from_bits<S>(c);
     ++t.checked;
-    if (static_cast<std::uint32_t>(v.bits()) != c) t.fail(std::string(r.name()) + " from_bits(" + hex(c) + ").bits() differs");
+    if (static_cast<std::uint32_t>(v.bits()) != c)
+      t.fail(std::string(r.name()) + " from_bits(" + hex(c) + ").bits() differs");
     const float f = static_cast<float>(v);
     const double d = static_cast<double>(v);
     if (r.is_nan_code(c)) {
-      if (!std::isnan(f) || !std::isnan(d)) t.fail(std::string(r.name()) + " NaN code " + hex(c) + " does not decode to NaN");
+      if (!std::isnan(f) || !std::isnan(d))
+        t.fail(std::string(r.name()) + " NaN code " + hex(c) + " does not decode to NaN");
     } else {
       const double want = r.value_of(c);
       // Same value and the same sign (of zero and of infinities).
@@ -541,16 +547,16 @@ void check_cross(tally& t) {
           if ((!rt.is_nan_code(got) || !sign_ok) && t.full()) {
             ++t.bad;
           } else if (!rt.is_nan_code(got) || !sign_ok) {
-            t.fail(pair + how(m, o) + " code " + hex(c) + ": expected a NaN like " +
-                   hex(expected) + ", got " + hex(got));
+            t.fail(pair + how(m, o) + " code " + hex(c) + ": expected a NaN like " + hex(expected) +
+                   ", got " + hex(got));
           }
           continue;
         }
         if (expected != got && t.full()) {
           ++t.bad;
         } else if (expected != got) {
-          t.fail(pair + how(m, o) + " code " + hex(c) + ": expected " + hex(expected) +
-                 ", got " + hex(got));
+          t.fail(pair + how(m, o) + " code " + hex(c) + ": expected " + hex(expected) + ", got " +
+                 hex(got));
         }
       }
     }
@@ -605,7 +611,8 @@ void check_stochastic_rule(std::uint32_t window, tally& t) {
         t.compare(r, x, "stochastic exact (double)", want, lib_stochastic<T>(x, rb, ovf::saturate));
         const float fx = static_cast<float>(x);
         if (static_cast<double>(fx) == x)
-          t.compare(r, fx, "stochastic exact (float)", want, lib_stochastic<T>(fx, rb, ovf::non_saturating));
+          t.compare(r, fx, "stochastic exact (float)", want,
+                    lib_stochastic<T>(fx, rb, ovf::non_saturating));
       }
     }
   }
@@ -615,7 +622,8 @@ void check_stochastic_rule(std::uint32_t window, tally& t) {
     const std::uint32_t lo = u0 >= window ? u0 - window : 0u;
     const std::uint32_t hi = std::min(u0 + window, 0x7F800000u);
     for (std::uint32_t sign : {0u, 0x80000000u}) {
-      for (std::uint32_t u = lo; u <= hi; ++u) check_stochastic_at<T>(r, bits_float(sign | u), g, t);
+      for (std::uint32_t u = lo; u <= hi; ++u)
+        check_stochastic_at<T>(r, bits_float(sign | u), g, t);
     }
   }
   // Fixed fractions of an ulp between neighbours, as doubles (finer than float).
@@ -643,11 +651,14 @@ void check_stochastic_random(std::uint64_t n, std::uint64_t seed, tally& t) {
     const input in = from_float(x);
     const std::uint32_t expected = r.expect_stochastic(in, rb, o);
     const std::uint32_t got = lib_stochastic<T>(x, rb, o);
-    if (expected != got) t.compare(r, x, "stochastic", expected, got);
-    else ++t.checked;
+    if (expected != got)
+      t.compare(r, x, "stochastic", expected, got);
+    else
+      ++t.checked;
     // The same value as a double, and a double between floats.
     const double d = static_cast<double>(x) * (1 + 0x1p-40);
-    t.compare(r, d, "stochastic", r.expect_stochastic(from_double(d), rb, o), lib_stochastic<T>(d, rb, o));
+    t.compare(r, d, "stochastic", r.expect_stochastic(from_double(d), rb, o),
+              lib_stochastic<T>(d, rb, o));
   }
 }
 
@@ -691,7 +702,8 @@ void check_stochastic_mean(std::uint64_t samples, tally& t) {
             (hi - lo) * (6 * std::sqrt(fx * (1 - fx) / static_cast<double>(samples)) + 0x1p-32);
         if (!(std::fabs(mean - tx) <= tol)) {
           char buf[200];
-          std::snprintf(buf, sizeof buf, "%s stochastic mean of %.17g over %llu draws is %.17g (tolerance %.3g)",
+          std::snprintf(buf, sizeof buf,
+                        "%s stochastic mean of %.17g over %llu draws is %.17g (tolerance %.3g)",
                         r.name(), x, static_cast<unsigned long long>(samples), mean, tol);
           t.fail(buf);
         }

@@ -13,9 +13,15 @@ namespace {
 
 using namespace lowp_oracle;
 
-double val(const float_spec& s, std::uint32_t c) { return decode(s, c).value; }
-bool is_nan(const float_spec& s, std::uint32_t c) { return decode(s, c).kind == code_value::nan; }
-bool is_inf(const float_spec& s, std::uint32_t c) { return decode(s, c).kind == code_value::inf; }
+double val(const float_spec& s, std::uint32_t c) {
+  return decode(s, c).value;
+}
+bool is_nan(const float_spec& s, std::uint32_t c) {
+  return decode(s, c).kind == code_value::nan;
+}
+bool is_inf(const float_spec& s, std::uint32_t c) {
+  return decode(s, c).kind == code_value::inf;
+}
 
 int count_nans(const float_spec& s) {
   int n = 0;
@@ -69,8 +75,7 @@ TEST_CASE("oracle self-check: value tables match the specifications", "[self]") 
   CHECK(val(spec_e3m2fn, 0x01) == 0.0625);
   CHECK(val(spec_e3m2fn, 0x04) == 0.25);
   CHECK(val(spec_e3m2fn, 0x3F) == -28.0);
-  CHECK(float_oracle(spec_e2m1fn).magnitudes() ==
-        std::vector<double>{0, 0.5, 1, 1.5, 2, 3, 4, 6});
+  CHECK(float_oracle(spec_e2m1fn).magnitudes() == std::vector<double>{0, 0.5, 1, 1.5, 2, 3, 4, 6});
   CHECK(val(spec_e2m1fn, 0xF) == -6.0);
   CHECK(count_nans(spec_e2m3fn) + count_nans(spec_e3m2fn) + count_nans(spec_e2m1fn) == 0);
   // E8M0 (5.4.1): 2^(e-127), 0x7F = 1, 0x00 = 2^-127, 0xFE = 2^127, 0xFF NaN.
@@ -130,7 +135,7 @@ TEST_CASE("oracle self-check: rounding facts worked out by hand", "[self]") {
   CHECK(fp16.convert(-1e30, mode::down, nos) == 0xFC00);
   CHECK(fp16.convert(-1e30, mode::up, nos) == 0xFBFF);
   CHECK(fp16.convert(HUGE_VAL, mode::toward_zero, nos) == 0x7C00);
-  CHECK(fp16.convert(std::ldexp(1.0, -25), ne, nos) == 0x0000);       // tie with 0 -> 0
+  CHECK(fp16.convert(std::ldexp(1.0, -25), ne, nos) == 0x0000);  // tie with 0 -> 0
   CHECK(fp16.convert(std::ldexp(1.5, -25), ne, nos) == 0x0001);
   CHECK(fp16.convert(-std::ldexp(1.0, -30), ne, nos) == 0x8000);
   CHECK(fp16.convert(std::ldexp(1.0, -30), mode::up, nos) == 0x0001);
@@ -156,8 +161,8 @@ TEST_CASE("oracle self-check: rounding facts worked out by hand", "[self]") {
   CHECK(fnuz.convert(-1e30, ne, nos) == 0x80);
   CHECK(fnuz.convert(-HUGE_VAL, ne, sat) == 0xFF);
   // E8M0: |x|; linear midpoint 1.5 * 2^k ties to the even code; below 2^-127 -> 0x00.
-  CHECK(e8m0.convert(1.5, ne, sat) == 0x80);           // 1 (0x7F, odd) vs 2 (0x80, even)
-  CHECK(e8m0.convert(3.0, ne, sat) == 0x80);           // 2 (0x80, even) vs 4 (0x81)
+  CHECK(e8m0.convert(1.5, ne, sat) == 0x80);  // 1 (0x7F, odd) vs 2 (0x80, even)
+  CHECK(e8m0.convert(3.0, ne, sat) == 0x80);  // 2 (0x80, even) vs 4 (0x81)
   CHECK(e8m0.convert(-3.0, ne, sat) == 0x80);
   CHECK(e8m0.convert(2.9, mode::up, sat) == 0x81);
   CHECK(e8m0.convert(2.9, mode::toward_zero, sat) == 0x80);
@@ -178,7 +183,8 @@ TEST_CASE("oracle self-check: rounding facts worked out by hand", "[self]") {
   CHECK(int_convert(spec_int8, from_double(std::nan("")), ne) == 0);
   // Stochastic: 2.25 in FP4 is a quarter of the way from 2 to 3: threshold 2^30.
   CHECK(float_oracle(spec_e2m1fn).stochastic_threshold(from_double(2.25)) == (1ull << 30));
-  CHECK(float_oracle(spec_e2m1fn).convert_stochastic(from_double(2.25), (1u << 30) - 1, sat) == 0x5);
+  CHECK(float_oracle(spec_e2m1fn).convert_stochastic(from_double(2.25), (1u << 30) - 1, sat) ==
+        0x5);
   CHECK(float_oracle(spec_e2m1fn).convert_stochastic(from_double(2.25), 1u << 30, sat) == 0x4);
   CHECK(int_convert_stochastic(spec_int8, from_double(-1.75), 0xBFFFFFFFu) == -2);
   CHECK(int_convert_stochastic(spec_int8, from_double(-1.75), 0xC0000000u) == -1);
@@ -202,7 +208,8 @@ TEST_CASE("oracle self-check: binary16 agrees with the compiler's _Float16", "[s
     std::memcpy(&hb, &hd, sizeof hb);
     if (fp16.convert(d, mode::nearest_even, ovf::non_saturating) != hb) ++bad;
   };
-  for (std::uint64_t u = 0; u < (1ull << 32); u += 1031) check(bits_float(static_cast<std::uint32_t>(u)));
+  for (std::uint64_t u = 0; u < (1ull << 32); u += 1031)
+    check(bits_float(static_cast<std::uint32_t>(u)));
   for (double b : fp16.boundaries()) {
     const std::uint32_t u0 = float_bits(static_cast<float>(b));
     for (std::uint32_t u = u0 >= 2 ? u0 - 2 : 0u; u <= u0 + 2; ++u) {

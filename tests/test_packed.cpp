@@ -4,12 +4,12 @@
 // 4-bit (low nibble first), the swap for high nibble first, and for FP6 a little-endian
 // bit stream built bit by bit (element i at stream bits 6i..6i+5).
 #include <cstdint>
+#include <lowp/packed.hpp>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
 #include "lowp_test.hpp"
-#include <lowp/packed.hpp>
 
 namespace {
 
@@ -35,7 +35,7 @@ std::vector<std::uint8_t> reference_bytes(const std::vector<unsigned>& codes) {
 
 template <class T, packed_layout L = packed_layout::low_nibble_first>
 void check_layout() {
-  constexpr unsigned mask = (1u << packed_bits_v<T>) - 1u;
+  constexpr unsigned mask = (1u << packed_bits_v<T>)-1u;
   std::mt19937 rng(3);
   for (std::size_t n = 0; n < 70; ++n) {
     std::vector<unsigned> codes(n);
@@ -53,7 +53,8 @@ void check_layout() {
     for (std::size_t i = 0; i < n; ++i) REQUIRE(s[i].bits() == codes[i]);
     REQUIRE(packed_vector<T, L>::from_bytes(want.data(), n) == v);
     // overwrite in reverse order through the proxy; neighbours must be unaffected
-    for (std::size_t i = n; i-- > 0;) v[i] = T::from_bits(static_cast<std::uint8_t>(mask - codes[i]));
+    for (std::size_t i = n; i-- > 0;)
+      v[i] = T::from_bits(static_cast<std::uint8_t>(mask - codes[i]));
     for (std::size_t i = 0; i < n; ++i) REQUIRE(v.get(i).bits() == mask - codes[i]);
   }
 }
@@ -79,7 +80,8 @@ TEST_CASE("packed: the documented example bytes", "[packed]") {
   CHECK(h.bytes()[0] == 0x2F);
   // FP6 codes 0x01, 0x02, 0x03, 0x3F -> bits 000001 000010 000011 111111 (LSB first)
   packed_vector<float6_e2m3fn> f(4);
-  for (unsigned i = 0; i < 4; ++i) f.set(i, float6_e2m3fn::from_bits(static_cast<std::uint8_t>(i == 3 ? 0x3F : i + 1)));
+  for (unsigned i = 0; i < 4; ++i)
+    f.set(i, float6_e2m3fn::from_bits(static_cast<std::uint8_t>(i == 3 ? 0x3F : i + 1)));
   CHECK(f.bytes()[0] == 0x81);  // 0b10'000001
   CHECK(f.bytes()[1] == 0x30);  // 0b0011'0000
   CHECK(f.bytes()[2] == 0xFC);  // 0b111111'00

@@ -4,12 +4,12 @@
 // k), rounded once by the generic lowp::cast; and the literal ZeroQuant-FP bit formula.
 #include <cmath>
 #include <cstdint>
+#include <lowp/lowp.hpp>
+#include <lowp/shift_cast.hpp>
 #include <random>
 #include <vector>
 
 #include "lowp_test.hpp"
-#include <lowp/lowp.hpp>
-#include <lowp/shift_cast.hpp>
 
 namespace {
 
@@ -56,13 +56,16 @@ TEST_CASE("shift_cast: all 16 codes x every k equal cast(value * 2^k)", "[shift_
   STATIC_REQUIRE(shift_cast_max_k<bfloat16> == 125);
 }
 
-TEST_CASE("shift_cast: k = -6 is the literal ZeroQuant-FP formula (s<<7)|((code&7)<<2)", "[shift_cast]") {
+TEST_CASE("shift_cast: k = -6 is the literal ZeroQuant-FP formula (s<<7)|((code&7)<<2)",
+          "[shift_cast]") {
   for (unsigned c = 0; c < 16; ++c) {
     const unsigned want = ((c >> 3) << 7) | ((c & 7u) << 2);
-    CHECK(shift_cast<float8_e4m3fn>(float4_e2m1fn::from_bits(static_cast<std::uint8_t>(c)), -6).bits() == want);
+    CHECK(shift_cast<float8_e4m3fn>(float4_e2m1fn::from_bits(static_cast<std::uint8_t>(c)), -6)
+              .bits() == want);
   }
   // and it is constexpr
-  STATIC_REQUIRE(shift_cast<float8_e4m3fn>(float4_e2m1fn::from_bits(0x7), 0).bits() == 0x4C);  // 6.0
+  STATIC_REQUIRE(shift_cast<float8_e4m3fn>(float4_e2m1fn::from_bits(0x7), 0).bits() ==
+                 0x4C);  // 6.0
 }
 
 template <class To, packed_layout L>
@@ -76,7 +79,8 @@ void check_bulk(int k) {
       std::vector<To> dst(n + 8, To::from_bits(0x5A));
       shift_cast(src, dst.data() + 1, k);
       std::size_t bad = 0;
-      for (std::size_t i = 0; i < n; ++i) bad += dst[i + 1].bits() != shift_cast<To>(src.get(i), k).bits();
+      for (std::size_t i = 0; i < n; ++i)
+        bad += dst[i + 1].bits() != shift_cast<To>(src.get(i), k).bits();
       bad += dst[0].bits() != 0x5A;
       for (std::size_t i = n + 1; i < dst.size(); ++i) bad += dst[i].bits() != 0x5A;
       INFO(To::traits_type::name << " n " << n << " k " << k << " offset " << byte_off);
@@ -87,10 +91,12 @@ void check_bulk(int k) {
   for (auto& c : codes) c = float4_e2m1fn::from_bits(static_cast<std::uint8_t>(rng() & 15u));
   std::vector<To> out(codes.size());
   shift_cast(codes.data(), out.data(), codes.size(), k);
-  for (std::size_t i = 0; i < codes.size(); ++i) CHECK(out[i].bits() == shift_cast<To>(codes[i], k).bits());
+  for (std::size_t i = 0; i < codes.size(); ++i)
+    CHECK(out[i].bits() == shift_cast<To>(codes[i], k).bits());
 }
 
-TEST_CASE("shift_cast bulk: packed FP4 in, both nibble orders, every length 0..127", "[shift_cast][bulk]") {
+TEST_CASE("shift_cast bulk: packed FP4 in, both nibble orders, every length 0..127",
+          "[shift_cast][bulk]") {
   for (int k : {-9, -6, 0, 3, 6, 7}) {
     check_bulk<float8_e4m3fn, packed_layout::low_nibble_first>(k);
     check_bulk<float8_e4m3fn, packed_layout::high_nibble_first>(k);
@@ -99,7 +105,8 @@ TEST_CASE("shift_cast bulk: packed FP4 in, both nibble orders, every length 0..1
     check_bulk<bfloat16, packed_layout::high_nibble_first>(k);
   }
   std::vector<float8_e4m3fn> d(4);
-  REQUIRE_THROWS_AS(shift_cast(static_cast<const float4_e2m1fn*>(nullptr), d.data(), 4, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(shift_cast(static_cast<const float4_e2m1fn*>(nullptr), d.data(), 4, 0),
+                    std::invalid_argument);
 }
 
 }  // namespace

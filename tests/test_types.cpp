@@ -8,19 +8,18 @@
 // The conversions themselves are swept elsewhere (test_formats_*); the arithmetic
 // operators are checked against the exact result rounded once (double holds every sum,
 // difference and product of two values of a format exactly).
-#include "lowp_test.hpp"
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <iomanip>
 #include <limits>
+#include <lowp/lowp.hpp>
 #include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
 
-#include <lowp/lowp.hpp>
+#include "lowp_test.hpp"
 
 namespace {
 
@@ -212,8 +211,10 @@ double spec_value(const spec& s, std::uint32_t code) {
   if (s.has_nan && !s.has_inf && s.has_negative_zero && mag == (1u << mag_bits) - 1u) return nan;
   if (!s.is_signed && code == 0xFFu) return nan;  // E8M0
   double v;
-  if (field == 0 && s.has_subnormals) v = std::ldexp(mant, 1 - s.bias - s.M);
-  else v = std::ldexp(mant + (1u << s.M), static_cast<int>(field) - s.bias - s.M);
+  if (field == 0 && s.has_subnormals)
+    v = std::ldexp(mant, 1 - s.bias - s.M);
+  else
+    v = std::ldexp(mant + (1u << s.M), static_cast<int>(field) - s.bias - s.M);
   return neg ? -v : v;
 }
 
@@ -258,8 +259,12 @@ TEST_CASE("conversions work at compile time", "[quick][types][constexpr]") {
   STATIC_REQUIRE(static_cast<double>(lowp::float8_e5m2::from_bits(0x7B)) == 57344.0);
   STATIC_REQUIRE(static_cast<float>(lowp::float16::from_bits(0x0001)) == 0x1p-24f);
   STATIC_REQUIRE(lowp::float8_e4m3fn(1000.0f).bits() == 0x7E);  // saturates
-  STATIC_REQUIRE(lowp::cast<lowp::float8_e4m3fn>(1000.0f, rounding::nearest_even, overflow::non_saturating).bits() == 0x7F);
-  STATIC_REQUIRE(lowp::cast<lowp::float8_e5m2>(1e6, rounding::nearest_even, overflow::non_saturating).bits() == 0x7C);
+  STATIC_REQUIRE(
+      lowp::cast<lowp::float8_e4m3fn>(1000.0f, rounding::nearest_even, overflow::non_saturating)
+          .bits() == 0x7F);
+  STATIC_REQUIRE(
+      lowp::cast<lowp::float8_e5m2>(1e6, rounding::nearest_even, overflow::non_saturating).bits() ==
+      0x7C);
   // 0.3 lies between 0.28125 (0x29) and 0.3125 (0x2A) in E4M3.
   STATIC_REQUIRE(lowp::cast<lowp::float8_e4m3fn>(0.3f, rounding::toward_zero).bits() == 0x29);
   STATIC_REQUIRE(lowp::cast<lowp::float8_e4m3fn>(0.3f, rounding::up).bits() == 0x2A);
@@ -301,12 +306,17 @@ static_assert(!std::is_convertible_v<float, lowp::float8_e4m3fn>, "explicit from
 static_assert(!std::is_convertible_v<lowp::float8_e4m3fn, float>, "explicit to float");
 static_assert(!std::is_convertible_v<lowp::float16, lowp::bfloat16>, "explicit between formats");
 static_assert(std::is_constructible_v<lowp::bfloat16, lowp::float16>, "format to format");
-static_assert(lowp::is_lowp_float_v<lowp::float8_e8m0fnu> && !lowp::is_lowp_int_v<lowp::float8_e8m0fnu>, "");
+static_assert(lowp::is_lowp_float_v<lowp::float8_e8m0fnu> &&
+                  !lowp::is_lowp_int_v<lowp::float8_e8m0fnu>,
+              "");
 static_assert(lowp::is_lowp_int_v<lowp::uint4> && !lowp::is_lowp_float_v<lowp::uint4>, "");
 static_assert(!lowp::is_lowp_float_v<float> && !lowp::is_lowp_int_v<int>, "");
-static_assert(noexcept(lowp::cast<lowp::float8_e4m3fn>(1.0f)) && noexcept(static_cast<float>(lowp::bfloat16{})),
+static_assert(noexcept(lowp::cast<lowp::float8_e4m3fn>(1.0f)) && noexcept(
+                  static_cast<float>(lowp::bfloat16{})),
               "conversions are noexcept");
-static_assert(noexcept(lowp::float16{} + lowp::float16{}) && noexcept(lowp::float16{} < lowp::float16{}), "");
+static_assert(noexcept(lowp::float16{} + lowp::float16{}) && noexcept(lowp::float16{} <
+                                                                      lowp::float16{}),
+              "");
 // Arithmetic returns the format itself (not float), compound assignment a reference.
 template <class T>
 constexpr bool arithmetic_types_ok() {
@@ -412,7 +422,8 @@ TEST_CASE("numeric_limits of the floating-point types", "[quick][types][limits]"
   check_limits<lowp::bfloat16>(bf16);
 }
 
-TEST_CASE("numeric_limits: float16 and bfloat16 against the host's own types", "[quick][types][limits]") {
+TEST_CASE("numeric_limits: float16 and bfloat16 against the host's own types",
+          "[quick][types][limits]") {
   // bfloat16 shares float's exponent range: the same exponent facts.
   using bl = std::numeric_limits<lowp::bfloat16>;
   using fl = std::numeric_limits<float>;
@@ -471,7 +482,8 @@ void check_codes(const spec& s) {
   for (std::uint32_t c = 0; c < (1u << s.bits); ++c) {
     const T v = code<T>(c);
     const double want = spec_value(s, c);
-    if (!same_value(static_cast<double>(v), want) || !same_value(static_cast<double>(static_cast<float>(v)), want)) {
+    if (!same_value(static_cast<double>(v), want) ||
+        !same_value(static_cast<double>(static_cast<float>(v)), want)) {
       ++bad;
       INFO("code " << c << ": lowp " << static_cast<double>(v) << ", spec " << want);
       CHECK(false);
@@ -509,7 +521,8 @@ void check_comparisons(const spec& s) {
   } else {
     std::uint32_t x = 12345;
     for (int i = 0; i < 700; ++i) codes.push_back((x = x * 1103515245u + 12345u) >> 16);
-    for (std::uint32_t c : {0u, 0x8000u, s.inf_code, s.inf_code | 0x8000u, s.nan_code, s.max_code, 1u, 0x8001u})
+    for (std::uint32_t c :
+         {0u, 0x8000u, s.inf_code, s.inf_code | 0x8000u, s.nan_code, s.max_code, 1u, 0x8001u})
       codes.push_back(c);
   }
   std::vector<double> values;
@@ -554,7 +567,8 @@ TEST_CASE("comparisons: by value, +0 == -0, NaN unordered", "[quick][types]") {
   CHECK(nan != nan);
   CHECK_FALSE(nan < nan);
   CHECK_FALSE(nan >= nan);
-  const auto fnuz_nan = lowp::float8_e4m3fnuz::from_bits(0x80), fnuz_zero = lowp::float8_e4m3fnuz::from_bits(0x00);
+  const auto fnuz_nan = lowp::float8_e4m3fnuz::from_bits(0x80),
+             fnuz_zero = lowp::float8_e4m3fnuz::from_bits(0x00);
   CHECK_FALSE(fnuz_nan == fnuz_zero);  // 0x80 is NaN, not -0
   CHECK(fnuz_nan != fnuz_zero);
   CHECK_FALSE(fnuz_nan <= fnuz_zero);
@@ -661,10 +675,18 @@ template <class T>
 std::uint32_t reference(double a, double b, char op) {
   double r = 0;
   switch (op) {
-    case '+': r = a + b; break;
-    case '-': r = a - b; break;
-    case '*': r = a * b; break;
-    case '/': r = a / b; break;
+    case '+':
+      r = a + b;
+      break;
+    case '-':
+      r = a - b;
+      break;
+    case '*':
+      r = a * b;
+      break;
+    case '/':
+      r = a / b;
+      break;
   }
   return lowp::cast<T>(r).bits();
 }
@@ -672,15 +694,20 @@ std::uint32_t reference(double a, double b, char op) {
 template <class T>
 T apply(T a, T b, char op) {
   switch (op) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
-    default: return a / b;
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    default:
+      return a / b;
   }
 }
 
 template <class T>
-void check_arithmetic(const spec& s, const std::vector<std::uint32_t>& as, const std::vector<std::uint32_t>& bs) {
+void check_arithmetic(const spec& s, const std::vector<std::uint32_t>& as,
+                      const std::vector<std::uint32_t>& bs) {
   INFO(s.name);
   long bad = 0, checked = 0;
   std::vector<double> xs, ys;
@@ -740,18 +767,20 @@ TEST_CASE("arithmetic goes through float and rounds once", "[quick][types][arith
 
 TEST_CASE("arithmetic: cases by hand", "[quick][types][arithmetic]") {
   using e4 = lowp::float8_e4m3fn;
-  CHECK(static_cast<float>(e4(1.0f) + e4(0.0625f)) == 1.0f);    // 1 + 1/16: tie -> even (1.0)
-  CHECK(static_cast<float>(e4(1.0f) + e4(0.1875f)) == 1.25f);   // 1.1875: tie 1.125|1.25 -> even (1.25)
-  CHECK(static_cast<float>(e4(448.0f) + e4(448.0f)) == 448.0f); // saturates
-  CHECK(static_cast<float>(e4(3.0f) / e4(0.0f)) == 448.0f);     // Inf saturates to max
+  CHECK(static_cast<float>(e4(1.0f) + e4(0.0625f)) == 1.0f);  // 1 + 1/16: tie -> even (1.0)
+  CHECK(static_cast<float>(e4(1.0f) + e4(0.1875f)) ==
+        1.25f);  // 1.1875: tie 1.125|1.25 -> even (1.25)
+  CHECK(static_cast<float>(e4(448.0f) + e4(448.0f)) == 448.0f);  // saturates
+  CHECK(static_cast<float>(e4(3.0f) / e4(0.0f)) == 448.0f);      // Inf saturates to max
   CHECK((e4(0.0f) / e4(0.0f)).is_nan());
-  CHECK((-e4(2.0f) * e4(0.0f)).bits() == 0x80);                 // -0
+  CHECK((-e4(2.0f) * e4(0.0f)).bits() == 0x80);  // -0
   using h = lowp::float16;
   CHECK(static_cast<float>(h(65504.0f) + h(16.0f)) == 65504.0f);  // 65520: rounds to Inf, saturates
   CHECK((h(65504.0f) * h(2.0f)).bits() == 0x7BFF);                // T(x) saturates
-  CHECK(static_cast<float>(h(1.0f) / h(3.0f)) == 0x1.554p-2f);    // 1/3 = 0x1.5555...p-2 -> 0x1.554p-2
+  CHECK(static_cast<float>(h(1.0f) / h(3.0f)) ==
+        0x1.554p-2f);  // 1/3 = 0x1.5555...p-2 -> 0x1.554p-2
   using b = lowp::bfloat16;
-  CHECK(static_cast<float>(b(1.0f) + b(0x1p-8f)) == 1.0f);        // tie -> even
+  CHECK(static_cast<float>(b(1.0f) + b(0x1p-8f)) == 1.0f);  // tie -> even
   CHECK(static_cast<float>(b(1.0f) + b(0x1.8p-8f)) == 1.0078125f);
   lowp::float4_e2m1fn q(2.0f);
   q += lowp::float4_e2m1fn(3.0f);  // 5: tie between 4 and 6 -> even code (4)
@@ -792,14 +821,16 @@ TEST_CASE("operator<< prints the value", "[quick][types][print]") {
   CHECK(printed(lowp::float16::from_bits(0x7BFF)) == "65504");
   CHECK(printed(lowp::float8_e8m0fnu::from_bits(0x7F)) == "1");
   CHECK(printed(lowp::float8_e8m0fnu::from_bits(0x80)) == "2");
-  CHECK(printed(lowp::float8_e5m2::from_bits(0x7C)) == printed_float(std::numeric_limits<float>::infinity()));
-  CHECK(printed(lowp::float8_e4m3fn::from_bits(0x7F)) == printed_float(std::numeric_limits<float>::quiet_NaN()));
+  CHECK(printed(lowp::float8_e5m2::from_bits(0x7C)) ==
+        printed_float(std::numeric_limits<float>::infinity()));
+  CHECK(printed(lowp::float8_e4m3fn::from_bits(0x7F)) ==
+        printed_float(std::numeric_limits<float>::quiet_NaN()));
   CHECK(printed(lowp::int4::from_bits(0x8)) == "-8");
   CHECK(printed(lowp::uint4::from_bits(0xF)) == "15");
   CHECK(printed(lowp::int8::from_bits(0x80)) == "-128");  // a number, not a char
   CHECK(printed(lowp::uint8::from_bits(0x41)) == "65");   // not 'A'
   std::ostringstream s;
-  s << std::setprecision(3) << lowp::float16(3.14159f);   // stream flags apply
+  s << std::setprecision(3) << lowp::float16(3.14159f);  // stream flags apply
   CHECK(s.str() == "3.14");
 }
 
@@ -808,14 +839,15 @@ TEST_CASE("operator<< prints the value", "[quick][types][print]") {
 // ---------------------------------------------------------------------------------------
 
 TEST_CASE("integer types: value, rounding, saturation, masking", "[quick][types][int]") {
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity(),
+              nan = std::numeric_limits<float>::quiet_NaN();
   CHECK(lowp::int4(100.0f).value() == 7);
   CHECK(lowp::int4(-100.0f).value() == -8);
-  CHECK(lowp::int4(2.5f).value() == 2);    // ties to even
+  CHECK(lowp::int4(2.5f).value() == 2);  // ties to even
   CHECK(lowp::int4(3.5f).value() == 4);
   CHECK(lowp::int4(-2.5f).value() == -2);
   CHECK(lowp::int4(-7.5f).value() == -8);
-  CHECK(lowp::int4(7.5f).value() == 7);    // 8 saturates to 7
+  CHECK(lowp::int4(7.5f).value() == 7);  // 8 saturates to 7
   CHECK(lowp::uint4(-1.0f).value() == 0);
   CHECK(lowp::uint4(-0.4f).value() == 0);
   CHECK(lowp::uint4(15.4f).value() == 15);
@@ -865,9 +897,10 @@ TEST_CASE("integer types: value, rounding, saturation, masking", "[quick][types]
   CHECK(lowp::int8(-1) <= lowp::int8(-1));
   CHECK(lowp::int8(0) >= lowp::int8(-128));
   // Integers into the float formats round once.
-  CHECK(lowp::float8_e4m3fn(1000).bits() == 0x7E);                         // saturates to 448
+  CHECK(lowp::float8_e4m3fn(1000).bits() == 0x7E);                          // saturates to 448
   CHECK(static_cast<float>(lowp::cast<lowp::float16>(65519)) == 65504.0f);  // below the threshold
-  CHECK(lowp::cast<lowp::float16>(65520, rounding::nearest_even, overflow::non_saturating).bits() == 0x7C00);
+  CHECK(lowp::cast<lowp::float16>(65520, rounding::nearest_even, overflow::non_saturating).bits() ==
+        0x7C00);
   CHECK(static_cast<float>(lowp::float4_e2m1fn(lowp::int4(-5))) == -4.0f);  // tie -> even
 }
 
@@ -968,8 +1001,8 @@ void check_small_card(const spec& s) {
   CHECK(lines[0].find(s.name) == 0);
   CHECK(lines[0].find(std::to_string(s.bits) + " bits") != std::string::npos);
   CHECK(lines[0].find("bias " + std::to_string(s.bias)) != std::string::npos);
-  CHECK(text.find("max " + printed_float(static_cast<float>(s.max)) + " (" + hex_upper(s.max_code, 1 + (s.bits - 1) / 4) + ")") !=
-        std::string::npos);
+  CHECK(text.find("max " + printed_float(static_cast<float>(s.max)) + " (" +
+                  hex_upper(s.max_code, 1 + (s.bits - 1) / 4) + ")") != std::string::npos);
   CHECK(text.find("Inf: none") != std::string::npos);
   CHECK(text.find("NaN: none") != std::string::npos);
   // The code lines: "  0xC  bits  value".
@@ -1049,12 +1082,14 @@ TEST_CASE("format cards of the 8- and 16-bit formats", "[quick][types][card]") {
   CHECK(bf.find("Inf: 0x7F80") != std::string::npos);
 }
 
-TEST_CASE("the format table has one row per format, as describe<T>() says", "[quick][types][card]") {
+TEST_CASE("the format table has one row per format, as describe<T>() says",
+          "[quick][types][card]") {
   std::ostringstream os;
   lowp::print_format_table(os);
   const auto lines = lines_of(os.str());
   REQUIRE(lines.size() == 11);
-  const spec* specs[] = {&e4m3fn, &e5m2, &e4m3fnuz, &e5m2fnuz, &e2m3, &e3m2, &e2m1, &e8m0, &f16, &bf16};
+  const spec* specs[] = {&e4m3fn, &e5m2, &e4m3fnuz, &e5m2fnuz, &e2m3,
+                         &e3m2,   &e2m1, &e8m0,     &f16,      &bf16};
   for (std::size_t i = 0; i < 10; ++i) {
     const spec& s = *specs[i];
     INFO(lines[i + 1]);

@@ -19,7 +19,7 @@ struct format_info {
   const char* name;
   int total_bits, exponent_bits, mantissa_bits, bias;
   bool has_sign, has_inf, has_nan, has_subnormals, has_negative_zero;
-  double max, min_normal, min_subnormal;  // min_subnormal == min_normal without subnormals
+  double max, min_normal, min_subnormal;       // min_subnormal == min_normal without subnormals
   std::uint32_t max_code, inf_code, nan_code;  // inf_code/nan_code are meaningful only if present
 };
 
@@ -75,11 +75,14 @@ void print_format_card(std::ostream& os) {
   const format_info f = describe<T>();
   const int w = f.total_bits;
   os << f.name << ": " << f.total_bits << " bits = " << (f.has_sign ? "1 sign + " : "no sign + ")
-     << f.exponent_bits << " exponent + " << f.mantissa_bits << " mantissa, bias " << f.bias << '\n';
+     << f.exponent_bits << " exponent + " << f.mantissa_bits << " mantissa, bias " << f.bias
+     << '\n';
   os << "  max " << f.max << " (" << detail::hex_code(f.max_code, w) << ")"
      << ", min normal " << f.min_normal;
-  if (f.has_subnormals) os << ", min subnormal " << f.min_subnormal;
-  else os << ", no subnormals, no zero";
+  if (f.has_subnormals)
+    os << ", min subnormal " << f.min_subnormal;
+  else
+    os << ", no subnormals, no zero";
   os << '\n';
   os << "  Inf: " << (f.has_inf ? detail::hex_code(f.inf_code, w) : std::string("none"))
      << ", NaN: " << (f.has_nan ? detail::hex_code(f.nan_code, w) : std::string("none"))
@@ -98,16 +101,16 @@ void print_format_card(std::ostream& os) {
 inline void print_format_table(std::ostream& os) {
   os << std::left << std::setw(17) << "format" << std::right << std::setw(5) << "bits"
      << std::setw(4) << "E" << std::setw(4) << "M" << std::setw(6) << "bias" << std::setw(14)
-     << "max" << std::setw(14) << "min normal" << std::setw(14) << "min subnorm"
-     << std::setw(7) << "Inf" << std::setw(7) << "NaN" << '\n';
+     << "max" << std::setw(14) << "min normal" << std::setw(14) << "min subnorm" << std::setw(7)
+     << "Inf" << std::setw(7) << "NaN" << '\n';
   auto row = [&os](const format_info& f) {
     os << std::left << std::setw(17) << f.name << std::right << std::setw(5) << f.total_bits
        << std::setw(4) << f.exponent_bits << std::setw(4) << f.mantissa_bits << std::setw(6)
        << f.bias << std::setw(14) << std::setprecision(6) << f.max << std::setw(14) << f.min_normal
        << std::setw(14) << (f.has_subnormals ? f.min_subnormal : f.min_normal) << std::setw(7)
        << (f.has_inf ? detail::hex_code(f.inf_code, f.total_bits) : std::string("-"))
-       << std::setw(7) << (f.has_nan ? detail::hex_code(f.nan_code, f.total_bits) : std::string("-"))
-       << '\n';
+       << std::setw(7)
+       << (f.has_nan ? detail::hex_code(f.nan_code, f.total_bits) : std::string("-")) << '\n';
   };
   row(describe<float8_e4m3fn>());
   row(describe<float8_e5m2>());

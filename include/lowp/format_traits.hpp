@@ -180,7 +180,9 @@ template <int Bits, bool Signed>
 struct integer_name {
   static_assert(Bits >= 2 && Bits <= 31, "an integer format has 2 to 31 bits");
   static constexpr auto make() noexcept {
-    struct chars { char s[8]; } r{};
+    struct chars {
+      char s[8];
+    } r{};
     int n = 0;
     if (!Signed) r.s[n++] = 'u';
     r.s[n++] = 'i';
@@ -222,7 +224,7 @@ struct float_layout {
   static constexpr std::uint64_t field_all_ones = (std::uint64_t{1} << E) - 1;
   /// Magnitude code of the largest finite value.
   static constexpr std::uint64_t max_magnitude =
-      Tr::has_inf ? ((field_all_ones << M) - 1)           // exponent field all ones is Inf/NaN
+      Tr::has_inf ? ((field_all_ones << M) - 1)  // exponent field all ones is Inf/NaN
       : Tr::nan == nan_encoding::all_ones ? magnitude_mask - 1  // only 1...1 is NaN
                                           : magnitude_mask;     // every magnitude is finite
   /// The smallest exponent field that holds normal numbers, and its unbiased exponent.

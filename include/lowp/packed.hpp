@@ -47,11 +47,16 @@ enum class packed_layout : std::uint8_t {
 /// 0 for every other type.
 template <class T>
 inline constexpr int packed_bits_v = 0;
-template <> inline constexpr int packed_bits_v<float4_e2m1fn> = 4;
-template <> inline constexpr int packed_bits_v<int4> = 4;
-template <> inline constexpr int packed_bits_v<uint4> = 4;
-template <> inline constexpr int packed_bits_v<float6_e2m3fn> = 6;
-template <> inline constexpr int packed_bits_v<float6_e3m2fn> = 6;
+template <>
+inline constexpr int packed_bits_v<float4_e2m1fn> = 4;
+template <>
+inline constexpr int packed_bits_v<int4> = 4;
+template <>
+inline constexpr int packed_bits_v<uint4> = 4;
+template <>
+inline constexpr int packed_bits_v<float6_e2m3fn> = 6;
+template <>
+inline constexpr int packed_bits_v<float6_e3m2fn> = 6;
 
 /// True for the types packed storage supports (the cv-unqualified type is looked at).
 template <class T>
@@ -73,7 +78,8 @@ namespace detail {
 
 template <class T, packed_layout L>
 constexpr void check_packed_params() noexcept {
-  static_assert(is_packable_v<T>, "packed storage holds float4_e2m1fn, int4, uint4, float6_e2m3fn, float6_e3m2fn");
+  static_assert(is_packable_v<T>,
+                "packed storage holds float4_e2m1fn, int4, uint4, float6_e2m3fn, float6_e3m2fn");
   static_assert(packed_bits_v<std::remove_cv_t<T>> == 4 || L == packed_layout::low_nibble_first,
                 "FP6 has one packed layout: the little-endian bit stream (low_nibble_first)");
 }
@@ -156,7 +162,9 @@ class packed_reference {
   }
   constexpr packed_reference(const packed_reference&) noexcept = default;
   /// The element's code (the low 4 or 6 bits).
-  constexpr std::uint8_t bits() const noexcept { return detail::packed_load_code<T, L>(bytes_, i_); }
+  constexpr std::uint8_t bits() const noexcept {
+    return detail::packed_load_code<T, L>(bytes_, i_);
+  }
 
  private:
   std::uint8_t* bytes_;
@@ -190,13 +198,17 @@ class packed_span {
 
   constexpr std::size_t size() const noexcept { return n_; }
   constexpr bool empty() const noexcept { return n_ == 0; }
-  constexpr std::size_t size_in_bytes() const noexcept { return packed_size_in_bytes<value_type>(n_); }
+  constexpr std::size_t size_in_bytes() const noexcept {
+    return packed_size_in_bytes<value_type>(n_);
+  }
   /// The raw bytes (the layout described in the file comment).
   constexpr byte_type* data() const noexcept { return bytes_; }
   constexpr byte_type* bytes() const noexcept { return bytes_; }
 
   /// Element i (i < size(), unchecked).
-  constexpr value_type get(std::size_t i) const noexcept { return packed_get<value_type, L>(bytes_, i); }
+  constexpr value_type get(std::size_t i) const noexcept {
+    return packed_get<value_type, L>(bytes_, i);
+  }
   /// Stores v at element i (i < size(), unchecked).  Only for a mutable span.
   template <class U = T, std::enable_if_t<!std::is_const_v<U>, int> = 0>
   constexpr void set(std::size_t i, value_type v) const noexcept {
@@ -212,8 +224,9 @@ class packed_span {
   }
   /// Element i; throws std::out_of_range when i >= size().
   constexpr value_type at(std::size_t i) const {
-    if (i >= n_) throw std::out_of_range("lowp::packed_span::at: index " + std::to_string(i) +
-                                         " >= size " + std::to_string(n_));
+    if (i >= n_)
+      throw std::out_of_range("lowp::packed_span::at: index " + std::to_string(i) + " >= size " +
+                              std::to_string(n_));
     return get(i);
   }
 
@@ -242,7 +255,8 @@ class packed_span {
 /// bytes() can be written to a file or handed to a kernel as is.
 template <class T, packed_layout L = packed_layout::low_nibble_first>
 class packed_vector {
-  static_assert(!std::is_const_v<T>, "packed_vector<const T> is not a thing; use packed_span<const T>");
+  static_assert(!std::is_const_v<T>,
+                "packed_vector<const T> is not a thing; use packed_span<const T>");
 
  public:
   using value_type = T;
@@ -286,8 +300,9 @@ class packed_vector {
   T operator[](std::size_t i) const noexcept { return get(i); }
   /// Element i; throws std::out_of_range when i >= size().
   T at(std::size_t i) const {
-    if (i >= n_) throw std::out_of_range("lowp::packed_vector::at: index " + std::to_string(i) +
-                                         " >= size " + std::to_string(n_));
+    if (i >= n_)
+      throw std::out_of_range("lowp::packed_vector::at: index " + std::to_string(i) + " >= size " +
+                              std::to_string(n_));
     return get(i);
   }
 
@@ -309,13 +324,15 @@ class packed_vector {
 
   span_type span() noexcept { return span_type(bytes_.data(), n_); }
   const_span_type span() const noexcept { return const_span_type(bytes_.data(), n_); }
-  operator span_type() noexcept { return span(); }                // NOLINT: implicit on purpose
-  operator const_span_type() const noexcept { return span(); }    // NOLINT: implicit on purpose
+  operator span_type() noexcept { return span(); }              // NOLINT: implicit on purpose
+  operator const_span_type() const noexcept { return span(); }  // NOLINT: implicit on purpose
 
   friend bool operator==(const packed_vector& a, const packed_vector& b) noexcept {
     return a.n_ == b.n_ && a.bytes_ == b.bytes_;  // padding is always zero
   }
-  friend bool operator!=(const packed_vector& a, const packed_vector& b) noexcept { return !(a == b); }
+  friend bool operator!=(const packed_vector& a, const packed_vector& b) noexcept {
+    return !(a == b);
+  }
 
  private:
   // Zeroes the bits of the last byte that belong to no element.
@@ -325,7 +342,8 @@ class packed_vector {
     const unsigned in_last = static_cast<unsigned>(used_bits % 8);
     if (in_last == 0) return;
     unsigned keep = (1u << in_last) - 1u;  // the low bits hold elements ...
-    if (bits_per_element == 4 && L == packed_layout::high_nibble_first) keep = 0xF0u;  // ... except here
+    if (bits_per_element == 4 && L == packed_layout::high_nibble_first)
+      keep = 0xF0u;  // ... except here
     bytes_.back() = static_cast<std::uint8_t>(bytes_.back() & keep);
   }
 

@@ -68,8 +68,8 @@ LOWP_HOST_DEVICE constexpr To shift_cast(float4_e2m1fn x, int k) noexcept {
   if (k >= shift_cast_min_k<To> && k <= shift_cast_max_k<To>) {
     const std::uint32_t j = static_cast<std::uint32_t>(k - shift_cast_min_k<To>);
     std::uint32_t code = static_cast<std::uint32_t>(mag3) << (M - 1);  // value * 2^(1 - bias)
-    if (mag3 != 0) code += j << M;                                      // * 2^j
-    if (mag3 == 1 && j != 0) code -= 1u << (M - 1);                     // 0.5: subnormal -> normal
+    if (mag3 != 0) code += j << M;                                     // * 2^j
+    if (mag3 == 1 && j != 0) code -= 1u << (M - 1);                    // 0.5: subnormal -> normal
     return To::from_bits(static_cast<S>(sign | code));
   }
   // Outside the exact exponent-add range: the generic converter on the exact value.
@@ -77,8 +77,8 @@ LOWP_HOST_DEVICE constexpr To shift_cast(float4_e2m1fn x, int k) noexcept {
   // zero), and clamping keeps u.exp + k from overflowing.
   detail::unpacked u = detail::decode<typename float4_e2m1fn::traits_type>(c);
   if (u.kind == detail::unpacked::finite) u.exp += k > 1000 ? 1000 : k < -1000 ? -1000 : k;
-  return To::from_bits(static_cast<S>(
-      detail::encode<Tr>(u, detail::round_mode::nearest_even, overflow::saturate)));
+  return To::from_bits(
+      static_cast<S>(detail::encode<Tr>(u, detail::round_mode::nearest_even, overflow::saturate)));
 }
 
 namespace detail {
@@ -99,11 +99,12 @@ template <class To, class From, packed_layout L,
           class B = detail::simd::lut_backend>
 void shift_cast(packed_span<From, L> src, To* dst, int k) {
   if (!src.empty() && (dst == nullptr || src.data() == nullptr))
-    throw std::invalid_argument("lowp::shift_cast: null pointer with n = " + std::to_string(src.size()));
+    throw std::invalid_argument("lowp::shift_cast: null pointer with n = " +
+                                std::to_string(src.size()));
   To table[16];
   detail::shift_cast_table<To>(k, table);
   detail::simd::lut16_nibbles<L == packed_layout::high_nibble_first, To, B>(src.data(), 0, dst,
-                                                                           src.size(), table);
+                                                                            src.size(), table);
 }
 
 /// Bulk over unpacked codes (one float4_e2m1fn per byte): dst[i] = shift_cast<To>(src[i], k).

@@ -69,8 +69,8 @@ LOWP_HOST_DEVICE LOWP_CONSTEXPR To from_unpacked(const unpacked& u, round_mode m
                                                  overflow policy,
                                                  std::uint32_t random_bits = 0) noexcept {
   if constexpr (std::is_same_v<To, float>) {
-    return bit_cast<float>(static_cast<std::uint32_t>(
-        encode<traits::binary32>(u, mode, policy, random_bits)));
+    return bit_cast<float>(
+        static_cast<std::uint32_t>(encode<traits::binary32>(u, mode, policy, random_bits)));
   } else if constexpr (std::is_same_v<To, double>) {
     return bit_cast<double>(encode<traits::binary64>(u, mode, policy, random_bits));
   } else if constexpr (is_lowp_float_v<To>) {
@@ -213,9 +213,7 @@ class float_base {
     const bool ordered = both_ordered(a, b), holds = a.order_key() <= b.order_key();
     return ordered & holds;
   }
-  LOWP_HOST_DEVICE friend constexpr bool operator>(Derived a, Derived b) noexcept {
-    return b < a;
-  }
+  LOWP_HOST_DEVICE friend constexpr bool operator>(Derived a, Derived b) noexcept { return b < a; }
   LOWP_HOST_DEVICE friend constexpr bool operator>=(Derived a, Derived b) noexcept {
     return b <= a;
   }
@@ -226,9 +224,7 @@ class float_base {
   }
 
  private:
-  LOWP_HOST_DEVICE constexpr Derived derived() const noexcept {
-    return from_bits(rep_);
-  }
+  LOWP_HOST_DEVICE constexpr Derived derived() const noexcept { return from_bits(rep_); }
   // Neither is NaN (IEEE 754: a and b are ordered); branch-free, see the comparisons.
   LOWP_HOST_DEVICE static constexpr bool both_ordered(Derived a, Derived b) noexcept {
     const bool nan_a = a.is_nan(), nan_b = b.is_nan();
@@ -378,9 +374,9 @@ struct uint8 : detail::int_base<uint8, traits::uint8> {
   using int_base::int_base;
 };
 
-#define LOWP_CHECK_TYPE(T, size)                                                          \
-  static_assert(sizeof(T) == (size), #T " has the size of its storage");                 \
-  static_assert(std::is_trivially_copyable_v<T>, #T " is trivially copyable");           \
+#define LOWP_CHECK_TYPE(T, size)                                               \
+  static_assert(sizeof(T) == (size), #T " has the size of its storage");       \
+  static_assert(std::is_trivially_copyable_v<T>, #T " is trivially copyable"); \
   static_assert(std::is_standard_layout_v<T>, #T " is standard layout")
 LOWP_CHECK_TYPE(float8_e4m3fn, 1);
 LOWP_CHECK_TYPE(float8_e5m2, 1);
@@ -416,12 +412,18 @@ struct float_limits {
   }
   static constexpr int floor_log10(double v) noexcept {  // v >= 1
     int n = 0;
-    while (v >= 10.0) { v /= 10.0; ++n; }
+    while (v >= 10.0) {
+      v /= 10.0;
+      ++n;
+    }
     return n;
   }
   static constexpr int ceil_log10(double v) noexcept {  // 0 < v < 1
     int n = 0;
-    while (v * 10.0 <= 1.0) { v *= 10.0; --n; }
+    while (v * 10.0 <= 1.0) {
+      v *= 10.0;
+      --n;
+    }
     return n;
   }
 
@@ -446,19 +448,22 @@ struct float_limits {
   static constexpr int radix = 2;
   static constexpr int min_exponent = L::emin + 1;  // C convention: 2^(min_exponent-1) is normal
   static constexpr int max_exponent = L::emax + 1;
-  static constexpr int min_exponent10 = ceil_log10(value_of(std::uint64_t{L::min_normal_field} << L::M));
+  static constexpr int min_exponent10 =
+      ceil_log10(value_of(std::uint64_t{L::min_normal_field} << L::M));
   static constexpr int max_exponent10 = floor_log10(value_of(L::max_magnitude));
   static constexpr bool traps = false;
   static constexpr bool tinyness_before = false;
 
   static constexpr T min() noexcept {  // smallest positive normal
-    return T::from_bits(static_cast<typename T::storage_type>(std::uint64_t{L::min_normal_field} << L::M));
+    return T::from_bits(
+        static_cast<typename T::storage_type>(std::uint64_t{L::min_normal_field} << L::M));
   }
   static constexpr T max() noexcept {
     return T::from_bits(static_cast<typename T::storage_type>(L::max_magnitude));
   }
   static constexpr T lowest() noexcept {
-    return Tr::has_sign ? T::from_bits(static_cast<typename T::storage_type>(L::sign_mask | L::max_magnitude))
+    return Tr::has_sign ? T::from_bits(static_cast<typename T::storage_type>(L::sign_mask |
+                                                                             L::max_magnitude))
                         : min();
   }
   static constexpr T epsilon() noexcept {  // 2^-M: the gap after 1
@@ -478,21 +483,21 @@ struct float_limits {
         encode<Tr>(u, round_mode::nearest_even, overflow::saturate)));
   }
   static constexpr T infinity() noexcept {  // only meaningful if has_infinity
-    return Tr::has_inf ? T::from_bits(static_cast<typename T::storage_type>(L::field_all_ones << L::M))
-                       : T{};
+    return Tr::has_inf
+               ? T::from_bits(static_cast<typename T::storage_type>(L::field_all_ones << L::M))
+               : T{};
   }
   static constexpr T quiet_NaN() noexcept {  // only meaningful if has_quiet_NaN
-    return has_quiet_NaN ? T::from_bits(static_cast<typename T::storage_type>(nan_code<Tr>(false, 0)))
-                         : T{};
+    return has_quiet_NaN
+               ? T::from_bits(static_cast<typename T::storage_type>(nan_code<Tr>(false, 0)))
+               : T{};
   }
   static constexpr T signaling_NaN() noexcept {  // IEEE-style: exponent all ones, mantissa 0...01
-    return has_signaling_NaN
-               ? T::from_bits(static_cast<typename T::storage_type>((L::field_all_ones << L::M) | 1u))
-               : quiet_NaN();
+    return has_signaling_NaN ? T::from_bits(static_cast<typename T::storage_type>(
+                                   (L::field_all_ones << L::M) | 1u))
+                             : quiet_NaN();
   }
-  static constexpr T denorm_min() noexcept {
-    return Tr::has_subnormals ? T::from_bits(1) : min();
-  }
+  static constexpr T denorm_min() noexcept { return Tr::has_subnormals ? T::from_bits(1) : min(); }
 };
 
 template <class T>
@@ -503,7 +508,8 @@ struct int_limits {
   static constexpr bool is_integer = true;
   static constexpr bool is_exact = true;
   static constexpr T from_int(std::int32_t v) noexcept {
-    return T::from_bits(static_cast<typename T::storage_type>(static_cast<std::uint32_t>(v) & T::code_mask));
+    return T::from_bits(
+        static_cast<typename T::storage_type>(static_cast<std::uint32_t>(v) & T::code_mask));
   }
   static constexpr bool has_infinity = false;
   static constexpr bool has_quiet_NaN = false;

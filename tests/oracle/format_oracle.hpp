@@ -50,15 +50,22 @@ inline constexpr ovf all_ovfs[] = {ovf::saturate, ovf::non_saturating};
 
 inline const char* name(mode m) {
   switch (m) {
-    case mode::nearest_even: return "nearest_even";
-    case mode::nearest_away: return "nearest_away";
-    case mode::toward_zero: return "toward_zero";
-    case mode::up: return "up";
-    case mode::down: return "down";
+    case mode::nearest_even:
+      return "nearest_even";
+    case mode::nearest_away:
+      return "nearest_away";
+    case mode::toward_zero:
+      return "toward_zero";
+    case mode::up:
+      return "up";
+    case mode::down:
+      return "down";
   }
   return "?";
 }
-inline const char* name(ovf o) { return o == ovf::saturate ? "saturate" : "non_saturating"; }
+inline const char* name(ovf o) {
+  return o == ovf::saturate ? "saturate" : "non_saturating";
+}
 
 inline std::uint32_t float_bits(float f) {
   std::uint32_t u;
@@ -206,8 +213,8 @@ inline code_value decode(const float_spec& s, std::uint32_t code) {
       break;
   }
   // IEEE 754-2019 3.4: subnormal (ex == 0): 0.m * 2^(1-bias); normal: 1.m * 2^(ex-bias).
-  const double sig = ex == 0 ? static_cast<double>(man)
-                             : static_cast<double>(man) + std::ldexp(1.0, s.man_bits);
+  const double sig =
+      ex == 0 ? static_cast<double>(man) : static_cast<double>(man) + std::ldexp(1.0, s.man_bits);
   const int e = (ex == 0 ? 1 : static_cast<int>(ex)) - s.bias - s.man_bits;
   return {code_value::finite, sign * std::ldexp(sig, e)};
 }
@@ -315,7 +322,7 @@ class float_oracle {
     if (in.kind != input::finite) return convert(in, mode::nearest_even, o);
     bool neg = in.negative && spec_.has_sign();
     const double a = in.magnitude;
-    if (a >= ext_) return overflow_code(neg, o);  // even the truncation exceeds max
+    if (a >= ext_) return overflow_code(neg, o);         // even the truncation exceeds max
     if (a < mags_[0]) return with_sign(codes_[0], neg);  // E8M0 below 2^-127
     const std::size_t i = floor_index(a, nullptr);
     if (mags_[i] == a) return with_sign(codes_[i], neg);
@@ -341,11 +348,16 @@ class float_oracle {
   /// The NaN code that a NaN input becomes (the contract's NaN rules).
   std::uint32_t nan_code(const input& in) const {
     switch (spec_.kind) {
-      case special_kind::e4m3fn: return (in.negative ? sign_bit_ : 0u) | 0x7Fu;
-      case special_kind::fnuz: return 0x80u;
-      case special_kind::e8m0: return 0xFFu;
-      case special_kind::finite_only: return max_code_;  // +max, as CUDA does
-      case special_kind::ieee: break;
+      case special_kind::e4m3fn:
+        return (in.negative ? sign_bit_ : 0u) | 0x7Fu;
+      case special_kind::fnuz:
+        return 0x80u;
+      case special_kind::e8m0:
+        return 0xFFu;
+      case special_kind::finite_only:
+        return max_code_;  // +max, as CUDA does
+      case special_kind::ieee:
+        break;
     }
     // sign | all-ones exponent | quiet bit | the top (M-1) payload bits below the quiet
     // bit of the source (what F16C's VCVTPS2PH does for binary16).
@@ -370,11 +382,16 @@ class float_oracle {
 
   magnitude_mode to_magnitude_mode(mode m, bool neg) const {
     switch (m) {
-      case mode::nearest_even: return magnitude_mode::nearest_even;
-      case mode::nearest_away: return magnitude_mode::nearest_away;
-      case mode::toward_zero: return magnitude_mode::toward_zero;
-      case mode::up: return neg ? magnitude_mode::toward_zero : magnitude_mode::away;
-      case mode::down: return neg ? magnitude_mode::away : magnitude_mode::toward_zero;
+      case mode::nearest_even:
+        return magnitude_mode::nearest_even;
+      case mode::nearest_away:
+        return magnitude_mode::nearest_away;
+      case mode::toward_zero:
+        return magnitude_mode::toward_zero;
+      case mode::up:
+        return neg ? magnitude_mode::toward_zero : magnitude_mode::away;
+      case mode::down:
+        return neg ? magnitude_mode::away : magnitude_mode::toward_zero;
     }
     return magnitude_mode::nearest_even;
   }
@@ -396,11 +413,11 @@ class float_oracle {
   // Where a magnitude lies relative to the table.
   struct position {
     enum { below_min, inside, beyond } where;  // beyond: a >= the first overflowing value
-    std::size_t i;  // largest i with mags_[i] <= a (inside)
-    bool exact;     // a == mags_[i]
-    bool top;       // i is max: the upper neighbour is beyond_max()
-    int vs_mid;     // sign of a - (mags_[i] + upper) / 2
-    bool up_even;   // the upper neighbour's code is even
+    std::size_t i;                             // largest i with mags_[i] <= a (inside)
+    bool exact;                                // a == mags_[i]
+    bool top;                                  // i is max: the upper neighbour is beyond_max()
+    int vs_mid;                                // sign of a - (mags_[i] + upper) / 2
+    bool up_even;                              // the upper neighbour's code is even
   };
 
   position locate(double a, std::size_t* hint) const {
@@ -431,10 +448,18 @@ class float_oracle {
     if (p.exact) return static_cast<long>(p.i);
     bool up = false;
     switch (mm) {
-      case magnitude_mode::toward_zero: up = false; break;
-      case magnitude_mode::away: up = true; break;
-      case magnitude_mode::nearest_even: up = p.vs_mid > 0 || (p.vs_mid == 0 && p.up_even); break;
-      case magnitude_mode::nearest_away: up = p.vs_mid >= 0; break;
+      case magnitude_mode::toward_zero:
+        up = false;
+        break;
+      case magnitude_mode::away:
+        up = true;
+        break;
+      case magnitude_mode::nearest_even:
+        up = p.vs_mid > 0 || (p.vs_mid == 0 && p.up_even);
+        break;
+      case magnitude_mode::nearest_away:
+        up = p.vs_mid >= 0;
+        break;
     }
     if (!up) return static_cast<long>(p.i);
     return p.top ? -1 : static_cast<long>(p.i + 1);
@@ -526,11 +551,21 @@ inline long int_convert(const int_spec& s, const input& in, mode m) {
   const double frac = a - fl;
   bool away = false;  // from zero
   switch (m) {
-    case mode::toward_zero: away = false; break;
-    case mode::up: away = !in.negative; break;
-    case mode::down: away = in.negative; break;
-    case mode::nearest_even: away = frac > 0.5 || (frac == 0.5 && std::fmod(fl, 2.0) != 0); break;
-    case mode::nearest_away: away = frac >= 0.5; break;
+    case mode::toward_zero:
+      away = false;
+      break;
+    case mode::up:
+      away = !in.negative;
+      break;
+    case mode::down:
+      away = in.negative;
+      break;
+    case mode::nearest_even:
+      away = frac > 0.5 || (frac == 0.5 && std::fmod(fl, 2.0) != 0);
+      break;
+    case mode::nearest_away:
+      away = frac >= 0.5;
+      break;
   }
   const double mag = (frac != 0 && away) ? fl + 1 : fl;
   const double r = in.negative ? -mag : mag;
@@ -564,7 +599,7 @@ inline long int_convert_stochastic(const int_spec& s, const input& in, std::uint
 /// complement codes for the integers).
 class reference {
  public:
-  explicit reference(const float_spec& s) : name_(s.name), width_(s.width), fo_(s) , float_(true) {}
+  explicit reference(const float_spec& s) : name_(s.name), width_(s.width), fo_(s), float_(true) {}
   explicit reference(const int_spec& s)
       : name_(s.name), width_(s.width), fo_(spec_e2m1fn), float_(false), is_(s) {}
 
@@ -586,7 +621,8 @@ class reference {
   }
   void expect_all(const input& in, std::uint32_t (&out)[5][2], std::size_t* hint = nullptr) const {
     if (float_) return fo_.convert_all(in, out, hint);
-    for (int mi = 0; mi < 5; ++mi) out[mi][0] = out[mi][1] = int_code(int_convert(is_, in, all_modes[mi]));
+    for (int mi = 0; mi < 5; ++mi)
+      out[mi][0] = out[mi][1] = int_code(int_convert(is_, in, all_modes[mi]));
   }
   std::uint32_t expect_stochastic(const input& in, std::uint32_t bits, ovf o) const {
     if (float_) return fo_.convert_stochastic(in, bits, o);

@@ -78,8 +78,7 @@ LOWP_HOST_DEVICE constexpr std::uint64_t round_right_shift(std::uint64_t sig, in
   if (shift <= 0) return sig << -shift;
   std::uint64_t r = 0;
   bool above_half = false, at_half = false;
-  const bool inexact_any = shift < 64 ? (sig & ((std::uint64_t{1} << shift) - 1)) != 0
-                                      : sig != 0;
+  const bool inexact_any = shift < 64 ? (sig & ((std::uint64_t{1} << shift) - 1)) != 0 : sig != 0;
   std::uint32_t fraction32 = 0;
   if (shift < 64) {
     r = sig >> shift;
@@ -98,12 +97,24 @@ LOWP_HOST_DEVICE constexpr std::uint64_t round_right_shift(std::uint64_t sig, in
   }
   bool away = false;
   switch (mode) {
-    case round_mode::nearest_even: away = above_half || (at_half && ((r ^ base_parity) & 1u)); break;
-    case round_mode::nearest_away: away = above_half || at_half; break;
-    case round_mode::toward_zero: away = false; break;
-    case round_mode::up: away = inexact_any && !negative; break;
-    case round_mode::down: away = inexact_any && negative; break;
-    case round_mode::stochastic: away = random_bits < fraction32; break;
+    case round_mode::nearest_even:
+      away = above_half || (at_half && ((r ^ base_parity) & 1u));
+      break;
+    case round_mode::nearest_away:
+      away = above_half || at_half;
+      break;
+    case round_mode::toward_zero:
+      away = false;
+      break;
+    case round_mode::up:
+      away = inexact_any && !negative;
+      break;
+    case round_mode::down:
+      away = inexact_any && negative;
+      break;
+    case round_mode::stochastic:
+      away = random_bits < fraction32;
+      break;
   }
   return r + (away ? 1u : 0u);
 }
@@ -121,12 +132,22 @@ LOWP_HOST_DEVICE constexpr unpacked decode(std::uint64_t code) noexcept {
   const std::uint64_t field = mag >> M;
   const std::uint64_t mantissa = mag & L::mantissa_mask;
   if constexpr (Tr::nan == nan_encoding::negative_zero) {
-    if (code == L::sign_mask) { u.kind = unpacked::nan; u.negative = false; return u; }
+    if (code == L::sign_mask) {
+      u.kind = unpacked::nan;
+      u.negative = false;
+      return u;
+    }
   } else if constexpr (Tr::nan == nan_encoding::all_ones) {
-    if (mag == L::magnitude_mask) { u.kind = unpacked::nan; return u; }
+    if (mag == L::magnitude_mask) {
+      u.kind = unpacked::nan;
+      return u;
+    }
   } else if constexpr (Tr::nan == nan_encoding::ieee) {
     if (field == L::field_all_ones) {
-      if (mantissa == 0) { u.kind = unpacked::inf; return u; }
+      if (mantissa == 0) {
+        u.kind = unpacked::inf;
+        return u;
+      }
       u.kind = unpacked::nan;
       // payload: the bits below the quiet bit, left-justified.
       if constexpr (M >= 2) u.sig = (mantissa & (L::mantissa_mask >> 1)) << (64 - (M - 1));
@@ -135,7 +156,10 @@ LOWP_HOST_DEVICE constexpr unpacked decode(std::uint64_t code) noexcept {
   }
   if constexpr (Tr::has_subnormals) {
     if (field == 0) {  // subnormal or zero
-      if (mantissa == 0) { u.kind = unpacked::zero; return u; }
+      if (mantissa == 0) {
+        u.kind = unpacked::zero;
+        return u;
+      }
       u.kind = unpacked::finite;
       u.sig = mantissa;
       u.exp = L::emin - M;
@@ -192,8 +216,7 @@ LOWP_HOST_DEVICE constexpr std::uint64_t overflow_code(bool negative, round_mode
 
 /// Encodes the exact value u into format Tr with one rounding.
 template <class Tr>
-LOWP_HOST_DEVICE constexpr std::uint64_t encode(const unpacked& u, round_mode mode,
-                                                overflow policy,
+LOWP_HOST_DEVICE constexpr std::uint64_t encode(const unpacked& u, round_mode mode, overflow policy,
                                                 std::uint32_t random_bits = 0) noexcept {
   using L = float_layout<Tr>;
   constexpr int M = L::M;
@@ -205,14 +228,16 @@ LOWP_HOST_DEVICE constexpr std::uint64_t encode(const unpacked& u, round_mode mo
 
   // 2. Specials.
   switch (u.kind) {
-    case unpacked::nan: return nan_code<Tr>(negative, u.sig);
+    case unpacked::nan:
+      return nan_code<Tr>(negative, u.sig);
     case unpacked::inf:
       if (policy == overflow::saturate) return sign | L::max_magnitude;
       return overflow_code<Tr>(negative, round_mode::nearest_even, policy);
     case unpacked::zero:
       if constexpr (!L::has_zero) return 0;  // no zero: the smallest code (E8M0 2^-127)
       return L::has_negative_zero ? sign : 0;
-    case unpacked::finite: break;
+    case unpacked::finite:
+      break;
   }
 
   // 3. Exponent of the result: floor(log2 |x|), but not below the subnormal range.
@@ -229,8 +254,7 @@ LOWP_HOST_DEVICE constexpr std::uint64_t encode(const unpacked& u, round_mode mo
   // The code's parity is r's, except without mantissa bits, where r is the implicit 1
   // and the parity is the exponent field's.
   const unsigned base_parity = M == 0 ? static_cast<unsigned>(field_base) & 1u : 0u;
-  const std::uint64_t r =
-      round_right_shift(u.sig, shift, mode, negative, random_bits, base_parity);
+  const std::uint64_t r = round_right_shift(u.sig, shift, mode, negative, random_bits, base_parity);
   const std::int64_t code = field_base * (std::int64_t{1} << M) + static_cast<std::int64_t>(r);
 
   // 5. Range.
@@ -267,8 +291,11 @@ LOWP_HOST_DEVICE constexpr std::uint64_t encode_int(const unpacked& u, round_mod
   std::int64_t v = 0;
   switch (u.kind) {
     case unpacked::nan:
-    case unpacked::zero: return 0;
-    case unpacked::inf: v = u.negative ? Tr::min : Tr::max; break;
+    case unpacked::zero:
+      return 0;
+    case unpacked::inf:
+      v = u.negative ? Tr::min : Tr::max;
+      break;
     case unpacked::finite: {
       const int e_value = u.exp + highest_bit(u.sig);
       if (e_value > Tr::bits + 1) {  // far beyond the range: saturate
@@ -293,8 +320,9 @@ LOWP_HOST_DEVICE constexpr unpacked unpack_integral(I value) noexcept {
   if constexpr (std::is_signed_v<I>) {
     u.negative = value < 0;
     // |value| without signed overflow for the most negative value.
-    u.sig = u.negative ? std::uint64_t{0} - static_cast<std::uint64_t>(static_cast<std::int64_t>(value))
-                       : static_cast<std::uint64_t>(value);
+    u.sig = u.negative
+                ? std::uint64_t{0} - static_cast<std::uint64_t>(static_cast<std::int64_t>(value))
+                : static_cast<std::uint64_t>(value);
   } else {
     u.sig = static_cast<std::uint64_t>(value);
   }

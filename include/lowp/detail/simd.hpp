@@ -144,8 +144,14 @@ struct scalar_backend {
   static vec sub(vec a, vec b) noexcept { return a - b; }
   static vec and_(vec a, vec b) noexcept { return a & b; }
   static vec or_(vec a, vec b) noexcept { return a | b; }
-  template <int N> static vec srli(vec a) noexcept { return a >> N; }
-  template <int N> static vec slli(vec a) noexcept { return a << N; }
+  template <int N>
+  static vec srli(vec a) noexcept {
+    return a >> N;
+  }
+  template <int N>
+  static vec slli(vec a) noexcept {
+    return a << N;
+  }
   static vec srlv(vec a, vec s) noexcept { return a >> (s & 31u); }
   static vec sllv(vec a, vec s) noexcept { return a << (s & 31u); }
   static vec min_u(vec a, vec b) noexcept { return a < b ? a : b; }
@@ -234,8 +240,14 @@ struct avx2_backend : ssse3_lut16_ops {
   static vec sub(vec a, vec b) noexcept { return _mm256_sub_epi32(a, b); }
   static vec and_(vec a, vec b) noexcept { return _mm256_and_si256(a, b); }
   static vec or_(vec a, vec b) noexcept { return _mm256_or_si256(a, b); }
-  template <int N> static vec srli(vec a) noexcept { return _mm256_srli_epi32(a, N); }
-  template <int N> static vec slli(vec a) noexcept { return _mm256_slli_epi32(a, N); }
+  template <int N>
+  static vec srli(vec a) noexcept {
+    return _mm256_srli_epi32(a, N);
+  }
+  template <int N>
+  static vec slli(vec a) noexcept {
+    return _mm256_slli_epi32(a, N);
+  }
   static vec srlv(vec a, vec s) noexcept { return _mm256_srlv_epi32(a, s); }
   static vec sllv(vec a, vec s) noexcept { return _mm256_sllv_epi32(a, s); }
   static vec min_u(vec a, vec b) noexcept { return _mm256_min_epu32(a, b); }
@@ -252,7 +264,8 @@ struct avx2_backend : ssse3_lut16_ops {
   static bool any(mask a) noexcept { return _mm256_testz_si256(a, a) == 0; }
   // Rounding by the immediate (not MXCSR), then an exact truncating conversion.
   static vec cvt_rne_i32(vec a) noexcept {
-    const __m256 r = _mm256_round_ps(_mm256_castsi256_ps(a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r =
+        _mm256_round_ps(_mm256_castsi256_ps(a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     return _mm256_cvttps_epi32(r);
   }
   static vec select(mask m, vec a, vec b) noexcept { return _mm256_blendv_epi8(b, a, m); }
@@ -265,9 +278,7 @@ struct avx2_backend : ssse3_lut16_ops {
     return _mm256_permutevar8x32_epi32(t, idx);  // uses the low 3 bits of each index
   }
 
-  static vec load_f32(const float* p) noexcept {
-    return _mm256_castps_si256(_mm256_loadu_ps(p));
-  }
+  static vec load_f32(const float* p) noexcept { return _mm256_castps_si256(_mm256_loadu_ps(p)); }
   static void store_f32(float* p, vec v) noexcept { _mm256_storeu_ps(p, _mm256_castsi256_ps(v)); }
   static vec load_u8(const std::uint8_t* p) noexcept {
     long long q;
@@ -276,8 +287,9 @@ struct avx2_backend : ssse3_lut16_ops {
   }
   // Byte 0 of each 32-bit lane (the lanes hold values < 256), 8 bytes.
   static __m128i narrow_u8(vec v) noexcept {
-    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick =
+        _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     const __m256i b = _mm256_shuffle_epi8(v, pick);
     return _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
   }
@@ -291,8 +303,9 @@ struct avx2_backend : ssse3_lut16_ops {
   static void store_nib(std::uint8_t* p, vec v) noexcept {
     const __m256i t = HighFirst ? _mm256_or_si256(_mm256_slli_epi64(v, 4), _mm256_srli_epi64(v, 32))
                                 : _mm256_or_si256(v, _mm256_srli_epi64(v, 28));
-    const __m256i pick = _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick =
+        _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8, -1, -1,
+                         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     const __m256i b = _mm256_shuffle_epi8(t, pick);
     const __m128i r = _mm_unpacklo_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
     const int q = _mm_cvtsi128_si32(r);
@@ -327,8 +340,14 @@ struct avx512_backend : ssse3_lut16_ops {
   static vec sub(vec a, vec b) noexcept { return _mm512_sub_epi32(a, b); }
   static vec and_(vec a, vec b) noexcept { return _mm512_and_si512(a, b); }
   static vec or_(vec a, vec b) noexcept { return _mm512_or_si512(a, b); }
-  template <int N> static vec srli(vec a) noexcept { return _mm512_srli_epi32(a, N); }
-  template <int N> static vec slli(vec a) noexcept { return _mm512_slli_epi32(a, N); }
+  template <int N>
+  static vec srli(vec a) noexcept {
+    return _mm512_srli_epi32(a, N);
+  }
+  template <int N>
+  static vec slli(vec a) noexcept {
+    return _mm512_slli_epi32(a, N);
+  }
   static vec srlv(vec a, vec s) noexcept { return _mm512_srlv_epi32(a, s); }
   static vec sllv(vec a, vec s) noexcept { return _mm512_sllv_epi32(a, s); }
   static vec min_u(vec a, vec b) noexcept { return _mm512_min_epu32(a, b); }
@@ -341,7 +360,8 @@ struct avx512_backend : ssse3_lut16_ops {
   static bool any(mask a) noexcept { return a != 0; }
   // Embedded rounding: nearest-even regardless of MXCSR.
   static vec cvt_rne_i32(vec a) noexcept {
-    return _mm512_cvt_roundps_epi32(_mm512_castsi512_ps(a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_cvt_roundps_epi32(_mm512_castsi512_ps(a),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static vec select(mask m, vec a, vec b) noexcept { return _mm512_mask_blend_epi32(m, b, a); }
   static vec mul_f32(vec a, float s) noexcept {
@@ -349,7 +369,8 @@ struct avx512_backend : ssse3_lut16_ops {
   }
   static vec cvt_i32_f32(vec a) noexcept { return _mm512_castps_si512(_mm512_cvtepi32_ps(a)); }
   static vec permute8(const std::uint32_t* table8, vec idx) noexcept {
-    const __m512i t = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(table8)));
+    const __m512i t =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(table8)));
     return _mm512_permutexvar_epi32(_mm512_and_si512(idx, _mm512_set1_epi32(7)), t);
   }
   // table16[idx & 15] in one vpermd (a bit move: exact, no MXCSR involvement).
@@ -443,57 +464,98 @@ typename B::bytes16 b16() noexcept;
 template <class T>
 T* ptr() noexcept;
 
-template <class B> using width = decltype(B::width);
-template <class B> using name = decltype(B::name);
-template <class B> using set1 = decltype(B::set1(std::uint32_t{}));
-template <class B> using add = decltype(B::add(v<B>(), v<B>()));
-template <class B> using sub = decltype(B::sub(v<B>(), v<B>()));
-template <class B> using and_ = decltype(B::and_(v<B>(), v<B>()));
-template <class B> using or_ = decltype(B::or_(v<B>(), v<B>()));
-template <class B> using srli = decltype(B::template srli<1>(v<B>()));
-template <class B> using slli = decltype(B::template slli<1>(v<B>()));
-template <class B> using srlv = decltype(B::srlv(v<B>(), v<B>()));
-template <class B> using sllv = decltype(B::sllv(v<B>(), v<B>()));
-template <class B> using min_u = decltype(B::min_u(v<B>(), v<B>()));
-template <class B> using max_u = decltype(B::max_u(v<B>(), v<B>()));
-template <class B> using gt_u = decltype(B::gt_u(v<B>(), v<B>()));
-template <class B> using eq = decltype(B::eq(v<B>(), v<B>()));
-template <class B> using select = decltype(B::select(m<B>(), v<B>(), v<B>()));
-template <class B> using mand = decltype(B::mand(m<B>(), m<B>()));
-template <class B> using mor = decltype(B::mor(m<B>(), m<B>()));
-template <class B> using mnot = decltype(B::mnot(m<B>()));
-template <class B> using any = decltype(B::any(m<B>()));
-template <class B> using cvt_rne_i32 = decltype(B::cvt_rne_i32(v<B>()));
-template <class B> using mul_f32 = decltype(B::mul_f32(v<B>(), 1.0f));
-template <class B> using cvt_i32_f32 = decltype(B::cvt_i32_f32(v<B>()));
-template <class B> using permute8 = decltype(B::permute8(ptr<const std::uint32_t>(), v<B>()));
-template <class B> using load_f32 = decltype(B::load_f32(ptr<const float>()));
-template <class B> using store_f32 = decltype(B::store_f32(ptr<float>(), v<B>()));
-template <class B> using load_u8 = decltype(B::load_u8(ptr<const std::uint8_t>()));
-template <class B> using store_u8 = decltype(B::store_u8(ptr<std::uint8_t>(), v<B>()));
+template <class B>
+using width = decltype(B::width);
+template <class B>
+using name = decltype(B::name);
+template <class B>
+using set1 = decltype(B::set1(std::uint32_t{}));
+template <class B>
+using add = decltype(B::add(v<B>(), v<B>()));
+template <class B>
+using sub = decltype(B::sub(v<B>(), v<B>()));
+template <class B>
+using and_ = decltype(B::and_(v<B>(), v<B>()));
+template <class B>
+using or_ = decltype(B::or_(v<B>(), v<B>()));
+template <class B>
+using srli = decltype(B::template srli<1>(v<B>()));
+template <class B>
+using slli = decltype(B::template slli<1>(v<B>()));
+template <class B>
+using srlv = decltype(B::srlv(v<B>(), v<B>()));
+template <class B>
+using sllv = decltype(B::sllv(v<B>(), v<B>()));
+template <class B>
+using min_u = decltype(B::min_u(v<B>(), v<B>()));
+template <class B>
+using max_u = decltype(B::max_u(v<B>(), v<B>()));
+template <class B>
+using gt_u = decltype(B::gt_u(v<B>(), v<B>()));
+template <class B>
+using eq = decltype(B::eq(v<B>(), v<B>()));
+template <class B>
+using select = decltype(B::select(m<B>(), v<B>(), v<B>()));
+template <class B>
+using mand = decltype(B::mand(m<B>(), m<B>()));
+template <class B>
+using mor = decltype(B::mor(m<B>(), m<B>()));
+template <class B>
+using mnot = decltype(B::mnot(m<B>()));
+template <class B>
+using any = decltype(B::any(m<B>()));
+template <class B>
+using cvt_rne_i32 = decltype(B::cvt_rne_i32(v<B>()));
+template <class B>
+using mul_f32 = decltype(B::mul_f32(v<B>(), 1.0f));
+template <class B>
+using cvt_i32_f32 = decltype(B::cvt_i32_f32(v<B>()));
+template <class B>
+using permute8 = decltype(B::permute8(ptr<const std::uint32_t>(), v<B>()));
+template <class B>
+using load_f32 = decltype(B::load_f32(ptr<const float>()));
+template <class B>
+using store_f32 = decltype(B::store_f32(ptr<float>(), v<B>()));
+template <class B>
+using load_u8 = decltype(B::load_u8(ptr<const std::uint8_t>()));
+template <class B>
+using store_u8 = decltype(B::store_u8(ptr<std::uint8_t>(), v<B>()));
 // width > 1
 template <class B>
 using load_nib = decltype(B::template load_nib<false>(ptr<const std::uint8_t>()));
 template <class B>
 using store_nib = decltype(B::template store_nib<false>(ptr<std::uint8_t>(), v<B>()));
 // capabilities
-template <class B> using has_store_u8x4 = decltype(B::has_store_u8x4);
-template <class B> using has_permute16 = decltype(B::has_permute16);
-template <class B> using has_load_f16hi = decltype(B::has_load_f16hi);
-template <class B> using has_lut16 = decltype(B::has_lut16);
+template <class B>
+using has_store_u8x4 = decltype(B::has_store_u8x4);
+template <class B>
+using has_permute16 = decltype(B::has_permute16);
+template <class B>
+using has_load_f16hi = decltype(B::has_load_f16hi);
+template <class B>
+using has_lut16 = decltype(B::has_lut16);
 template <class B>
 using store_u8x4 = decltype(B::store_u8x4(ptr<std::uint8_t>(), v<B>(), v<B>(), v<B>(), v<B>()));
 template <class B>
 using permute16 = decltype(B::permute16(ptr<const std::uint32_t>(), v<B>()));
-template <class B> using load_f16hi = decltype(B::load_f16hi(ptr<const std::uint8_t>()));
-template <class B> using load_f16hi_exact = decltype(B::load_f16hi_exact());
-template <class B> using load_b16 = decltype(B::load_b16(ptr<const void>()));
-template <class B> using store_b16 = decltype(B::store_b16(ptr<void>(), b16<B>()));
-template <class B> using lo_nibbles = decltype(B::lo_nibbles(b16<B>()));
-template <class B> using hi_nibbles = decltype(B::hi_nibbles(b16<B>()));
-template <class B> using zip_lo_u8 = decltype(B::zip_lo_u8(b16<B>(), b16<B>()));
-template <class B> using zip_hi_u8 = decltype(B::zip_hi_u8(b16<B>(), b16<B>()));
-template <class B> using lut16_u8 = decltype(B::lut16_u8(b16<B>(), b16<B>()));
+template <class B>
+using load_f16hi = decltype(B::load_f16hi(ptr<const std::uint8_t>()));
+template <class B>
+using load_f16hi_exact = decltype(B::load_f16hi_exact());
+template <class B>
+using load_b16 = decltype(B::load_b16(ptr<const void>()));
+template <class B>
+using store_b16 = decltype(B::store_b16(ptr<void>(), b16<B>()));
+template <class B>
+using lo_nibbles = decltype(B::lo_nibbles(b16<B>()));
+template <class B>
+using hi_nibbles = decltype(B::hi_nibbles(b16<B>()));
+template <class B>
+using zip_lo_u8 = decltype(B::zip_lo_u8(b16<B>(), b16<B>()));
+template <class B>
+using zip_hi_u8 = decltype(B::zip_hi_u8(b16<B>(), b16<B>()));
+template <class B>
+using lut16_u8 = decltype(B::lut16_u8(b16<B>(), b16<B>()));
 
 /// Whether Op<B> is a valid expression of type R.
 template <class B, template <class> class Op, class R, class = void>

@@ -98,10 +98,13 @@ inline typename B::vec round_inc_var(typename B::vec sig, typename B::vec s,
     const V half = B::sllv(one, B::sub(s, one));
     return B::add(B::sub(half, one), B::and_(B::srlv(sig, s), one));
   } else if constexpr (Mode == round_mode::nearest_away) {
-    (void)sig; (void)neg;
+    (void)sig;
+    (void)neg;
     return B::sllv(one, B::sub(s, one));
   } else if constexpr (Mode == round_mode::toward_zero) {
-    (void)sig; (void)s; (void)neg;
+    (void)sig;
+    (void)s;
+    (void)neg;
     return B::set1(0);
   } else {
     (void)sig;
@@ -120,10 +123,12 @@ inline typename B::vec round_inc_const(typename B::vec a, typename B::mask neg) 
     (void)neg;
     return B::add(B::set1(half - 1u), B::and_(B::template srli<Sh>(a), B::set1(1)));
   } else if constexpr (Mode == round_mode::nearest_away) {
-    (void)a; (void)neg;
+    (void)a;
+    (void)neg;
     return B::set1(half);
   } else if constexpr (Mode == round_mode::toward_zero) {
-    (void)a; (void)neg;
+    (void)a;
+    (void)neg;
     return B::set1(0);
   } else {
     (void)a;
@@ -166,8 +171,8 @@ inline typename B::vec encode_lanes(typename B::vec x, const encode_consts& k) n
     // overflow, Inf, NaN
     const Msk ov = B::gt_u(mag, B::set1(static_cast<std::uint32_t>(L::max_magnitude)));
     code = B::select(ov, B::select(neg, B::set1(k.ov_neg), B::set1(k.ov_pos)), code);
-    code = B::select(B::eq(a, B::set1(0x7F800000u)), B::select(neg, B::set1(k.inf_neg), B::set1(k.inf_pos)),
-                     code);
+    code = B::select(B::eq(a, B::set1(0x7F800000u)),
+                     B::select(neg, B::set1(k.inf_neg), B::set1(k.inf_pos)), code);
     V nanc = B::select(neg, B::set1(k.nan_neg), B::set1(k.nan_pos));
     if constexpr (Tr::nan == nan_encoding::ieee && M >= 2) {
       // payload: the top M-1 float mantissa bits below the quiet bit (bit 22)
@@ -180,7 +185,8 @@ inline typename B::vec encode_lanes(typename B::vec x, const encode_consts& k) n
     constexpr std::uint32_t maxv = static_cast<std::uint32_t>(Tr::max);
     constexpr std::uint32_t minmag = static_cast<std::uint32_t>(-Tr::min);
     constexpr std::uint32_t code_mask = (1u << Tr::bits) - 1u;
-    constexpr std::uint32_t big = static_cast<std::uint32_t>(127 + Tr::bits + 1) << 23;  // 2^(bits+1)
+    constexpr std::uint32_t big = static_cast<std::uint32_t>(127 + Tr::bits + 1)
+                                  << 23;  // 2^(bits+1)
     const V s = B::min_u(B::max_u(B::sub(B::set1(150), e1), one), B::set1(31));
     V r = B::srlv(B::add(sig, round_inc_var<B, Mode>(sig, s, neg)), s);
     const V limit = B::select(neg, B::set1(minmag), B::set1(maxv));
@@ -221,7 +227,8 @@ inline typename B::vec encode_lanes_cvt(typename B::vec x, const encode_consts& 
     return B::select(nan, B::set1(0), r);
   } else {
     static_assert(std::is_same_v<T, float4_e2m1fn>);
-    const V kk = B::min_u(B::sub(B::max_u(B::template srli<23>(a), B::set1(127)), B::set1(127)), B::set1(2));
+    const V kk =
+        B::min_u(B::sub(B::max_u(B::template srli<23>(a), B::set1(127)), B::set1(127)), B::set1(2));
     const V scaled = B::sub(B::add(a, B::set1(1u << 23)), B::template slli<23>(kk));
     const V r = B::min_u(B::add(B::cvt_rne_i32(scaled), B::add(kk, kk)), B::set1(7));
     const V sign = B::and_(B::template srli<28>(x), B::set1(8u));
@@ -234,7 +241,8 @@ inline constexpr bool cvt_kernel_v = std::is_same_v<T, float4_e2m1fn> || is_lowp
 
 template <class B, class T, round_mode Mode, bool Saturate>
 inline typename B::vec encode_lanes_fast(typename B::vec x, const encode_consts& k) noexcept {
-  if constexpr (cvt_kernel_v<T> && Mode == round_mode::nearest_even && (Saturate || is_lowp_int_v<T>)) {
+  if constexpr (cvt_kernel_v<T> && Mode == round_mode::nearest_even &&
+                (Saturate || is_lowp_int_v<T>)) {
     return encode_lanes_cvt<B, T>(x, k);
   } else if constexpr (kernel_float_v<T> && Mode == round_mode::nearest_even && Saturate) {
     using V = typename B::vec;
@@ -245,10 +253,12 @@ inline typename B::vec encode_lanes_fast(typename B::vec x, const encode_consts&
     constexpr std::uint32_t thr = static_cast<std::uint32_t>(L::emin + 127) << 23;
     constexpr std::uint32_t rebias = static_cast<std::uint32_t>(127 - Tr::bias) << M;
     const V a = B::and_(x, B::set1(0x7FFFFFFFu));
-    const V inc = B::add(B::set1((1u << (Sh - 1)) - 1u), B::and_(B::template srli<Sh>(a), B::set1(1)));
+    const V inc =
+        B::add(B::set1((1u << (Sh - 1)) - 1u), B::and_(B::template srli<Sh>(a), B::set1(1)));
     V mag = B::min_u(B::sub(B::template srli<Sh>(B::add(a, inc)), B::set1(rebias)),
                      B::set1(static_cast<std::uint32_t>(L::max_magnitude)));
-    const V sign = B::and_(B::template srli<31 - (L::E + M)>(x), B::set1(static_cast<std::uint32_t>(L::sign_mask)));
+    const V sign = B::and_(B::template srli<31 - (L::E + M)>(x),
+                           B::set1(static_cast<std::uint32_t>(L::sign_mask)));
     if constexpr (L::emin >= -2) {
       // FP4/FP6: results below 2^emin are common (|x| < 1 for E2M1), so the subnormal
       // formula runs on every vector, branch-free; only NaN needs a fix-up (these
@@ -259,12 +269,14 @@ inline typename B::vec encode_lanes_fast(typename B::vec x, const encode_consts&
       const V e = B::template srli<23>(a);
       const V sig = B::or_(B::and_(a, B::set1(0x7FFFFFu)), B::template slli<23>(B::min_u(e, one)));
       const V s = B::min_u(B::max_u(B::sub(B::set1(K), B::max_u(e, one)), one), B::set1(31));
-      const V code_s = B::srlv(B::add(sig, round_inc_var<B, Mode>(sig, s, B::gt_u(x, B::set1(0x7FFFFFFFu)))), s);
+      const V code_s =
+          B::srlv(B::add(sig, round_inc_var<B, Mode>(sig, s, B::gt_u(x, B::set1(0x7FFFFFFFu)))), s);
       mag = B::select(B::gt_u(a, B::set1(thr - 1u)), mag, code_s);
       return B::select(B::gt_u(a, B::set1(0x7F800000u)), B::set1(k.nan_pos), B::or_(mag, sign));
     } else {
       const V out = B::or_(mag, sign);
-      const typename B::mask rare = B::mor(B::gt_u(B::set1(thr), a), B::gt_u(a, B::set1(0x7F800000u)));
+      const typename B::mask rare =
+          B::mor(B::gt_u(B::set1(thr), a), B::gt_u(a, B::set1(0x7F800000u)));
       if (B::any(rare)) return B::select(rare, encode_lanes<B, T, Mode>(x, k), out);
       return out;
     }
@@ -277,7 +289,9 @@ inline typename B::vec encode_lanes_fast(typename B::vec x, const encode_consts&
 template <class Tr>
 struct subnormal_table {
   static constexpr auto make() noexcept {
-    struct arr { std::uint32_t v[8]; } t{};
+    struct arr {
+      std::uint32_t v[8];
+    } t{};
     using L = float_layout<Tr>;
     for (std::uint32_t m = 0; m < 8; ++m)
       t.v[m] = m < (1u << L::M) ? static_cast<std::uint32_t>(encode<traits::binary32>(
@@ -292,12 +306,14 @@ struct subnormal_table {
 template <class T>
 struct nibble_table {
   static constexpr auto make() noexcept {
-    struct arr { std::uint32_t v[16]; } t{};
+    struct arr {
+      std::uint32_t v[16];
+    } t{};
     using Tr = typename T::traits_type;
     for (std::uint32_t c = 0; c < 16; ++c) {
       if constexpr (is_lowp_int_v<T>) {
-        t.v[c] = static_cast<std::uint32_t>(
-            encode<traits::binary32>(decode_int<Tr>(c), round_mode::nearest_even, overflow::saturate));
+        t.v[c] = static_cast<std::uint32_t>(encode<traits::binary32>(
+            decode_int<Tr>(c), round_mode::nearest_even, overflow::saturate));
       } else {
         t.v[c] = static_cast<std::uint32_t>(
             encode<traits::binary32>(decode<Tr>(c), round_mode::nearest_even, overflow::saturate));
@@ -321,14 +337,18 @@ inline typename B::vec decode_lanes(typename B::vec c) noexcept {
     using L = float_layout<Tr>;
     constexpr int M = L::M;
     const V mag = B::and_(c, B::set1(static_cast<std::uint32_t>(L::magnitude_mask)));
-    const V sgn = B::template slli<31 - (L::E + M)>(B::and_(c, B::set1(static_cast<std::uint32_t>(L::sign_mask))));
-    V bits = B::add(B::template slli<23 - M>(mag), B::set1(static_cast<std::uint32_t>(127 - Tr::bias) << 23));
-    bits = B::select(B::gt_u(B::set1(1u << M), mag), B::permute8(subnormal_table<Tr>::value.v, mag), bits);
+    const V sgn = B::template slli<31 - (L::E + M)>(
+        B::and_(c, B::set1(static_cast<std::uint32_t>(L::sign_mask))));
+    V bits = B::add(B::template slli<23 - M>(mag),
+                    B::set1(static_cast<std::uint32_t>(127 - Tr::bias) << 23));
+    bits = B::select(B::gt_u(B::set1(1u << M), mag), B::permute8(subnormal_table<Tr>::value.v, mag),
+                     bits);
     if constexpr (Tr::nan == nan_encoding::ieee) {
       // Exponent field all ones: the normal formula gave float exponent
       // field_all_ones + 127 - bias; move it up to 255 (Inf/NaN, mantissa bits kept),
       // then set the quiet bit of NaNs, as the scalar converter (and F16C) does.
-      constexpr std::uint32_t lift = static_cast<std::uint32_t>(128 + Tr::bias - static_cast<int>(L::field_all_ones)) << 23;
+      constexpr std::uint32_t lift =
+          static_cast<std::uint32_t>(128 + Tr::bias - static_cast<int>(L::field_all_ones)) << 23;
       constexpr std::uint32_t inf_mag = static_cast<std::uint32_t>(L::field_all_ones << M);
       bits = B::select(B::gt_u(mag, B::set1(inf_mag - 1u)), B::add(bits, B::set1(lift)), bits);
       bits = B::select(B::gt_u(mag, B::set1(inf_mag)), B::or_(bits, B::set1(0x400000u)), bits);
@@ -338,7 +358,8 @@ inline typename B::vec decode_lanes(typename B::vec c) noexcept {
     }
     V out = B::or_(bits, sgn);
     if constexpr (Tr::nan == nan_encoding::negative_zero)
-      out = B::select(B::eq(c, B::set1(static_cast<std::uint32_t>(L::sign_mask))), B::set1(0x7FC00000u), out);
+      out = B::select(B::eq(c, B::set1(static_cast<std::uint32_t>(L::sign_mask))),
+                      B::set1(0x7FC00000u), out);
     return out;
   } else {
     static_assert(kernel_int_v<T>);
@@ -423,7 +444,8 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
     if ((first & 1u) != 0 && n != 0) {
       std::uint32_t x = scalar_backend::load_f32(src);
       if constexpr (Scaled) x = scalar_backend::mul_f32(x, inv_scale);
-      ::lowp::detail::packed_store_code<T, L>(bytes, first, encode_lanes<scalar_backend, T, Mode>(x, k));
+      ::lowp::detail::packed_store_code<T, L>(bytes, first,
+                                              encode_lanes<scalar_backend, T, Mode>(x, k));
       i = 1;
     }
     const std::size_t pf_end = prefetch_end(n);
@@ -431,14 +453,15 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
       if (i < pf_end) prefetch_l2(src + i + prefetch_ahead);  // one line per AVX-512 vector
       typename B::vec x = B::load_f32(src + i);
       if constexpr (Scaled) x = B::mul_f32(x, inv_scale);
-      B::template store_nib<L == packed_layout::high_nibble_first>(bytes + (first + i) / 2,
-                                                                    encode_lanes_fast<B, T, Mode, Saturate>(x, k));
+      B::template store_nib<L == packed_layout::high_nibble_first>(
+          bytes + (first + i) / 2, encode_lanes_fast<B, T, Mode, Saturate>(x, k));
     }
   }
   for (; i < n; ++i) {
     std::uint32_t x = scalar_backend::load_f32(src + i);
     if constexpr (Scaled) x = scalar_backend::mul_f32(x, inv_scale);
-    ::lowp::detail::packed_store_code<T, L>(bytes, first + i, encode_lanes_fast<scalar_backend, T, Mode, Saturate>(x, k));
+    ::lowp::detail::packed_store_code<T, L>(
+        bytes, first + i, encode_lanes_fast<scalar_backend, T, Mode, Saturate>(x, k));
   }
 }
 
@@ -479,7 +502,8 @@ inline void decode_run_nib(const std::uint8_t* bytes, std::size_t first, float* 
   std::size_t i = 0;
   if constexpr (B::width > 1) {
     if ((first & 1u) != 0 && n != 0) {
-      std::uint32_t f = decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T, L>(bytes, first));
+      std::uint32_t f =
+          decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T, L>(bytes, first));
       if constexpr (Scaled) f = scalar_backend::mul_f32(f, scale);
       scalar_backend::store_f32(dst, f);
       i = 1;
@@ -492,7 +516,8 @@ inline void decode_run_nib(const std::uint8_t* bytes, std::size_t first, float* 
     }
   }
   for (; i < n; ++i) {
-    std::uint32_t f = decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T, L>(bytes, first + i));
+    std::uint32_t f =
+        decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T, L>(bytes, first + i));
     if constexpr (Scaled) f = scalar_backend::mul_f32(f, scale);
     scalar_backend::store_f32(dst + i, f);
   }
@@ -502,12 +527,23 @@ inline void decode_run_nib(const std::uint8_t* bytes, std::size_t first, float* 
 template <class F>
 inline void dispatch_mode(round_mode m, F&& f) {
   switch (m) {
-    case round_mode::nearest_even: f(std::integral_constant<round_mode, round_mode::nearest_even>{}); break;
-    case round_mode::nearest_away: f(std::integral_constant<round_mode, round_mode::nearest_away>{}); break;
-    case round_mode::toward_zero: f(std::integral_constant<round_mode, round_mode::toward_zero>{}); break;
-    case round_mode::up: f(std::integral_constant<round_mode, round_mode::up>{}); break;
-    case round_mode::down: f(std::integral_constant<round_mode, round_mode::down>{}); break;
-    case round_mode::stochastic: break;  // not a bulk mode
+    case round_mode::nearest_even:
+      f(std::integral_constant<round_mode, round_mode::nearest_even>{});
+      break;
+    case round_mode::nearest_away:
+      f(std::integral_constant<round_mode, round_mode::nearest_away>{});
+      break;
+    case round_mode::toward_zero:
+      f(std::integral_constant<round_mode, round_mode::toward_zero>{});
+      break;
+    case round_mode::up:
+      f(std::integral_constant<round_mode, round_mode::up>{});
+      break;
+    case round_mode::down:
+      f(std::integral_constant<round_mode, round_mode::down>{});
+      break;
+    case round_mode::stochastic:
+      break;  // not a bulk mode
   }
 }
 
