@@ -44,9 +44,10 @@
 //     using params = ...;   // scale (+ zero point) of one group of one row, trivially copyable
 //     void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size);
 //     params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const;
-//     typename format::storage_type encode(float x, const params& p) const;
+//     typename format::storage_type encode(float x, const params& p);  // stochastic: draws
 //     float decode(typename format::storage_type code, const params& p) const;
-//     float fake(float x, const params& p) const;     // decode(encode(x, p), p)
+//     float fake(float x, const params& p);     // decode(encode(x, p), p)
+//     const element_rounding& rounding_config() const;  // stochastic: rows run in order
 //   };
 #pragma once
 
