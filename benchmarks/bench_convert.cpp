@@ -1,6 +1,6 @@
-// Bulk conversion throughput (issue 4): lowp's bulk paths (scalar, AVX2, AVX-512) beside
+// Bulk conversion throughput: lowp's bulk paths (scalar, AVX2, AVX-512) beside
 // the bandwidth references (roofline loops moving the same bytes with no conversion work,
-// memcpy), the baselines the issue names (a plain scalar RNE encoder, a 256-entry lookup
+// memcpy), the usual baselines (a plain scalar RNE encoder, a 256-entry lookup
 // table decoder, the generic lowp::cast loop) and, when cuda_fp8.h is found, NVIDIA's
 // host conversion functions.
 //
@@ -274,7 +274,7 @@ void BM_memcpy(benchmark::State& st) {  // the same 5 bytes per element, copied
 // ---------------------------------------------------------------- baselines
 
 // A plain scalar RNE + saturating float -> E4M3 encoder as commonly written (branchy,
-// per element, no tables): the baseline the issue names.  Benchmark-only code.
+// per element, no tables): the plain-encoder baseline.  Benchmark-only code.
 inline std::uint8_t plain_e4m3(float f) {
   std::uint32_t u;
   std::memcpy(&u, &f, 4);
