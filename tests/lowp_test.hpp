@@ -32,6 +32,8 @@ using Catch::Approx;
 #include <sstream>
 #include <string>
 
+#include "lowp_test_cpu.hpp"  // lowp_test::missing_isa
+
 // Defined in lowp_test_support.cpp, which is compiled once, without instruction-set flags.
 namespace lowp_test {
 
@@ -40,12 +42,6 @@ inline constexpr int skip_return_code = 77;
 
 // Records that the running test case skipped, and why.
 void note_skip(const std::string& reason);
-
-// The instruction sets of `isa` that this CPU (or the OS, for the vector registers'
-// state) lacks, comma-separated, or "" when it has them all.  `isa` names them as GCC's
-// -m flags and target attributes do, comma-separated: "avx512f,avx512bw".  An unknown
-// name throws std::invalid_argument.
-std::string missing_isa(const char* isa);
 
 // Declares, before main() runs, the instruction sets this program was compiled for.
 bool declare_program_isa(const char* isa);
