@@ -81,7 +81,7 @@ void BM_GptqSolve(benchmark::State& state) {
   acc.add_batch(X.data(), static_cast<std::size_t>(X.rows()), static_cast<std::size_t>(n));
   const Eigen::MatrixXf H = acc.hessian();
   lowp::gptq_options opt;
-  opt.group_size = 128;
+  opt.groups = lowp::granularity::per_group(128);
   for (auto _ : state) {
     auto res = lowp::gptq(W.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(n), H,
                           lowp::absmax<lowp::int4>{}, opt);

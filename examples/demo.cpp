@@ -108,7 +108,7 @@ void compare(const layer& L, const char* name, Policy policy, std::size_t group,
 
   t0 = clock_type::now();
   lowp::gptq_options opt;
-  opt.group_size = group;
+  opt.groups = gran;
   const auto g = lowp::gptq(L.W.data(), kOut, kIn, L.H, policy, opt);
   row(name, "GPTQ", output_error(L, g.dequantized, a), ms_since(t0));
   if (with_lorc) {

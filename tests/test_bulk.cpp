@@ -468,6 +468,102 @@ TEST_CASE("FP8 <-> float16 / bfloat16, every code", "[bulk][half]") {
   check_half_pair<float8_e5m2fnuz, bfloat16>();
 }
 
+// --- code buffers (std::uint8_t, std::byte, std::uint16_t) ----------------------------
+
+// encode<T> into a code buffer gives cast<T>'s bits, every rounding and overflow; decode<T>
+// of every code gives static_cast<float> of it.  With no lowp object in either buffer.
+template <class T>
+void check_code_buffer() {
+  using code = lowp::code_t<T>;
+  const std::vector<float> x = probe_floats<T>(4321);
+  std::vector<code> got(x.size());
+  for (rounding r : all_modes)
+    for (overflow o : all_policies) {
+      lowp::encode<T>(x.data(), got.data(), x.size(), r, o);
+      std::size_t bad = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) bad += got[i] != cast<T>(x[i], r, o).bits();
+      INFO(fmt_name<T>() << " rounding " << static_cast<int>(r) << " overflow "
+                         << static_cast<int>(o));
+      CHECK(bad == 0);
+    }
+  const std::size_t codes = std::size_t{1} << (8 * sizeof(code));
+  std::vector<code> all(codes);
+  for (std::size_t c = 0; c < codes; ++c) all[c] = static_cast<code>(c);
+  std::vector<float> y(codes);
+  lowp::decode<T>(all.data(), y.data(), codes);
+  std::size_t bad = 0;
+  for (std::size_t c = 0; c < codes; ++c)
+    bad += fbits(y[c]) != fbits(static_cast<float>(T::from_bits(all[c])));
+  INFO(fmt_name<T>());
+  CHECK(bad == 0);
+  if constexpr (sizeof(code) == 1) {  // std::byte buffers: the same bytes
+    std::vector<std::byte> bytes(x.size());
+    lowp::encode<T>(x.data(), bytes.data(), x.size());
+    lowp::encode<T>(x.data(), got.data(), x.size());
+    CHECK(std::memcmp(bytes.data(), got.data(), x.size()) == 0);
+    std::vector<float> from_bytes(x.size()), from_codes(x.size());
+    lowp::decode<T>(bytes.data(), from_bytes.data(), x.size());
+    lowp::decode<T>(got.data(), from_codes.data(), x.size());
+    CHECK(std::memcmp(from_bytes.data(), from_codes.data(), x.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("encode / decode on raw code buffers equal lowp::cast", "[bulk][codes]") {
+  INFO("backend " << bulk_backend_name());
+  check_code_buffer<float8_e4m3fn>();
+  check_code_buffer<float8_e5m2>();
+  check_code_buffer<float8_e4m3fnuz>();
+  check_code_buffer<float6_e3m2fn>();
+  check_code_buffer<float4_e2m1fn>();
+  check_code_buffer<int4>();
+  check_code_buffer<uint8>();
+  check_code_buffer<float8_e8m0fnu>();  // generic path
+  check_code_buffer<float16>();         // 16-bit codes: every one of the 65536
+  check_code_buffer<bfloat16>();
+}
+
+template <class From, class To>
+void check_transcode_all_codes() {
+  using src_code = lowp::code_t<From>;
+  const std::size_t codes = std::size_t{1} << (8 * sizeof(src_code));
+  std::vector<src_code> all(codes);
+  for (std::size_t c = 0; c < codes; ++c) all[c] = static_cast<src_code>(c);
+  std::vector<lowp::code_t<To>> out(codes);
+  for (rounding r : all_modes)
+    for (overflow o : all_policies) {
+      lowp::transcode<From, To>(all.data(), out.data(), codes, r, o);
+      std::size_t bad = 0;
+      for (std::size_t c = 0; c < codes; ++c)
+        bad += out[c] != cast<To>(From::from_bits(all[c]), r, o).bits();
+      INFO(fmt_name<From>() << " -> " << fmt_name<To>() << " rounding " << static_cast<int>(r)
+                            << " overflow " << static_cast<int>(o));
+      CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("transcode between code buffers: FP16/BF16 <-> FP8, every code", "[bulk][codes]") {
+  check_transcode_all_codes<float16, float8_e4m3fn>();
+  check_transcode_all_codes<bfloat16, float8_e5m2>();
+  check_transcode_all_codes<float8_e4m3fn, float16>();
+  check_transcode_all_codes<float8_e5m2, bfloat16>();
+  check_transcode_all_codes<float4_e2m1fn, float8_e4m3fn>();  // generic path
+}
+
+TEST_CASE("code-buffer functions reject null pointers", "[bulk][codes][errors]") {
+  std::vector<float> x(4, 1.0f);
+  std::vector<std::uint8_t> q(4);
+  CHECK_THROWS_WITH(lowp::encode<float8_e4m3fn>(x.data(), static_cast<std::uint8_t*>(nullptr), 4),
+                    "lowp::encode: null pointer with n = 4");
+  CHECK_THROWS_AS(
+      lowp::decode<float8_e4m3fn>(static_cast<const std::uint8_t*>(nullptr), x.data(), 4),
+      std::invalid_argument);
+  const auto transcode_null = [&] {
+    lowp::transcode<float16, float8_e4m3fn>(nullptr, q.data(), 4);
+  };
+  CHECK_THROWS_AS(transcode_null(), std::invalid_argument);
+  lowp::encode<float8_e4m3fn>(nullptr, static_cast<std::uint8_t*>(nullptr), 0);  // n = 0: fine
+}
+
 // --- contract ----------------------------------------------------------------------
 
 TEST_CASE("bulk functions reject null pointers and zero group sizes", "[bulk][errors]") {

@@ -120,13 +120,20 @@ Eigen::MatrixXf hessian_of(const Mf& X) {
 
 using int4_sym = lowp::absmax<lowp::int4>;
 
+// gptq_options::groups for groups of g columns; g = 0: one group per row.
+lowp::granularity groups_of(std::size_t g) {
+  return g == 0 ? lowp::granularity::per_channel() : lowp::granularity::per_group(g);
+}
+
 // gptq() with `opt` against the unblocked double reference: the same codes up to one
 // row (float vs double arithmetic may flip a code sitting within rounding noise of a
 // decision boundary, and then the rest of that row differs), the same loss, and the
 // loss identity for both.
 void check_against_reference(const Mf& W, const Eigen::MatrixXf& H, const lowp::gptq_options& opt) {
   const auto rows = static_cast<std::size_t>(W.rows()), cols = static_cast<std::size_t>(W.cols());
-  const std::size_t g = opt.group_size == 0 ? cols : opt.group_size;
+  const std::size_t g = opt.groups.type() == lowp::granularity::kind::per_group
+                            ? opt.groups.requested_group_size()
+                            : cols;
   const auto res = lowp::gptq(W, H, int4_sym{}, opt);
   const auto ref = reference_gptq(W, H.cast<double>(), int4_sym{}, g, opt.percdamp);
   std::size_t same = 0;
@@ -225,7 +232,7 @@ TEST_CASE("GPTQ agrees with an unblocked double OBS-form reference", "[gptq]") {
   for (const std::size_t g : {std::size_t{0}, std::size_t{16}}) {
     CAPTURE(g);
     lowp::gptq_options opt;
-    opt.group_size = g;
+    opt.groups = groups_of(g);
     opt.block_size = 16;
     check_against_reference(W, H, opt);
   }
@@ -246,7 +253,7 @@ TEST_CASE(
   for (const auto& [g, b] : configs) {
     CAPTURE(g, b);
     lowp::gptq_options opt;
-    opt.group_size = g;
+    opt.groups = groups_of(g);
     opt.block_size = b;
     check_against_reference(W, H, opt);
   }
@@ -279,7 +286,7 @@ TEST_CASE("GPTQ act_order with static groups on 600 columns", "[gptq]") {
   const Mf W = student_t_weights(rows, cols, 18);
   const Eigen::MatrixXf H = hessian_of(calibration(900, cols, 4, 19));
   lowp::gptq_options opt;
-  opt.group_size = 128;
+  opt.groups = groups_of(128);
   opt.act_order = true;
   opt.static_groups = true;
   const auto res = lowp::gptq(W, H, int4_sym{}, opt);
@@ -300,7 +307,7 @@ TEST_CASE("GPTQ block size does not change the result", "[gptq]") {
 
   for (const std::size_t g : {std::size_t{0}, std::size_t{32}, std::size_t{128}, std::size_t{48}}) {
     lowp::gptq_options o1;
-    o1.group_size = g;
+    o1.groups = groups_of(g);
     o1.block_size = 1;
     const auto a = lowp::gptq(W, H, int4_sym{}, o1);
     for (const std::size_t b :
@@ -326,7 +333,7 @@ TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq
 
   SECTION("dequantized == quantized.dequantize(), losses add up") {
     lowp::gptq_options opt;
-    opt.group_size = 32;
+    opt.groups = groups_of(32);
     const auto res = lowp::gptq(W, H, fp4_absmax{}, opt);
     CHECK(to_matrix(res.quantized.dequantize(), rows, cols) == res.dequantized);
     CHECK(res.quantized.groups_per_row() == 3u);
@@ -380,7 +387,7 @@ TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq
     lowp::gptq_options opt;
     opt.act_order = true;
     opt.static_groups = true;
-    opt.group_size = 32;
+    opt.groups = groups_of(32);
     const auto res = lowp::gptq(W, D, int4_sym{}, opt);
     const auto rtn =
         lowp::quantize(int4_sym{}, W.data(), rows, cols, lowp::granularity::per_group(32));
@@ -393,7 +400,7 @@ TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq
   SECTION("act_order needs static groups when groups are smaller than a row") {
     lowp::gptq_options opt;
     opt.act_order = true;
-    opt.group_size = 32;
+    opt.groups = groups_of(32);
     REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
   }
 }
@@ -410,6 +417,8 @@ TEST_CASE("GPTQ dead columns, singular and indefinite H", "[gptq]") {
     acc.add_batch(X);
     const auto res = lowp::gptq(W, acc.hessian(), int4_sym{});
     REQUIRE(res.dead_columns == std::vector<std::size_t>{3, 17});
+    REQUIRE(res.warnings.size() == 1);
+    CHECK_THAT(res.warnings[0], Catch::Contains("2 of 40 columns have H_ii = 0"));
     for (std::size_t r = 0; r < rows; ++r) {
       CHECK(res.dequantized(static_cast<Eigen::Index>(r), 3) == 0.0f);
       CHECK(res.dequantized(static_cast<Eigen::Index>(r), 17) == 0.0f);
@@ -428,6 +437,7 @@ TEST_CASE("GPTQ dead columns, singular and indefinite H", "[gptq]") {
     const Eigen::MatrixXf H = acc.hessian();
     const auto res = lowp::gptq(W, H, int4_sym{});
     CHECK(res.damping_retries == 0);
+    CHECK(res.warnings.empty());
     CHECK(res.dequantized.allFinite());
     CHECK(res.total_loss ==
           Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
@@ -441,6 +451,18 @@ TEST_CASE("GPTQ dead columns, singular and indefinite H", "[gptq]") {
     const auto res = lowp::gptq(W2, H, int4_sym{}, opt);
     CHECK(res.damping_retries == 1);
     CHECK(res.damping == Approx(1e-3));
+    REQUIRE(res.warnings.size() == 1);
+    CHECK_THAT(res.warnings[0], Catch::Contains("damping raised 1 time(s)"));
+  }
+
+  SECTION("all-zero calibration activations: an all-zero W_hat, and a warning that says so") {
+    lowp::hessian_accumulator acc(cols);
+    acc.add_batch(Mf::Zero(64, cols));
+    const auto res = lowp::gptq(W, acc.hessian(), int4_sym{});
+    CHECK(res.dead_columns.size() == cols);
+    CHECK(res.dequantized.isZero(0.0f));
+    REQUIRE(res.warnings.size() == 1);
+    CHECK_THAT(res.warnings[0], Catch::Contains("every column of H is zero"));
   }
 
   SECTION("indefinite H: retries with 10x damping, then a clear error") {
@@ -491,7 +513,7 @@ void check_beats_rtn(const char* name, Policy pol, const Mf& W, const Mf& X,
                      const Eigen::MatrixXf& H, std::size_t g, double max_ratio) {
   const auto rows = static_cast<std::size_t>(W.rows()), cols = static_cast<std::size_t>(W.cols());
   lowp::gptq_options opt;
-  opt.group_size = g;
+  opt.groups = groups_of(g);
   const auto res = lowp::gptq(W, H, pol, opt);
   const auto rtn =
       lowp::quantize(pol, W.data(), rows, cols,
@@ -550,4 +572,65 @@ TEST_CASE("GPTQ and the Hessian name the non-finite element they reject", "[gptq
                     "lowp::hessian_accumulator::add_batch: X contains NaN or Inf (NaN at row 4, "
                     "column 7)");
   CHECK(acc.tokens() == 0u);
+}
+
+TEST_CASE("GPTQ groups follow quantize()'s rule", "[gptq][contract]") {
+  const std::size_t rows = 4, cols = 64;
+  const Mf W = student_t_weights(rows, cols, 31);
+  const Eigen::MatrixXf H = hessian_of(calibration(256, cols, 2, 32));
+  lowp::gptq_options opt;
+  // A group longer than the row used to mean "per channel" without a word.
+  opt.groups = lowp::granularity::per_group(1000);
+  CHECK_THROWS_WITH(lowp::gptq(W, H, int4_sym{}, opt),
+                    Catch::StartsWith("lowp::gptq") && Catch::Contains("larger than the row"));
+  opt.groups = lowp::granularity::per_group(0);
+  CHECK_THROWS_WITH(lowp::gptq(W, H, int4_sym{}, opt), Catch::Contains("group size 0"));
+  opt.groups = lowp::granularity::per_tensor();
+  CHECK_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
+  opt.groups = lowp::granularity::per_block();  // absmax has no block
+  CHECK_THROWS_WITH(lowp::gptq(W, H, int4_sym{}, opt), Catch::Contains("block policy"));
+
+  // per_channel and per_group(cols) are the same groups; per_block is the policy's block.
+  opt.groups = lowp::granularity::per_channel();
+  const auto channel = lowp::gptq(W, H, int4_sym{}, opt);
+  opt.groups = lowp::granularity::per_group(cols);
+  const auto whole_row = lowp::gptq(W, H, int4_sym{}, opt);
+  CHECK(channel.dequantized == whole_row.dequantized);
+  opt.groups = lowp::granularity::per_block();
+  const auto mx = lowp::gptq(W, H, lowp::mx<lowp::float4_e2m1fn>{}, opt);
+  CHECK(mx.quantized.group_size() == 32);
+  CHECK(mx.quantized.params().size() == rows * cols / 32);
+}
+
+TEST_CASE("GPTQ with M1 on weights near FLT_MAX stays finite", "[gptq][contract]") {
+  // ceil(log2(amax / 6)) = 126 at amax ~ 3e38 made the code 4 dequantize to 2^128 = Inf,
+  // and gptq() threw "non-finite" on finite W.  The scale is capped at 2^125 now.
+  const std::size_t rows = 2, cols = 32;
+  Mf W = student_t_weights(rows, cols, 33);
+  W.row(0) /= W.row(0).cwiseAbs().maxCoeff();
+  W.row(0) *= 3.0e38f;
+  REQUIRE(W.allFinite());
+  const Eigen::MatrixXf H = Eigen::MatrixXf::Identity(cols, cols);
+  const auto res = lowp::gptq(W, H, lowp::m1<lowp::float4_e2m1fn>{});
+  CHECK(res.dequantized.allFinite());
+  CHECK(res.quantized.group_params(0, 0).scale == std::ldexp(1.0f, 125));
+}
+
+TEST_CASE("hessian_accumulator rejects a batch whose X^T X overflows, and keeps H",
+          "[gptq][hessian][contract]") {
+  const std::size_t cols = 8;
+  lowp::hessian_accumulator acc(cols);
+  const Mf X = student_t_weights(16, cols, 34);
+  acc.add_batch(X);
+  const Eigen::MatrixXd before = acc.hessian_double();
+  const Mf huge = X / X.cwiseAbs().maxCoeff() * 1e20f;  // finite, but 1e20^2 > FLT_MAX
+  REQUIRE(huge.allFinite());
+  CHECK_THROWS_WITH(acc.add_batch(huge),
+                    Catch::StartsWith("lowp::hessian_accumulator::add_batch: X^T X overflows"));
+  CHECK(acc.tokens() == 16u);
+  CHECK(acc.hessian_double() == before);  // bit for bit
+  CHECK(acc.hessian().allFinite());
+  acc.add_batch(X);  // and it still works
+  CHECK(acc.tokens() == 32u);
+  CHECK(acc.hessian_double().isApprox(before, 1e-12));
 }

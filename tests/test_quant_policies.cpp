@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -699,7 +700,7 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes",
           "[quant][contract]") {
   std::vector<float> w = qref::matrix(qref::dist::gaussian, 4, 64, 3);
   const auto g32 = lowp::granularity::per_group(32);
-  SECTION("NaN / Inf name the first bad element") {
+  SECTION("NaN / Inf: std::domain_error (bad values), naming the first bad element") {
     w[2 * 64 + 17] = std::numeric_limits<float>::quiet_NaN();
     w[3 * 64 + 1] = std::numeric_limits<float>::infinity();
     CHECK_THROWS_WITH(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, g32),
@@ -708,7 +709,9 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes",
     std::vector<float> out(w.size());
     CHECK_THROWS_AS(lowp::fake_quantize(lowp::pow2_relative<lowp::float4_e2m1fn>{}, w.data(),
                                         out.data(), 4, 64, g32),
-                    std::invalid_argument);
+                    std::domain_error);
+    CHECK_THROWS_AS(lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), 4, 64, g32),
+                    std::domain_error);
     w[2 * 64 + 17] = 0.0f;
     CHECK_THROWS_WITH(
         lowp::quantize(lowp::nvfp4{}, w.data(), 4, 64, lowp::granularity::per_block()),
@@ -718,9 +721,9 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes",
     CHECK_THROWS_WITH(pol.fit(w.data() + 3 * 64, 32, 1, 3),
                       Catch::Contains("row 3") && Catch::Contains("index 1"));
     const float neg_inf[] = {1.0f, -std::numeric_limits<float>::infinity()};
-    CHECK_THROWS_AS(lowp::absmax<lowp::int8>{}.fit(neg_inf, 2, 1, 0), std::invalid_argument);
-    CHECK_THROWS_AS(lowp::minmax<lowp::uint4>{}.fit(neg_inf, 2, 1, 0), std::invalid_argument);
-    CHECK_THROWS_AS(lowp::pow2<lowp::int4>{}.fit(neg_inf, 2, 1, 0), std::invalid_argument);
+    CHECK_THROWS_AS(lowp::absmax<lowp::int8>{}.fit(neg_inf, 2, 1, 0), std::domain_error);
+    CHECK_THROWS_AS(lowp::minmax<lowp::uint4>{}.fit(neg_inf, 2, 1, 0), std::domain_error);
+    CHECK_THROWS_AS(lowp::pow2<lowp::int4>{}.fit(neg_inf, 2, 1, 0), std::domain_error);
   }
   SECTION("all-zero groups: finite scales and zero codes, for every policy") {
     std::fill(w.begin() + 32, w.begin() + 64, 0.0f);  // row 0, group 1
@@ -793,5 +796,102 @@ TEST_CASE("bad input: NaN/Inf, all-zero groups, empty input, bad group sizes",
     CHECK_THROWS_AS(p2.set_tensor_scale(0.0f), std::invalid_argument);
     CHECK_THROWS_AS(p2.set_tensor_scale(std::numeric_limits<float>::quiet_NaN()),
                     std::invalid_argument);
+  }
+}
+
+// The ends of the float range, where a scale computed in float can overflow the
+// dequantized values or round away part of the group's range.  Oracles: exact products in
+// double, and the brute-force smallest float that does not clip.
+TEST_CASE("the ends of the float range: no Inf from finite data, no clipping from rounding",
+          "[quant][contract][range]") {
+  constexpr float flt_max = std::numeric_limits<float>::max();
+  constexpr float tiny = std::numeric_limits<float>::denorm_min();  // 2^-149
+
+  SECTION("M1 near FLT_MAX: every dequantized value is finite") {
+    // ceil(log2(amax / 6)) = 126 for amax >= about 2.98e38, and the code 4 * 2^126 = Inf.
+    const auto check = [](auto pol, float q_max, int k_max) {
+      using P = decltype(pol);
+      CHECK(P::max_exponent() == k_max);
+      CHECK(std::ldexp(static_cast<double>(q_max), k_max) <= static_cast<double>(flt_max));
+      CHECK(std::ldexp(static_cast<double>(q_max), k_max + 1) > static_cast<double>(flt_max));
+      for (const float amax : {2.9e38f, 2.98e38f, 3.0e38f, 3.2e38f, flt_max}) {
+        std::vector<float> w = {amax, -amax, amax / 3.0f, amax * 0.7f, 1.0f, -2.5e38f, 0.0f, 1e37f};
+        const auto q = lowp::quantize(pol, w.data(), 1, w.size(), lowp::granularity::per_channel());
+        CAPTURE(amax);
+        CHECK(q.group_params(0, 0).scale <= std::ldexp(1.0f, k_max));
+        for (const float v : q.dequantize()) CHECK(std::isfinite(v));
+        for (const float v :
+             lowp::fake_quantize(pol, w, 1, w.size(), lowp::granularity::per_channel()))
+          CHECK(std::isfinite(v));
+      }
+    };
+    // k_max = floor(log2(FLT_MAX / Q)), Q the largest element magnitude: 6 = 1.5 * 2^2 and
+    // FLT_MAX = (2 - 2^-23) * 2^127 give 125; 448 = 1.75 * 2^8: 119; INT8's -128 = 2^7: 120.
+    check(lowp::m1<lowp::float4_e2m1fn>{}, 6.0f, 125);
+    check(lowp::m1<lowp::float8_e4m3fn>{}, 448.0f, 119);
+    check(lowp::m1<lowp::int8>{}, 128.0f, 120);
+    check(lowp::m1<lowp::float4_e2m1fn>(lowp::element_rounding{}, lowp::pow2_rounding::nearest),
+          6.0f, 125);
+  }
+
+  SECTION("M2 and M1 keep the smallest subnormal") {
+    // amax = 2^-149: amax / 6 underflows to 0 in float; the scale must not (the contract
+    // of docs/quantization.md: the smallest positive float, never 0).
+    std::vector<float> w = {tiny, 0.0f, -tiny, 0.0f};
+    const auto m2 = lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w.data(), 1, 4,
+                                   lowp::granularity::per_group(2));
+    CHECK(m2.dequantize() == w);
+    const auto m1 = lowp::quantize(lowp::m1<lowp::float4_e2m1fn>{}, w.data(), 1, 4,
+                                   lowp::granularity::per_channel());
+    CHECK(m1.dequantize() == w);
+  }
+
+  SECTION("absmax in the subnormal range: the scale never clips the group") {
+    // s = fl(amax / Q) rounds to a multiple of 2^-149 there: 7 * 2^-149 / 6 gave 2^-149, so
+    // the largest element saturated to 6 * 2^-149.  Every scale below FLT_MIN must be the
+    // smallest float s with s * Q >= amax (found here by stepping down from s).
+    const auto check = [](auto pol) {
+      const double q = pol.max_code_value();
+      std::size_t bad = 0;
+      for (int k = 1; k <= 4096; ++k) {
+        const float amax = static_cast<float>(k) * tiny;  // exact: k * 2^-149
+        const float s = pol.scale_of(amax);
+        const bool covers = static_cast<double>(s) * q >= static_cast<double>(amax);
+        const float below = std::nextafter(s, 0.0f);
+        const bool smallest = s >= std::numeric_limits<float>::min() || below == 0.0f ||
+                              static_cast<double>(below) * q < static_cast<double>(amax);
+        bad += !(covers && smallest);
+      }
+      CHECK(bad == 0);
+    };
+    check(lowp::absmax<lowp::float4_e2m1fn>{});
+    check(lowp::absmax<lowp::float8_e4m3fn>{});
+    check(lowp::absmax<lowp::int4>{});
+    check(lowp::absmax<lowp::int4>(lowp::element_rounding{}, lowp::int_range::gptq_sym));
+    // The example: 7 * 2^-149 with E2M1 no longer dequantizes to 6 * 2^-149.
+    std::vector<float> w = {7.0f * tiny, 0.0f};
+    const auto q = lowp::quantize(lowp::absmax<lowp::float4_e2m1fn>{}, w.data(), 1, 2,
+                                  lowp::granularity::per_channel());
+    CHECK(q.group_params(0, 0).scale * 6.0f >= 7.0f * tiny);
+    CHECK(q.dequantize()[0] != 6.0f * tiny);
+  }
+
+  SECTION("an empty tensor is empty whatever the group size (except 0)") {
+    const auto q = lowp::quantize(lowp::absmax<lowp::int4>{}, nullptr, 0, 5,
+                                  lowp::granularity::per_group(128));
+    CHECK(q.empty());
+    CHECK(q.rows() == 0);
+    CHECK(q.cols() == 5);
+    CHECK(lowp::fake_quantize(lowp::m2<lowp::float4_e2m1fn>{}, std::vector<float>{}, 0, 5,
+                              lowp::granularity::per_group(128))
+              .empty());
+    CHECK_THROWS_AS(
+        lowp::quantize(lowp::absmax<lowp::int4>{}, nullptr, 0, 5, lowp::granularity::per_group(0)),
+        std::invalid_argument);
+  }
+
+  SECTION("m1 and m2 are the paper's names of pow2 and pow2_relative") {
+    STATIC_REQUIRE(std::is_same_v<lowp::m1<lowp::float4_e2m1fn>, lowp::pow2<lowp::float4_e2m1fn>>);
+    STATIC_REQUIRE(std::is_same_v<lowp::m2<lowp::int4>, lowp::pow2_relative<lowp::int4>>);
   }
 }

@@ -1,6 +1,8 @@
 // lowp/bulk.hpp — bulk conversions over arrays: lowp::convert, and the fused
 // scale-and-cast operations lowp::convert_scaled (x * inv_scale -> codes) and
-// lowp::convert_unscaled (codes -> value * scale), plain or packed.  (The quantizer that
+// lowp::convert_unscaled (codes -> value * scale), plain or packed; and lowp::encode,
+// lowp::decode and lowp::transcode, the same conversions on raw code buffers
+// (std::uint8_t, std::byte, std::uint16_t) as an engine holds them.  (The quantizer that
 // computes scales, lowp::quantize, is in quantize.hpp.)
 //
 // Layer: bulk.  Includes cast.hpp, packed.hpp and the internal SIMD layer.
@@ -61,8 +63,8 @@ inline void check_group(std::size_t g, const void* scales, std::size_t n, const 
 template <class T>
 inline constexpr bool is_half_v = std::is_same_v<T, float16> || std::is_same_v<T, bfloat16>;
 
-// float16/bfloat16 bits -> float bits, exactly (NaN payload bits kept in place; the quiet
-// bit is irrelevant to every encoder here, which always produces a quiet NaN).
+// float16 bits -> float bits, exactly (a NaN's payload bits kept in place; half_chunk_to_float
+// sets the quiet bit).
 inline std::uint32_t half_to_float_bits(std::uint16_t h) noexcept {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
@@ -75,12 +77,27 @@ inline std::uint32_t half_to_float_bits(std::uint16_t h) noexcept {
   return sign | (exp << 23) | ((m << (23 - hb)) & 0x7FFFFFu);
 }
 
-template <class From>
-inline void half_chunk_to_float(const From* src, float* buf, std::size_t n) noexcept {
+// The code of a value: its bits() for a lowp type, the value itself for a code buffer's
+// element (std::uint8_t, std::uint16_t).
+template <class T>
+constexpr auto code_of(const T& v) noexcept {
+  if constexpr (std::is_integral_v<T>) {
+    return v;
+  } else {
+    return v.bits();
+  }
+}
+
+// From: float16 or bfloat16; Src: From itself or its code (std::uint16_t).
+template <class From, class Src>
+inline void half_chunk_to_float(const Src* src, float* buf, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint16_t b = src[i].bits();
-    const std::uint32_t f = std::is_same_v<From, bfloat16> ? static_cast<std::uint32_t>(b) << 16
-                                                           : half_to_float_bits(b);
+    const std::uint16_t b = code_of(src[i]);
+    std::uint32_t f = std::is_same_v<From, bfloat16> ? static_cast<std::uint32_t>(b) << 16
+                                                     : half_to_float_bits(b);
+    // A signalling NaN comes out quiet, as from static_cast<float> and from the hardware
+    // conversions (VCVTPH2PS); the encoders ignore the quiet bit.
+    if ((f & 0x7F800000u) == 0x7F800000u && (f & 0x007FFFFFu) != 0) f |= 0x00400000u;
     buf[i] = bit_cast<float>(f);
   }
 }
@@ -141,6 +158,20 @@ inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n,
 }
 
 // The same into packed storage (element 0 of src goes to element 0 of the stream).
+// float16/bfloat16 (values or codes) -> the 1-byte codes of T, through float in chunks
+// (decoding a half is exact, so this is cast<T> of each value).
+template <class B, class From, class T, class Src>
+inline void encode_halves(const Src* src, std::uint8_t* dst, std::size_t n, rounding r,
+                          overflow o) {
+  constexpr std::size_t chunk = 512;
+  float buf[chunk];
+  for (std::size_t i = 0; i < n; i += chunk) {
+    const std::size_t len = n - i < chunk ? n - i : chunk;
+    half_chunk_to_float<From>(src + i, buf, len);
+    encode_dispatch<B, T, false>(buf, dst + i, len, nullptr, 1.0f, 1, r, o);
+  }
+}
+
 template <class B, class T, packed_layout L, bool Scaled>
 inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::size_t n,
                                    const float* inv_scales, float one_scale, std::size_t g,
@@ -209,14 +240,7 @@ void convert(const From* src, To* dst, std::size_t n, rounding r = rounding::nea
     detail::bulk::encode_dispatch<B, To, false>(src, reinterpret_cast<std::uint8_t*>(dst), n,
                                                 nullptr, 1.0f, 1, r, o);
   } else if constexpr (detail::bulk::is_half_v<From> && s::kernel_v<To>) {
-    constexpr std::size_t chunk = 512;
-    float buf[chunk];
-    for (std::size_t i = 0; i < n; i += chunk) {
-      const std::size_t len = n - i < chunk ? n - i : chunk;
-      detail::bulk::half_chunk_to_float(src + i, buf, len);
-      detail::bulk::encode_dispatch<B, To, false>(buf, reinterpret_cast<std::uint8_t*>(dst + i),
-                                                  len, nullptr, 1.0f, 1, r, o);
-    }
+    detail::bulk::encode_halves<B, From, To>(src, reinterpret_cast<std::uint8_t*>(dst), n, r, o);
   } else if constexpr (s::kernel_v<From> && std::is_same_v<To, float>) {
     static_assert(sizeof(From) == 1);
     const auto* codes = reinterpret_cast<const std::uint8_t*>(src);
@@ -403,6 +427,87 @@ void convert_unscaled(packed_span<From, L> q, float* y, const float* scales,
     const std::size_t len = n - start < group_size ? n - start : group_size;
     detail::bulk::decode_packed_run<B, F, L, true>(q.data(), start, y + start, len,
                                                    scales[start / group_size]);
+  }
+}
+
+// =======================================================================================
+// Code buffers: the same conversions on the raw storage an engine holds
+// =======================================================================================
+//
+// An engine keeps FP8 tensors as std::uint8_t or std::byte buffers and FP16/BF16 ones as
+// std::uint16_t (the bits of CUDA's __half / __nv_bfloat16).  Reading such a buffer through
+// a float8_e4m3fn* is not allowed by C++'s aliasing rules (there is no float8_e4m3fn object
+// there); these functions take the buffers as they are, with F named explicitly, and run
+// the same SIMD kernels as convert().  One code per storage unit: code_t<F> is std::uint8_t
+// for the 8-bit and narrower formats (4- and 6-bit codes in the low bits of their byte;
+// two FP4 codes per byte: packed_span, packed.hpp) and std::uint16_t for float16/bfloat16.
+
+/// The storage unit of one code of the lowp type F.
+template <class F>
+using code_t = typename F::storage_type;
+
+/// dst[i] = lowp::cast<F>(src[i], r, o).bits() for i < n.  Throws std::invalid_argument
+/// when n > 0 and src or dst is null.  dst == src is allowed for 1-byte F (as convert()).
+template <class F, class B = detail::simd::best_backend>
+void encode(const float* src, code_t<F>* dst, std::size_t n, rounding r = rounding::nearest_even,
+            overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<F>, "encode<F>: F must be a lowp type");
+  detail::bulk::check_ptrs(src, dst, n, "encode");
+  if constexpr (detail::simd::kernel_v<F>) {
+    detail::bulk::encode_dispatch<B, F, false>(src, dst, n, nullptr, 1.0f, 1, r, o);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = cast<F>(src[i], r, o).bits();
+  }
+}
+
+/// dst[i] = static_cast<float>(F::from_bits(src[i])) for i < n: exact.  Throws
+/// std::invalid_argument when n > 0 and src or dst is null.
+template <class F, class B = detail::simd::best_backend>
+void decode(const code_t<F>* src, float* dst, std::size_t n) {
+  static_assert(is_lowp_type_v<F>, "decode<F>: F must be a lowp type");
+  detail::bulk::check_ptrs(src, dst, n, "decode");
+  if constexpr (detail::simd::kernel_v<F>) {
+    detail::simd::decode_run<B, F, false>(src, dst, n, 1.0f);
+  } else if constexpr (detail::bulk::is_half_v<F>) {
+    detail::bulk::half_chunk_to_float<F>(src, dst, n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(F::from_bits(src[i]));
+  }
+}
+
+/// encode() into a std::byte buffer (1-byte formats).
+template <class F, class B = detail::simd::best_backend,
+          std::enable_if_t<sizeof(code_t<F>) == 1, int> = 0>
+void encode(const float* src, std::byte* dst, std::size_t n, rounding r = rounding::nearest_even,
+            overflow o = overflow::saturate) {
+  // std::uint8_t is unsigned char here, a type through which any object may be accessed.
+  encode<F, B>(src, reinterpret_cast<std::uint8_t*>(dst), n, r, o);
+}
+
+/// decode() from a std::byte buffer (1-byte formats).
+template <class F, class B = detail::simd::best_backend,
+          std::enable_if_t<sizeof(code_t<F>) == 1, int> = 0>
+void decode(const std::byte* src, float* dst, std::size_t n) {
+  decode<F, B>(reinterpret_cast<const std::uint8_t*>(src), dst, n);
+}
+
+/// Codes of From to codes of To: dst[i] = cast<To>(From::from_bits(src[i]), r, o).bits()
+/// for i < n, e.g. FP16 activations (std::uint16_t) to FP8 codes, or FP8 codes to BF16.
+/// Throws std::invalid_argument when n > 0 and src or dst is null.
+template <class From, class To, class B = detail::simd::best_backend>
+void transcode(const code_t<From>* src, code_t<To>* dst, std::size_t n,
+               rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<From> && is_lowp_type_v<To>,
+                "transcode<From, To>: both must be lowp types");
+  detail::bulk::check_ptrs(src, dst, n, "transcode");
+  if constexpr (detail::bulk::is_half_v<From> && detail::simd::kernel_v<To>) {
+    detail::bulk::encode_halves<B, From, To>(src, dst, n, r, o);
+  } else if constexpr (is_lowp_float_v<From> && sizeof(code_t<From>) == 1 &&
+                       detail::bulk::is_half_v<To>) {
+    const std::uint16_t* t = detail::bulk::half_table<From, To>(o);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = t[src[i]];
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = cast<To>(From::from_bits(src[i]), r, o).bits();
   }
 }
 

@@ -76,14 +76,18 @@ namespace lowp {
 struct gptq_options {
   /// Columns per lazy-update block (reference `blocksize`, paper §4 Step 2).  >= 1.
   std::size_t block_size = 128;
-  /// Columns per quantization group; 0 (or >= cols) = one group per row ("per channel").
-  std::size_t group_size = 0;
+  /// The quantization groups along a row, by the rule quantize() follows: per_channel()
+  /// (one group per row, the default), per_group(g) (the reference's `groupsize`; g >= 1
+  /// and g <= cols), or per_block() (the policy's block: MX 32, NVFP4 16).  Anything else
+  /// (group size 0, a group larger than the row, per_tensor, per_token) throws
+  /// std::invalid_argument.
+  granularity groups = granularity::per_channel();
   /// λ = percdamp · mean(diag H) is added to diag H (reference `percdamp`).  >= 0.
   double percdamp = 0.01;
   /// Quantize columns by descending diag H (reference `actorder`).
   bool act_order = false;
   /// Fit every group's parameters up front on the original weights (reference
-  /// `static_groups`); required with act_order when group_size < cols.
+  /// `static_groups`); required with act_order when a group is shorter than the row.
   bool static_groups = false;
   /// If the damped H is not positive definite: this many retries, the damping fraction
   /// 10x larger each time; then std::domain_error.
@@ -107,13 +111,32 @@ struct gptq_result {
   double damping = 0;                     ///< λ actually added to diag H
   int damping_retries = 0;                ///< retries that were needed (0 normally)
   std::vector<std::size_t> dead_columns;  ///< columns with H_ii == 0 (quantized as zero)
+  /// What went quietly worse than asked, in words; empty normally.  The reference's
+  /// behaviour is kept in each case: dead columns (some, or all: an all-zero Ŵ, as from
+  /// all-zero calibration activations) and damping raised by the retries.
+  std::vector<std::string> warnings;
 };
 
 namespace detail::gptq_steps {
 
-/// Columns per group: opt.group_size, or cols for one group per row.
-inline std::size_t group_columns(std::size_t cols, const gptq_options& opt) noexcept {
-  return (opt.group_size == 0 || opt.group_size >= cols) ? cols : opt.group_size;
+/// Columns per group (cols for one group per row), checked as quantize() checks them (see
+/// gptq_options::groups); act_order with groups shorter than the row needs static_groups.
+template <class Policy>
+std::size_t group_columns(const Policy& policy, std::size_t rows, std::size_t cols,
+                          const gptq_options& opt) {
+  const granularity::kind kind = opt.groups.type();
+  if (kind == granularity::kind::per_tensor || kind == granularity::kind::per_token) {
+    throw std::invalid_argument(
+        "lowp::gptq: groups must be per_channel(), per_group(g) or per_block() (GPTQ fits its "
+        "groups along each row of W)");
+  }
+  const std::size_t g = detail::resolve_grid("lowp::gptq", opt.groups, policy, rows, cols).group;
+  if (opt.act_order && g < cols && !opt.static_groups) {
+    throw std::invalid_argument(
+        "lowp::gptq: act_order with groups shorter than the row needs static_groups = true "
+        "(dynamic act-order groups are not runs of original columns)");
+  }
+  return g;
 }
 
 /// gptq()'s contract (see there); throws std::invalid_argument or std::domain_error.
@@ -134,11 +157,6 @@ inline void check_arguments(const float* W, std::size_t rows, std::size_t cols,
   }
   if (opt.max_damping_retries < 0) {
     throw std::invalid_argument("lowp::gptq: max_damping_retries < 0");
-  }
-  if (opt.act_order && group_columns(cols, opt) < cols && !opt.static_groups) {
-    throw std::invalid_argument(
-        "lowp::gptq: act_order with group_size < cols needs static_groups = true (dynamic "
-        "act-order groups are not runs of original columns)");
   }
   require_finite<std::domain_error>("lowp::gptq", "W", W, rows, cols, true);
   require_finite<std::domain_error>("lowp::gptq", "H", H);
@@ -498,13 +516,37 @@ class column_loop {
   bool start_from_block_ = false;
 };
 
+/// The silent degradations of a finished run, in words (gptq_result::warnings).
+template <class Result>
+std::vector<std::string> warnings_of(const Result& res, std::size_t cols, const gptq_options& opt) {
+  std::vector<std::string> w;
+  const std::size_t dead = res.dead_columns.size();
+  if (dead == cols) {
+    w.push_back(
+        "lowp::gptq: every column of H is zero (all-zero calibration activations?), so "
+        "every column is dead and the quantized W is all zero");
+  } else if (dead > 0) {
+    w.push_back("lowp::gptq: " + std::to_string(dead) + " of " + std::to_string(cols) +
+                " columns have H_ii = 0 (inputs never active in the calibration data) and are "
+                "quantized as zero (dead_columns lists them)");
+  }
+  if (res.damping_retries > 0) {
+    w.push_back("lowp::gptq: H + lambda I was not positive definite at percdamp = " +
+                std::to_string(opt.percdamp) + "; damping raised " +
+                std::to_string(res.damping_retries) +
+                " time(s) to lambda = " + std::to_string(res.damping));
+  }
+  return w;
+}
+
 }  // namespace detail::gptq_steps
 
 /// GPTQ-quantizes W (rows x cols, row-major; row = output channel) given the Hessian H
 /// (cols x cols, from hessian_accumulator) with the group-quantizer `policy`.
 ///
 /// Contract: rows, cols >= 1; H square with cols rows; W and H finite; block_size >= 1;
-/// percdamp finite and >= 0; act_order with 0 < group_size < cols needs static_groups.
+/// percdamp finite and >= 0; opt.groups as quantize() takes them (gptq_options::groups);
+/// act_order with groups shorter than the row needs static_groups.
 /// Violations throw std::invalid_argument (shapes, options) or std::domain_error (NaN/Inf,
 /// H not positive definite after the retries, mean(diag H) <= 0).  H must be symmetric
 /// (it is not checked; the Cholesky reads its lower triangle, act_order both).
@@ -518,7 +560,7 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols,
                 "Policy::params must be trivially copyable");
 
   steps::check_arguments(W, rows, cols, H, opt);
-  const std::size_t g = steps::group_columns(cols, opt);
+  const std::size_t g = steps::group_columns(policy, rows, cols, opt);
   const std::size_t ngroups = (cols + g - 1) / g;
   const Eigen::Index R = detail::to_index(rows), C = detail::to_index(cols);
   gptq_result<Policy> res;
@@ -564,6 +606,7 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols,
   }
 
   res.total_loss = std::accumulate(res.column_losses.begin(), res.column_losses.end(), 0.0);
+  res.warnings = steps::warnings_of(res, cols, opt);
   const granularity gran = g == cols ? granularity::per_channel() : granularity::per_group(g);
   res.quantized = quantized_tensor<Policy>::from_codes(std::move(policy), rows, cols, gran,
                                                        codes.data(), std::move(params));

@@ -45,7 +45,9 @@ class hessian_accumulator {
 
   /// Adds a batch X of `tokens` rows, row-major, `features` floats per row.
   /// Throws std::invalid_argument if features differs from the constructor's or tokens == 0
-  /// (or x is null), std::domain_error if X holds NaN or Inf (H is left unchanged).
+  /// (or x is null), std::domain_error if X holds NaN or Inf or if the batch's XᵀX
+  /// overflows float (finite activations of magnitude about 1e19 and above).  After a
+  /// throw H is as it was: every earlier batch is kept.
   void add_batch(const float* x, std::size_t tokens, std::size_t features) {
     if (features != features_) {
       throw std::invalid_argument("lowp::hessian_accumulator::add_batch: X has " +
@@ -63,6 +65,7 @@ class hessian_accumulator {
     // triangle is read below.  The first batch only writes h_.
     gram_.resize(n, n);
     detail::rank_update_lower<Eigen::MatrixXf, Eigen::MatrixXf>(gram_, X.transpose(), 1.0f, true);
+    require_finite_gram(n);
     if (tokens_ == 0) h_.resize(n, n);
     const double total = static_cast<double>(tokens_) + static_cast<double>(tokens);
     const double keep = static_cast<double>(tokens_) / total;
@@ -103,6 +106,22 @@ class hessian_accumulator {
   }
 
  private:
+  // The batch's Gram matrix is computed in float: finite activations can overflow it, and
+  // an Inf there would make H non-finite for good.  Checked before H is touched.
+  void require_finite_gram(Eigen::Index n) const {
+    for (Eigen::Index j = 0; j < n; ++j) {  // column j's lower part: rows j..n-1, contiguous
+      const float* col = gram_.data() + j * n + j;
+      const auto len = static_cast<std::size_t>(n - j);
+      if (detail::max_magnitude_bits(col, len, 1) < detail::nonfinite_magnitude) continue;
+      const std::size_t i = detail::first_nonfinite(col, len);
+      throw std::domain_error(
+          std::string("lowp::hessian_accumulator::add_batch: X^T X overflows float (") +
+          detail::nonfinite_name(col[i]) + " at " +
+          detail::at_row_column(static_cast<std::size_t>(j) + i, static_cast<std::size_t>(j)) +
+          "); scale the activations down.  H is unchanged");
+    }
+  }
+
   std::size_t features_;
   std::uint64_t tokens_ = 0;
   Eigen::MatrixXd h_;

@@ -135,7 +135,7 @@ group_grid resolve_grid(const char* who, granularity gran, const Policy& policy,
       break;
   }
   (void)policy;
-  check_group_size(who, cols, grid.group);
+  check_group_size(who, rows == 0 ? 0 : cols, grid.group);  // an empty tensor has no row to fit
   grid.qrows = rows;
   grid.qcols = cols;
   return grid;
@@ -184,12 +184,12 @@ std::optional<typename Policy::params> fit_if_finite(const Policy& pol, const fl
   }
 }
 
-/// Throws std::invalid_argument naming the first NaN or Inf of x[0..n), which starts at
+/// Throws std::domain_error naming the first NaN or Inf of x[0..n), which starts at
 /// element `first` of the caller's rows x cols matrix W: "index i (row r, column c)".
 [[noreturn]] inline void throw_nonfinite_in(const char* who, const float* x, std::size_t n,
                                             std::size_t first, std::size_t cols) {
   const std::size_t i = first_nonfinite(x, n);
-  throw_nonfinite<std::invalid_argument>(who, "W", x[i < n ? i : 0], at_index(first + i, cols));
+  throw_nonfinite<std::domain_error>(who, "W", x[i < n ? i : 0], at_index(first + i, cols));
 }
 
 /// The group loop of quantize() and fake_quantize().  Prepares the policy in blocks of
@@ -369,7 +369,7 @@ class quantized_tensor {
 /// - rows*cols == 0: an empty tensor of that shape (no error, unless the group size is 0);
 /// - group size 0, a group larger than the row, per_block without a block policy:
 ///   std::invalid_argument;
-/// - a NaN or Inf in W: std::invalid_argument naming the first bad element's flat index,
+/// - a NaN or Inf in W: std::domain_error naming the first bad element's flat index,
 ///   row and column (nothing is returned).
 template <class Policy>
 quantized_tensor<Policy> quantize(Policy policy, const float* W, std::size_t rows, std::size_t cols,

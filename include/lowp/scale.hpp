@@ -50,7 +50,7 @@
 // clip to +-max), as OCP MX section 6.3 prescribes and as every quantizer does.
 //
 // Bad input (every policy): a NaN or Inf among the values fit() or prepare() reads throws
-// std::invalid_argument naming it (fit: the row and the index in the group; prepare: the
+// std::domain_error naming it (fit: the row and the index in the group; prepare: the
 // index, row and column in W); an all-zero group gets a finite scale and zero codes
 // (never a division by zero); n == 0 is an all-zero group.  encode()/decode()/fake() never
 // throw (a NaN passed to encode() gives the element format's NaN code, or +max for
@@ -138,6 +138,35 @@ inline float format_max() noexcept {
   } else {
     return static_cast<float>(std::numeric_limits<F>::max());
   }
+}
+
+/// The largest element magnitude a code of F can have, as a float (exact): max(F) for the
+/// FP formats, max(|min|, max) for the integer ones (INT8's -128 is a code).
+template <class F>
+inline float format_max_magnitude() noexcept {
+  if constexpr (is_lowp_int_v<F>) {
+    return std::max(static_cast<float>(F::traits_type::max),
+                    -static_cast<float>(F::traits_type::min));
+  } else {
+    return format_max<F>();
+  }
+}
+
+/// The real scale amax / q of a group, as a float that is never 0 for amax > 0 and never
+/// makes the group clip: fl(amax / q), except where that rounds to a subnormal float s
+/// with s * q < amax (subnormals are multiples of 2^-149, so the rounding there can lose
+/// up to half of the group's range: amax = 7 * 2^-149 and E2M1's q = 6 gave s = 2^-149
+/// and a largest value of 6 * 2^-149); then the next float up.  In the normal range the
+/// float quotient is kept, as GPTQ's quant.py and ZeroQuant-FP compute it (a half-ulp
+/// shortfall at most saturates the largest element to within an ulp of itself).
+/// 0 for amax = 0.
+inline float real_scale(float amax, float q) noexcept {
+  if (!(amax > 0.0f)) return 0.0f;
+  float s = amax / q;
+  if (s < std::numeric_limits<float>::min() &&
+      static_cast<double>(s) * static_cast<double>(q) < static_cast<double>(amax))
+    s = std::nextafter(s, std::numeric_limits<float>::infinity());
+  return s;
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014; the seeder of xoshiro): one 64-bit draw of a
@@ -286,8 +315,9 @@ class policy_base : public policy_tag {
   // --- second level -------------------------------------------------------------------
 
   /// Prepares the policy on the rows x cols matrix W with groups of group_size columns.
-  /// Throws std::invalid_argument for a NaN or Inf in the rows it reads (naming its index,
-  /// row and column) and, in two-level policies, for group_size 0 or > cols.
+  /// Throws std::domain_error for a NaN or Inf in the rows it reads (naming its index,
+  /// row and column); in two-level policies, std::invalid_argument for group_size 0 or
+  /// > cols.
   void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size) {
     prepare_rows(W, rows, cols, group_size, 0, rows);
   }
@@ -304,8 +334,8 @@ class policy_base : public policy_tag {
     if (derived().prepare_rows_if_finite(W, rows, cols, group_size, first, last)) return;
     const float* w = W + first * cols;
     const std::size_t i = first_nonfinite(w, (last - first) * cols);
-    throw_nonfinite<std::invalid_argument>(who("prepare").c_str(), "W", w[i],
-                                           at_index(first * cols + i, cols));
+    throw_nonfinite<std::domain_error>(who("prepare").c_str(), "W", w[i],
+                                       at_index(first * cols + i, cols));
   }
   /// Rows per block of prepare_rows(): one-level policies prepare nothing, any block does.
   /// (M2: its compute group; NVFP4: 0, the whole matrix at once.)
@@ -320,7 +350,7 @@ class policy_base : public policy_tag {
   // --- first level --------------------------------------------------------------------
 
   /// The params of the n values x[0], x[stride], ..., x[(n-1)*stride] of row `row`.
-  /// Throws std::invalid_argument for a NaN or Inf among them (naming the row and the
+  /// Throws std::domain_error for a NaN or Inf among them (naming the row and the
   /// index in the group).
   template <class D = Derived>
   typename D::params fit(const float* x, std::size_t n, std::ptrdiff_t stride,
@@ -328,8 +358,7 @@ class policy_base : public policy_tag {
     if (const auto p = derived().fit_if_finite(x, n, stride, row)) return *p;
     const std::size_t i = first_nonfinite(x, n, stride);
     const float v = x[static_cast<std::ptrdiff_t>(i) * stride];
-    throw_nonfinite<std::invalid_argument>(who("fit").c_str(), "the group", v,
-                                           at_row_index(row, i));
+    throw_nonfinite<std::domain_error>(who("fit").c_str(), "the group", v, at_row_index(row, i));
   }
   /// fit() without the report: nullopt when one of the values is NaN or Inf, seen by the
   /// scan that computes the group's amax (no second pass; quantize() then reports the
@@ -465,8 +494,9 @@ class policy_base : public policy_tag {
 /// symmetric grid (int_range::gptq_sym, s = 2 amax / (2^b - 1)).  Code = round(x / s),
 /// saturated.  Sources: ZeroQuant-FP (arXiv 2307.09782) sec. 3; GPTQ quant.py (`sym=True`).
 ///
-/// All-zero group: s = 1 (codes are 0).  If amax / Q underflows to 0 (amax below about
-/// Q * 2^-149), s is the smallest positive float, which still never clips.
+/// All-zero group: s = 1 (codes are 0).  Where amax / Q is subnormal it is rounded up,
+/// not to nearest, so that the group never clips (detail::real_scale); the smallest
+/// scale is the smallest positive float, never 0.
 template <class F>
 class absmax : public detail::policy_base<absmax<F>, F> {
   static_assert(is_lowp_float_v<F> || detail::is_signed_int_format_v<F>,
@@ -493,8 +523,7 @@ class absmax : public detail::policy_base<absmax<F>, F> {
   /// The scale of a group whose largest magnitude is amax (>= 0, finite).
   float scale_of(float amax) const noexcept {
     if (amax == 0.0f) return 1.0f;
-    const float s = amax / max_code_value();
-    return s > 0.0f ? s : std::numeric_limits<float>::denorm_min();
+    return detail::real_scale(amax, max_code_value());
   }
   static double exact_scale(const params& p) noexcept { return p.scale; }
 
@@ -576,10 +605,15 @@ class minmax : public detail::policy_base<minmax<F>, F> {
 /// Power-of-two scales (ZeroQuant-FP, arXiv 2307.09782, sec. 4 "M1"): the real scale
 /// s = amax / max(F) is replaced by s' = 2^k with k = ceil(log2 s) (default: s' >= s, so
 /// nothing clips), round(log2 s) or floor(log2 s) (these may clip; clipped elements
-/// saturate).  k is computed exactly (no log2() rounding) and clamped to [-149, 127] so
-/// that s' is a float.  All-zero group: s' = 1.  With a power-of-two scale, x / s' and
-/// code * s' are exact (barring float under/overflow), so the dequantized values are the
-/// element values shifted: the property FP4->FP8 casts and integer kernels exploit.
+/// saturate).  k is computed exactly (no log2() rounding) and clamped to [-149, k_max],
+/// k_max = floor(log2(FLT_MAX / Q)) with Q the largest element magnitude (E2M1: 125,
+/// E4M3: 119, INT8: 120), so that every code times s' is a finite float: near FLT_MAX
+/// the ceil rule would give 2^126 for E2M1 and the code 4 would dequantize to 2^128 = Inf.
+/// A group with amax above Q * 2^k_max (E2M1: above about 2.55e38) therefore clips
+/// (saturates), the only case where the ceil rule does.  All-zero group: s' = 1.  With a
+/// power-of-two scale, x / s' and code * s' are exact (barring float under/overflow), so the
+/// dequantized values are the element values shifted: the property FP4->FP8 casts and integer
+/// kernels exploit.
 template <class F>
 class pow2 : public detail::policy_base<pow2<F>, F> {
  public:
@@ -609,8 +643,12 @@ class pow2 : public detail::policy_base<pow2<F>, F> {
         k = detail::nearest_log2_ratio(a, q);
         break;
     }
-    k = std::clamp(k, -149, 127);
-    return static_cast<float>(detail::pow2d(k));
+    return static_cast<float>(detail::pow2d(std::clamp(k, -149, max_exponent())));
+  }
+  /// k_max: the largest k for which every element value times 2^k is a finite float.
+  static int max_exponent() noexcept {
+    return detail::floor_log2_ratio(std::numeric_limits<float>::max(),
+                                    detail::format_max_magnitude<F>());
   }
   static double exact_scale(const params& p) noexcept { return p.scale; }
 
@@ -625,8 +663,8 @@ class pow2 : public detail::policy_base<pow2<F>, F> {
 /// Power-of-two *relative* scales (ZeroQuant-FP, arXiv 2307.09782, sec. 4 "M2").
 ///
 /// Within a compute group (one row of W by default; `rows_per_compute_group` rows, or 0
-/// for the whole matrix) prepare() finds s_max = max_g s_g, s_g = fl(amax_g / max(F)),
-/// kept as one float.  Each group then gets
+/// for the whole matrix) prepare() finds s_max = max_g s_g, s_g = fl(amax_g / max(F))
+/// (never 0 for amax_g > 0: detail::real_scale), kept as one float.  Each group then gets
 ///
 ///     s'_g = s_max * 2^-k_g,   k_g = floor(log2(s_max / s_g))   (default)
 ///
@@ -708,7 +746,7 @@ class pow2_relative : public detail::policy_base<pow2_relative<F>, F> {
         const std::optional<float> amax = detail::finite_amax(W + r * cols + c0, n, 1);
         if (!amax) return false;
         float& m = smax_[r / rpg];
-        m = std::max(m, *amax / q);
+        m = std::max(m, detail::real_scale(*amax, q));
       }
     }
     for (std::size_t k = first / rpg; k < (last + rpg - 1) / rpg; ++k)
@@ -729,7 +767,7 @@ class pow2_relative : public detail::policy_base<pow2_relative<F>, F> {
   /// The params of a group with largest magnitude amax in row `row`.  Throws
   /// std::logic_error if prepare() has not covered `row`.
   params params_for_amax(float amax, std::size_t row) const {
-    return params_for_scale(amax / detail::format_max<F>(), row);
+    return params_for_scale(detail::real_scale(amax, detail::format_max<F>()), row);
   }
   /// The params of a group with real scale s_g (= amax / max(F)) in row `row`.
   params params_for_scale(float s_g, std::size_t row) const {
@@ -762,6 +800,15 @@ class pow2_relative : public detail::policy_base<pow2_relative<F>, F> {
   std::size_t rows_ = 0;
   std::vector<float> smax_;
 };
+
+/// ZeroQuant-FP's names for the two power-of-two scale constraints (arXiv 2307.09782,
+/// sec. 4): M1 maps every scale to a power of two (pow2); M2 keeps one real scale per
+/// compute group and makes each group's scale a power-of-two fraction of it
+/// (pow2_relative).  The same classes: lowp::m1<F>{} is a lowp::pow2<F>.
+template <class F>
+using m1 = pow2<F>;
+template <class F>
+using m2 = pow2_relative<F>;
 
 // =======================================================================================
 // mx: OCP Microscaling v1.0
