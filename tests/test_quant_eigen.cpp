@@ -43,8 +43,9 @@ TEST_CASE("Eigen: fake_quantize and quantize agree with the array forms", "[quan
     CHECK(lowp::max_abs_error(W, F) == lowp::max_abs_error(w, fv));
     CHECK(lowp::relative_frobenius_error(W, F) == lowp::relative_frobenius_error(w, fv));
     CHECK(lowp::cosine_similarity(W, F) == lowp::cosine_similarity(w, fv));
-    const Eigen::MatrixXf X = Eigen::MatrixXf::Random(static_cast<Eigen::Index>(cols), 7);
-    const Eigen::MatrixXf WX = W * X, FX = F * X;
+    // X: 7 tokens x cols features (one token per row); the outputs are W Xᵀ.
+    const Eigen::MatrixXf X = Eigen::MatrixXf::Random(7, static_cast<Eigen::Index>(cols));
+    const Eigen::MatrixXf WX = W * X.transpose(), FX = F * X.transpose();
     const double direct =
         static_cast<double>((WX - FX).squaredNorm()) / static_cast<double>(WX.squaredNorm());
     CHECK(lowp::layer_output_error(W, F, X) == Approx(direct).epsilon(1e-4));

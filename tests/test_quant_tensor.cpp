@@ -287,16 +287,21 @@ TEST_CASE("metrics against their definitions", "[quant][metrics]") {
     // W = [1 2; 3 4], W^ = [1 2; 3 5], X = I (2 x 2): WX = W, diff = [0 0; 0 -1].
     const std::vector<float> W = {1, 2, 3, 4}, Wh = {1, 2, 3, 5}, I = {1, 0, 0, 1};
     CHECK(lowp::layer_output_error(W, Wh, I, 2, 2, 2) == Approx(1.0 / 30));
-    // X = [1; 1] (one token): WX = [3; 7], diff = [0; -1].
+    // X = [1 1] (one token, tokens x features): W x = [3; 7], diff = [0; -1].
     const std::vector<float> ones = {1, 1};
     CHECK(lowp::layer_output_error(W, Wh, ones, 2, 2, 1) == Approx(1.0 / 58));
     CHECK(lowp::layer_output_error(W, W, ones, 2, 2, 1) == 0.0);
     CHECK_THROWS_AS(lowp::layer_output_error(W, Wh, ones, 2, 2, 2), std::invalid_argument);
+    // A non-square case tells the layouts apart: 3 tokens x 2 features, X = [1 0; 0 1; 1 1];
+    // W x_t = [1; 3], [2; 4], [3; 7]; diffs [0; 0], [0; -1], [0; -1]: 2 / (10 + 20 + 58).
+    const std::vector<float> X3 = {1, 0, 0, 1, 1, 1};
+    CHECK(lowp::layer_output_error(W, Wh, X3, 2, 2, 3) == Approx(2.0 / 88));
+    CHECK_THROWS_AS(lowp::layer_output_error(W, Wh, X3, 2, 3, 2), std::invalid_argument);
     CHECK_THROWS_AS(lowp::layer_output_error(W.data(), Wh.data(), ones.data(), 0, 2, 1),
                     std::invalid_argument);
     // Against a naive double computation on random data.
     const auto Wr = qref::matrix(qref::dist::gaussian, 8, 16, 1),
-               Xr = qref::matrix(qref::dist::gaussian, 16, 5, 2);
+               Xr = qref::matrix(qref::dist::gaussian, 5, 16, 2);  // 5 tokens x 16 features
     const auto Wq = lowp::fake_quantize(lowp::absmax<lowp::int4>{}, Wr, 8, 16,
                                         lowp::granularity::per_channel());
     double num = 0, den = 0;
@@ -304,8 +309,8 @@ TEST_CASE("metrics against their definitions", "[quant][metrics]") {
       for (std::size_t t = 0; t < 5; ++t) {
         double a = 0, b = 0;
         for (std::size_t k = 0; k < 16; ++k) {
-          a += static_cast<double>(Wr[r * 16 + k]) * Xr[k * 5 + t];
-          b += static_cast<double>(Wq[r * 16 + k]) * Xr[k * 5 + t];
+          a += static_cast<double>(Wr[r * 16 + k]) * Xr[t * 16 + k];
+          b += static_cast<double>(Wq[r * 16 + k]) * Xr[t * 16 + k];
         }
         num += (a - b) * (a - b);
         den += a * a;

@@ -100,19 +100,21 @@ double cosine_similarity(const Eigen::MatrixBase<A>& x, const Eigen::MatrixBase<
   return detail::eigen_metric("lowp::cosine_similarity", cosine_similarity, x, y);
 }
 
-/// ||W X - W_hat X||^2 / ||W X||^2 for W, W_hat (rows x cols) and calibration inputs X
-/// (cols x tokens).  Throws std::invalid_argument on mismatched shapes or an empty one.
+/// ||W Xᵀ - W_hat Xᵀ||^2 / ||W Xᵀ||^2 for W, W_hat (rows x cols) and calibration inputs X
+/// (tokens x cols, one token per row, as hessian_accumulator takes them).  Throws
+/// std::invalid_argument on mismatched shapes or an empty one.
 template <class A, class B, class C>
 double layer_output_error(const Eigen::MatrixBase<A>& W, const Eigen::MatrixBase<B>& W_hat,
                           const Eigen::MatrixBase<C>& X) {
   detail::check_same_shape("lowp::layer_output_error", W, W_hat);
-  if (W.cols() != X.rows())
+  if (W.cols() != X.cols())
     throw std::invalid_argument("lowp::layer_output_error: W has " + std::to_string(W.cols()) +
-                                " columns but X has " + std::to_string(X.rows()) + " rows");
+                                " columns but X (tokens x features) has " +
+                                std::to_string(X.cols()));
   const row_major_matrixf w = detail::to_row_major(W), wh = detail::to_row_major(W_hat),
                           x = detail::to_row_major(X);
   return layer_output_error(w.data(), wh.data(), x.data(), detail::eigen_size(w.rows()),
-                            detail::eigen_size(w.cols()), detail::eigen_size(x.cols()));
+                            detail::eigen_size(w.cols()), detail::eigen_size(x.rows()));
 }
 
 }  // namespace lowp

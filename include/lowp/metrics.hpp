@@ -100,32 +100,31 @@ inline double cosine_similarity(const float* x, const float* y, std::size_t n) {
 }
 
 /// Layer-output error ||W X - W_hat X||_F^2 / ||W X||_F^2 (GPTQ's objective, normalized),
-/// W and W_hat rows x cols, X cols x tokens (the calibration inputs as columns), all
-/// row-major.  Computed as ||(W - W_hat) X||^2 / ||W X||^2 in double.  0 when both are
-/// zero; +Inf when only W X is zero.  Throws std::invalid_argument if any dimension is 0.
+/// W and W_hat rows x cols, X tokens x cols (one token's input per row, as engines store
+/// activations and as hessian_accumulator takes them), all row-major: the layer's output
+/// for token t is W x_t.  Computed as ||(W - W_hat) X^T||^2 / ||W X^T||^2 in double.  0 when
+/// both are zero; +Inf when only W X^T is zero.  Throws std::invalid_argument if any
+/// dimension is 0.
 inline double layer_output_error(const float* W, const float* W_hat, const float* X,
                                  std::size_t rows, std::size_t cols, std::size_t tokens) {
   if (rows == 0 || cols == 0 || tokens == 0)
-    throw std::invalid_argument("lowp::layer_output_error: empty dimension (" +
-                                std::to_string(rows) + " x " + std::to_string(cols) + " times " +
-                                std::to_string(cols) + " x " + std::to_string(tokens) + ")");
+    throw std::invalid_argument("lowp::layer_output_error: empty dimension (W " +
+                                std::to_string(rows) + " x " + std::to_string(cols) + ", X " +
+                                std::to_string(tokens) + " x " + std::to_string(cols) + ")");
   double num = 0, den = 0;
-  std::vector<double> y(tokens), d(tokens);
   for (std::size_t r = 0; r < rows; ++r) {
-    std::fill(y.begin(), y.end(), 0.0);
-    std::fill(d.begin(), d.end(), 0.0);
-    for (std::size_t k = 0; k < cols; ++k) {
-      const double w = W[r * cols + k];
-      const double dw = w - static_cast<double>(W_hat[r * cols + k]);
-      const float* xk = X + k * tokens;
-      for (std::size_t t = 0; t < tokens; ++t) {
-        y[t] += w * static_cast<double>(xk[t]);
-        d[t] += dw * static_cast<double>(xk[t]);
-      }
-    }
+    const float* w = W + r * cols;
+    const float* wh = W_hat + r * cols;
     for (std::size_t t = 0; t < tokens; ++t) {
-      num += d[t] * d[t];
-      den += y[t] * y[t];
+      const float* x = X + t * cols;
+      double y = 0, d = 0;
+      for (std::size_t k = 0; k < cols; ++k) {
+        const double xk = x[k], wk = w[k];
+        y += wk * xk;
+        d += (wk - static_cast<double>(wh[k])) * xk;
+      }
+      num += d * d;
+      den += y * y;
     }
   }
   if (den == 0.0) return num == 0.0 ? 0.0 : std::numeric_limits<double>::infinity();
@@ -150,14 +149,14 @@ inline double cosine_similarity(const std::vector<float>& x, const std::vector<f
   return detail::vector_metric("lowp::cosine_similarity", cosine_similarity, x, y);
 }
 /// Vector form of layer_output_error; throws std::invalid_argument unless
-/// W.size() == W_hat.size() == rows * cols and X.size() == cols * tokens.
+/// W.size() == W_hat.size() == rows * cols and X.size() == tokens * cols.
 inline double layer_output_error(const std::vector<float>& W, const std::vector<float>& W_hat,
                                  const std::vector<float>& X, std::size_t rows, std::size_t cols,
                                  std::size_t tokens) {
   if (W.size() != rows * cols || W_hat.size() != rows * cols || X.size() != cols * tokens)
     throw std::invalid_argument("lowp::layer_output_error: sizes do not match " +
                                 std::to_string(rows) + " x " + std::to_string(cols) + " and " +
-                                std::to_string(cols) + " x " + std::to_string(tokens));
+                                std::to_string(tokens) + " x " + std::to_string(cols));
   return layer_output_error(W.data(), W_hat.data(), X.data(), rows, cols, tokens);
 }
 

@@ -43,6 +43,9 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#if defined(__cpp_lib_span) || (__cplusplus >= 202002L && __has_include(<span>))
+#include <span>
+#endif
 
 #include "detail/exact_quotient.hpp"
 #include "detail/finite.hpp"
@@ -421,19 +424,56 @@ void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, 
   detail::for_each_group(who, policy, W, cols, grid, fake_group);
 }
 
+namespace detail {
+/// The vector and span forms' size check: W must hold rows * cols values.
+inline void check_matrix_size(const char* who, std::size_t size, std::size_t rows,
+                              std::size_t cols) {
+  if (size != rows * cols)
+    throw std::invalid_argument(std::string(who) + ": " + std::to_string(size) + " values for a " +
+                                std::to_string(rows) + " x " + std::to_string(cols) + " matrix");
+}
+}  // namespace detail
+
+/// quantize() of a std::vector.  Throws std::invalid_argument also when
+/// W.size() != rows * cols.
+template <class Policy>
+quantized_tensor<Policy> quantize(Policy policy, const std::vector<float>& W, std::size_t rows,
+                                  std::size_t cols, granularity gran) {
+  detail::check_matrix_size("lowp::quantize", W.size(), rows, cols);
+  return quantize(std::move(policy), W.data(), rows, cols, gran);
+}
+
 /// fake_quantize() into a new vector.  Throws std::invalid_argument also when
 /// W.size() != rows * cols.
 template <class Policy>
 std::vector<float> fake_quantize(Policy policy, const std::vector<float>& W, std::size_t rows,
                                  std::size_t cols, granularity gran) {
-  if (W.size() != rows * cols)
-    throw std::invalid_argument("lowp::fake_quantize: " + std::to_string(W.size()) +
-                                " values for a " + std::to_string(rows) + " x " +
-                                std::to_string(cols) + " matrix");
+  detail::check_matrix_size("lowp::fake_quantize", W.size(), rows, cols);
   std::vector<float> out(W.size());
   fake_quantize(std::move(policy), W.data(), out.data(), rows, cols, gran);
   return out;
 }
+
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+/// quantize() of a std::span (C++20).  Throws std::invalid_argument also when
+/// W.size() != rows * cols.
+template <class Policy>
+quantized_tensor<Policy> quantize(Policy policy, std::span<const float> W, std::size_t rows,
+                                  std::size_t cols, granularity gran) {
+  detail::check_matrix_size("lowp::quantize", W.size(), rows, cols);
+  return quantize(std::move(policy), W.data(), rows, cols, gran);
+}
+
+/// fake_quantize() from one std::span into another of the same size (C++20; they may be
+/// the same span).  Throws std::invalid_argument also when a size is not rows * cols.
+template <class Policy>
+void fake_quantize(Policy policy, std::span<const float> W, std::span<float> out,
+                   std::size_t rows, std::size_t cols, granularity gran) {
+  detail::check_matrix_size("lowp::fake_quantize", W.size(), rows, cols);
+  detail::check_matrix_size("lowp::fake_quantize", out.size(), rows, cols);
+  fake_quantize(std::move(policy), W.data(), out.data(), rows, cols, gran);
+}
+#endif
 
 /// Static weight quantization: a policy and a granularity fixed once, applied to weight
 /// matrices (rows = output channels).  Default granularity: per channel.
