@@ -2,6 +2,7 @@
 // weight/activation quantizers and the metrics.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -218,6 +219,31 @@ TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant
                                    lowp::granularity::per_channel());
     CHECK(q6.code_size_in_bytes() == 6);
   }
+}
+
+TEST_CASE("quantize and fake_quantize of a std::vector or std::span", "[quant][tensor]") {
+  const std::vector<float> w = qref::matrix(qref::dist::laplace, 6, 64, 17);
+  const auto gran = lowp::granularity::per_group(32);
+  const lowp::absmax<lowp::float4_e2m1fn> pol;
+  const auto from_pointer = lowp::quantize(pol, w.data(), 6, 64, gran);
+  const auto from_vector = lowp::quantize(pol, w, 6, 64, gran);
+  CHECK(from_vector.dequantize() == from_pointer.dequantize());
+  REQUIRE(from_vector.code_size_in_bytes() == from_pointer.code_size_in_bytes());
+  CHECK(std::memcmp(from_vector.code_bytes(), from_pointer.code_bytes(),
+                    from_pointer.code_size_in_bytes()) == 0);
+  CHECK_THROWS_WITH(lowp::quantize(pol, w, 6, 65, gran),
+                    "lowp::quantize: 384 values for a 6 x 65 matrix");
+  CHECK(lowp::fake_quantize(pol, w, 6, 64, gran) == from_pointer.dequantize());
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+  const auto from_span = lowp::quantize(pol, std::span<const float>(w), 6, 64, gran);
+  CHECK(from_span.dequantize() == from_pointer.dequantize());
+  std::vector<float> out(w.size());
+  lowp::fake_quantize(pol, std::span<const float>(w), std::span<float>(out), 6, 64, gran);
+  CHECK(out == from_pointer.dequantize());
+  CHECK_THROWS_AS(lowp::fake_quantize(pol, std::span<const float>(w),
+                                      std::span<float>(out).first(10), 6, 64, gran),
+                  std::invalid_argument);
+#endif
 }
 
 TEST_CASE("weight and activation quantizers", "[quant][quantizers]") {

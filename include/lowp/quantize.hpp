@@ -467,8 +467,8 @@ quantized_tensor<Policy> quantize(Policy policy, std::span<const float> W, std::
 /// fake_quantize() from one std::span into another of the same size (C++20; they may be
 /// the same span).  Throws std::invalid_argument also when a size is not rows * cols.
 template <class Policy>
-void fake_quantize(Policy policy, std::span<const float> W, std::span<float> out,
-                   std::size_t rows, std::size_t cols, granularity gran) {
+void fake_quantize(Policy policy, std::span<const float> W, std::span<float> out, std::size_t rows,
+                   std::size_t cols, granularity gran) {
   detail::check_matrix_size("lowp::fake_quantize", W.size(), rows, cols);
   detail::check_matrix_size("lowp::fake_quantize", out.size(), rows, cols);
   fake_quantize(std::move(policy), W.data(), out.data(), rows, cols, gran);
