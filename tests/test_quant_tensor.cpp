@@ -166,8 +166,8 @@ TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant
   CHECK(q.groups_per_row() == 3);  // 4 + 4 + 2
   CHECK(q.params().size() == 9);
   STATIC_REQUIRE(decltype(q)::is_packed);
-  CHECK(q.code_size_in_bytes() == 15);  // 30 nibbles
-  CHECK(q.storage_bytes() == 15 + 9 * sizeof(P::params));
+  CHECK(q.code_size_in_bytes() == 15);         // 30 nibbles
+  CHECK(q.storage_bytes() == 15 + 3 * 4 + 9);  // codes, s_max per row, a shift per group
   // Packed layout: element 2j in the low nibble of byte j.
   const std::uint8_t* bytes = q.code_bytes();
   for (std::size_t i = 0; i < rows * cols; ++i) {
@@ -244,6 +244,80 @@ TEST_CASE("quantize and fake_quantize of a std::vector or std::span", "[quant][t
                                       std::span<float>(out).first(10), 6, 64, gran),
                   std::invalid_argument);
 #endif
+}
+
+// Every element rebuilt from its code and the kernel-form scales, by the formula each
+// policy's hardware form documents (quantize.hpp, kernel_scales), equals dequantize().
+template <class Policy, class Value>
+void check_kernel_scales(const Policy& pol, lowp::granularity gran, Value value_of,
+                         std::size_t want_bytes) {
+  const std::size_t rows = 6, cols = 128;
+  const std::vector<float> w = qref::matrix(qref::dist::student_t, rows, cols, 23);
+  const auto q = lowp::quantize(pol, w.data(), rows, cols, gran);
+  const lowp::kernel_scales k = lowp::scales_for_kernel(q);
+  const std::vector<float> want = q.dequantize();
+  std::size_t bad = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::size_t group = r * q.groups_per_row() + c / q.group_size();
+      const double element = static_cast<double>(Policy::format::from_bits(q.code(r, c)));
+      bad += value_of(k, r, group, element) != want[r * cols + c];
+    }
+  INFO(Policy::name);
+  CHECK(bad == 0);
+  CHECK(k.size_in_bytes() == want_bytes);
+  CHECK(q.storage_bytes() == q.code_size_in_bytes() + want_bytes);
+}
+
+TEST_CASE("scales in a kernel's form: separate arrays, the true storage size",
+          "[quant][tensor][kernel]") {
+  const auto g32 = lowp::granularity::per_group(32);
+  const std::size_t groups = 6 * 4;  // 6 rows x 128 / 32
+  const auto times = [](double s, double e) { return static_cast<float>(s * e); };
+  check_kernel_scales(
+      lowp::absmax<lowp::int4>{}, g32,
+      [&](const lowp::kernel_scales& k, std::size_t, std::size_t g, double e) {
+        return times(k.group_scale[g], e);
+      },
+      groups * 4);
+  check_kernel_scales(
+      lowp::m1<lowp::float4_e2m1fn>{}, g32,
+      [&](const lowp::kernel_scales& k, std::size_t, std::size_t g, double e) {
+        return times(k.group_scale[g], e);
+      },
+      groups * 4);
+  check_kernel_scales(
+      lowp::minmax<lowp::uint4>{}, g32,
+      [&](const lowp::kernel_scales& k, std::size_t, std::size_t g, double e) {
+        return times(k.group_scale[g], e - k.zero_point[g]);
+      },
+      groups * 8);
+  check_kernel_scales(
+      lowp::mx<lowp::float4_e2m1fn>{}, lowp::granularity::per_block(),
+      [&](const lowp::kernel_scales& k, std::size_t, std::size_t g, double e) {
+        return times(std::ldexp(1.0, static_cast<int>(k.group_code[g]) - 127), e);
+      },
+      groups);
+  // NVFP4: the block scale is an E4M3 byte (decoded by the CUDA-tested table of the
+  // formats layer), times the tensor scale in float.
+  check_kernel_scales(
+      lowp::nvfp4{}, lowp::granularity::per_block(),
+      [&](const lowp::kernel_scales& k, std::size_t, std::size_t g, double e) {
+        const float b = static_cast<float>(lowp::float8_e4m3fn::from_bits(k.group_code[g]));
+        return times(k.tensor_scale * b, e);
+      },
+      6 * 8 + 4);
+  // M2: one float per row and one shift byte per group: 6 * 4 + 24 bytes, where params()
+  // holds 24 structs of 8 bytes.
+  check_kernel_scales(
+      lowp::m2<lowp::float4_e2m1fn>{}, g32,
+      [&](const lowp::kernel_scales& k, std::size_t r, std::size_t g, double e) {
+        return times(std::ldexp(static_cast<double>(k.row_scale[r]), -k.group_shift[g]), e);
+      },
+      6 * 4 + groups);
+  const auto m2 = lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{},
+                                 qref::matrix(qref::dist::gaussian, 6, 128, 3), 6, 128, g32);
+  CHECK(lowp::scales_for_kernel(m2).size_in_bytes() < m2.params().size() * sizeof(m2.params()[0]));
 }
 
 TEST_CASE("weight and activation quantizers", "[quant][quantizers]") {

@@ -320,9 +320,12 @@ class quantized_tensor {
       return codes_.size() * sizeof(format);
     }
   }
-  /// Bytes of codes + params (the model size this tensor costs).
-  std::size_t storage_bytes() const noexcept {
-    return code_size_in_bytes() + params_.size() * sizeof(params_type);
+  /// What this tensor takes in a kernel's memory: its codes (packed for 4- and 6-bit
+  /// formats) plus its scales in their hardware form (scales_for_kernel(), lowp's policies
+  /// only), not the padded params structs: an M2 FP4 row of 4096 with groups of 128 is
+  /// 2048 + 4 + 32 bytes.
+  std::size_t storage_bytes() const {
+    return code_size_in_bytes() + scales_for_kernel(*this).size_in_bytes();
   }
 
   /// Code of element (r, c).  Unchecked.
@@ -360,6 +363,80 @@ class quantized_tensor {
   code_container codes_{};
   std::vector<params_type> params_{};
 };
+
+/// A quantized tensor's scales as a kernel reads them: separate arrays in the hardware form
+/// of its policy, row-major over the group grid (grid rows x groups_per_row(): rows() rows,
+/// or one for per_tensor).  quantized_tensor::params() keeps each group's params as one
+/// struct (an M2 group is {float s_max, uint8 shift}: 8 bytes with padding, s_max repeated
+/// in every group of its row); a kernel wants one float per row and one byte per group.
+/// Only the arrays of the tensor's policy are filled:
+///   absmax, pow2 (M1)   group_scale: one float per group (value = scale * element);
+///   minmax              group_scale and zero_point: one int32 per group
+///                       (value = scale * (code - zero));
+///   mx                  group_code: the E8M0 byte of each block (scale 2^(byte - 127));
+///   nvfp4               group_code: the E4M3 byte of each block, and tensor_scale, g
+///                       (value = g * E4M3(byte) * element);
+///   pow2_relative (M2)  row_scale: s_max of each grid row, and group_shift: k per group
+///                       (the group's scale is row_scale[r] * 2^-k).
+struct kernel_scales {
+  std::vector<float> group_scale;
+  std::vector<std::int32_t> zero_point;
+  std::vector<std::uint8_t> group_code;
+  float tensor_scale = 0.0f;  ///< nvfp4 only
+  std::vector<float> row_scale;
+  std::vector<std::uint8_t> group_shift;
+  bool has_tensor_scale = false;
+
+  /// The bytes a kernel stores for these scales.
+  std::size_t size_in_bytes() const noexcept {
+    return group_scale.size() * sizeof(float) + zero_point.size() * sizeof(std::int32_t) +
+           group_code.size() + row_scale.size() * sizeof(float) + group_shift.size() +
+           (has_tensor_scale ? sizeof(float) : 0);
+  }
+};
+
+namespace detail {
+template <template <class> class Template, class T>
+struct is_instance_of : std::false_type {};
+template <template <class> class Template, class F>
+struct is_instance_of<Template, Template<F>> : std::true_type {};
+template <class T>
+inline constexpr bool always_false_v = false;
+}  // namespace detail
+
+/// The scales of t in its policy's hardware form (see kernel_scales).  For lowp's policies
+/// only (a static_assert says so for others).
+template <class Policy>
+kernel_scales scales_for_kernel(const quantized_tensor<Policy>& t) {
+  kernel_scales k;
+  const auto& params = t.params();
+  if constexpr (detail::is_instance_of<absmax, Policy>::value ||
+                detail::is_instance_of<pow2, Policy>::value) {
+    for (const auto& p : params) k.group_scale.push_back(p.scale);
+  } else if constexpr (detail::is_instance_of<minmax, Policy>::value) {
+    for (const auto& p : params) {
+      k.group_scale.push_back(p.scale);
+      k.zero_point.push_back(p.zero);
+    }
+  } else if constexpr (detail::is_instance_of<mx, Policy>::value) {
+    for (const auto& p : params) k.group_code.push_back(p.scale.bits());
+  } else if constexpr (std::is_same_v<Policy, nvfp4>) {
+    for (const auto& p : params) k.group_code.push_back(p.block_scale.bits());
+    k.tensor_scale = params.empty() ? t.policy().tensor_scale() : params.front().tensor_scale;
+    k.has_tensor_scale = true;
+  } else if constexpr (detail::is_instance_of<pow2_relative, Policy>::value) {
+    const std::size_t per_row = t.groups_per_row();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (i % per_row == 0) k.row_scale.push_back(params[i].scale_max);
+      k.group_shift.push_back(params[i].shift);
+    }
+  } else {
+    static_assert(detail::always_false_v<Policy>,
+                  "scales_for_kernel: lowp's policies only (absmax, minmax, pow2, "
+                  "pow2_relative, mx, nvfp4)");
+  }
+  return k;
+}
 
 /// Quantizes the rows x cols row-major matrix W with `policy` at granularity `gran`.
 ///
