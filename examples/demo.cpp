@@ -156,8 +156,8 @@ void run_comparison() {
   compare(L, "W4A8 INT4-FP8", lowp::absmax<lowp::int4>{}, 128, act::fp8, true);
   compare(L, "W4A8 FP4-FP8", lowp::absmax<lowp::float4_e2m1fn>{}, 128, act::fp8, true);
   std::printf("  FP4 weights with scale constraints (ZeroQuant-FP sec. 4), FP8 activations:\n");
-  compare(L, "W4A8 FP4-FP8 M1", lowp::pow2<lowp::float4_e2m1fn>{}, 128, act::fp8, true);
-  compare(L, "W4A8 FP4-FP8 M2", lowp::pow2_relative<lowp::float4_e2m1fn>{}, 128, act::fp8, true);
+  compare(L, "W4A8 FP4-FP8 M1", lowp::m1<lowp::float4_e2m1fn>{}, 128, act::fp8, true);
+  compare(L, "W4A8 FP4-FP8 M2", lowp::m2<lowp::float4_e2m1fn>{}, 128, act::fp8, true);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ int main() {
   // 2. GPTQ: FP4 (E2M1) weights, groups of 128 with power-of-two-relative (M2) scales.
   lowp::gptq_options opt;
   opt.groups = lowp::granularity::per_group(128);
-  const auto q = lowp::gptq(W, hessian.hessian(), lowp::pow2_relative<lowp::float4_e2m1fn>{}, opt);
+  const auto q = lowp::gptq(W, hessian.hessian(), lowp::m2<lowp::float4_e2m1fn>{}, opt);
   // q.quantized: packed FP4 codes + per-group params, ready to store or hand to a kernel.
 
   // 3. LoRC: rank-8 correction of W - Ŵ, factors stored as INT8.
