@@ -373,7 +373,8 @@ class quantized_tensor {
 ///   absmax, pow2 (M1)   group_scale: one float per group (value = scale * element);
 ///   minmax              group_scale and zero_point: one int32 per group
 ///                       (value = scale * (code - zero));
-///   mx                  group_code: the E8M0 byte of each block (scale 2^(byte - 127));
+///   mx                  group_code: the E8M0 byte of each block (value = 2^(byte - 127)
+///                       * element; an MXINT element is its code * 2^-(b-2));
 ///   nvfp4               group_code: the E4M3 byte of each block, and tensor_scale, g
 ///                       (value = g * E4M3(byte) * element);
 ///   pow2_relative (M2)  row_scale: s_max of each grid row, and group_shift: k per group
