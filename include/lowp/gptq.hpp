@@ -1,7 +1,8 @@
 // lowp/gptq.hpp — GPTQ: one-shot weight quantization that minimizes a layer's output error.
 //
-// Layer: solvers (needs Eigen: link lowp::solvers).  Includes hessian.hpp, quantize.hpp,
-// eigen.hpp, detail/finite.hpp, detail/linalg.hpp, detail/parallel.hpp and Eigen/Dense.
+// Layer: solvers (needs Eigen: link lowp::solvers, or lowp::solvers_compiled).  Includes
+// hessian.hpp, quantize.hpp, eigen.hpp, detail/finite.hpp, detail/linalg.hpp,
+// detail/parallel.hpp, detail/solvers_api.hpp and Eigen/Dense.
 //
 // GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022, arXiv 2210.17323) quantizes the
 // columns of a weight matrix W (rows = output channels, cols = input features) one at a
@@ -66,6 +67,7 @@
 #include "detail/finite.hpp"
 #include "detail/linalg.hpp"
 #include "detail/parallel.hpp"
+#include "detail/solvers_api.hpp"
 #include "eigen.hpp"  // row_major_matrixf
 #include "hessian.hpp"
 #include "quantize.hpp"
@@ -140,41 +142,13 @@ std::size_t group_columns(const Policy& policy, std::size_t rows, std::size_t co
 }
 
 /// gptq()'s contract (see there); throws std::invalid_argument or std::domain_error.
-inline void check_arguments(const float* W, std::size_t rows, std::size_t cols,
-                            const Eigen::MatrixXf& H, const gptq_options& opt) {
-  if (rows == 0 || cols == 0 || W == nullptr) {
-    throw std::invalid_argument("lowp::gptq: W is empty");
-  }
-  if (H.rows() != H.cols() || static_cast<std::size_t>(H.rows()) != cols) {
-    throw std::invalid_argument("lowp::gptq: H is " + std::to_string(H.rows()) + "x" +
-                                std::to_string(H.cols()) + ", expected " + std::to_string(cols) +
-                                "x" + std::to_string(cols) + " (W has " + std::to_string(cols) +
-                                " columns)");
-  }
-  if (opt.block_size == 0) throw std::invalid_argument("lowp::gptq: block_size must be >= 1");
-  if (!(std::isfinite(opt.percdamp) && opt.percdamp >= 0)) {
-    throw std::invalid_argument("lowp::gptq: percdamp must be finite and >= 0");
-  }
-  if (opt.max_damping_retries < 0) {
-    throw std::invalid_argument("lowp::gptq: max_damping_retries < 0");
-  }
-  require_finite<std::domain_error>("lowp::gptq", "W", W, rows, cols, true);
-  require_finite<std::domain_error>("lowp::gptq", "H", H);
-}
+LOWP_SOLVERS_API void check_arguments(const float* W, std::size_t rows, std::size_t cols,
+                                      const Eigen::MatrixXf& H, const gptq_options& opt);
 
 /// Dead columns, inputs that are always zero (nothing to preserve): where H_ii == 0,
 /// H_ii = 1 and W's column i = 0.  Returns their indices.
-inline std::vector<std::size_t> remove_dead_columns(row_major_matrixf& W, Eigen::MatrixXf& H) {
-  std::vector<std::size_t> dead;
-  for (Eigen::Index i = 0; i < H.cols(); ++i) {
-    if (H(i, i) == 0.0f) {
-      H(i, i) = 1.0f;
-      W.col(i).setZero();
-      dead.push_back(static_cast<std::size_t>(i));
-    }
-  }
-  return dead;
-}
+LOWP_SOLVERS_API std::vector<std::size_t> remove_dead_columns(row_major_matrixf& W,
+                                                              Eigen::MatrixXf& H);
 
 /// The reference's static groups: every group's params fitted on W up front, row-major
 /// (rows x groups per row), groups of g consecutive columns.
@@ -196,22 +170,11 @@ using column_permutation = Eigen::PermutationMatrix<Eigen::Dynamic, Eigen::Dynam
 
 /// act_order: columns by descending diag H.  Ties are ordered by column index (stable
 /// sort; the reference's torch.argsort is not stable).
-inline column_permutation order_by_diagonal(const Eigen::MatrixXf& H) {
-  column_permutation P(H.rows());
-  P.setIdentity();
-  Eigen::Index* p = P.indices().data();
-  std::stable_sort(p, p + P.size(),
-                   [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
-  return P;
-}
+LOWP_SOLVERS_API column_permutation order_by_diagonal(const Eigen::MatrixXf& H);
 
 /// W ← W P and H ← Pᵀ H P: the reference's W[:, perm] and H[perm][:, perm].
-inline void permute(const column_permutation& P, row_major_matrixf& W, Eigen::MatrixXf& H) {
-  row_major_matrixf WP = W * P;
-  Eigen::MatrixXf PHP = H(P.indices(), P.indices());  // H(p_i, p_j), column by column
-  W.swap(WP);
-  H.swap(PHP);
-}
+LOWP_SOLVERS_API void permute(const column_permutation& P, row_major_matrixf& W,
+                              Eigen::MatrixXf& H);
 
 /// The factor that replaces the reference's Hinv = chol((H + λI)⁻¹, upper) = F⁻¹, where
 /// F is upper triangular with H + λI = F Fᵀ.
@@ -222,75 +185,26 @@ struct inverse_free_factor {
   int retries = 0;       ///< damping retries it took
 };
 
-/// V and f of H + λI, without inverting anything: F = J L J for J (H + λI) J = L Lᵀ, J
-/// the exchange matrix (docs/gptq.md, "The V form").  Returns false when the damped H is
-/// not numerically positive definite in Scalar.  H must be symmetric.
-///
-/// Index reversal is a buffer reversal: for a symmetric column-major H, the row-major
-/// matrix R(i, j) = H(n-1-i, n-1-j) = J H J is H's buffer read backwards, and
-/// F(i, j) = L(n-1-i, n-1-j).
-template <class Scalar>
-bool factor_inverse_free(const Eigen::MatrixXf& H, double lambda, inverse_free_factor& out) {
-  using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Eigen::Index n = H.rows();
-  const std::size_t nn = static_cast<std::size_t>(H.size());
-  Mat R(n, n);
-  const float* h = H.data();
-  Scalar* rp = R.data();
-  for (std::size_t t = 0; t < nn; ++t) rp[t] = static_cast<Scalar>(h[nn - 1 - t]);
-  R.diagonal().array() += static_cast<Scalar>(lambda);
-  if (!cholesky_lower_inplace<Mat>(R)) return false;
-  std::vector<Scalar> inv(static_cast<std::size_t>(n));
-  std::vector<float>& f = out.f;
-  f.resize(static_cast<std::size_t>(n));
-  for (Eigen::Index j = 0; j < n; ++j) {
-    const Scalar d = R(n - 1 - j, n - 1 - j);
-    if (!(std::isfinite(d) && d > 0)) return false;
-    inv[static_cast<std::size_t>(j)] = Scalar(1) / d;
-    f[static_cast<std::size_t>(j)] = static_cast<float>(d);
-  }
-  row_major_matrixf& V = out.V;
-  V.resize(n, n);
-  bool finite = true;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const Scalar* lrow = rp + (n - 1 - i) * n;  // row n-1-i of L, read backwards
-    float* vrow = V.data() + i * n;
-    for (Eigen::Index j = 0; j < i; ++j) vrow[j] = 0.0f;
-    for (Eigen::Index j = i; j < n; ++j) {
-      vrow[j] = static_cast<float>(lrow[n - 1 - j] * inv[static_cast<std::size_t>(j)]);
-      finite &= std::isfinite(vrow[j]);
-    }
-  }
-  return finite;
-}
-
 /// λ = percdamp · mean(diag H), then the factor of H + λI.  If H + λI is not positive
 /// definite (the float Cholesky fails, or F has a non-finite or non-positive diagonal,
 /// or V a non-finite entry), the fraction is retried max_damping_retries times, each
 /// time 10x larger (from 1e-3 if percdamp was 0), then std::domain_error; the reference
 /// simply fails.
-inline inverse_free_factor damp_and_factor(const Eigen::MatrixXf& H, const gptq_options& opt) {
-  const double mean_diag = static_cast<double>(H.diagonal().cast<double>().mean());
-  if (!(mean_diag > 0)) {
-    throw std::domain_error("lowp::gptq: mean(diag H) <= 0: H is not a Hessian");
-  }
-  inverse_free_factor F;
-  double frac = opt.percdamp;
-  for (int attempt = 0; attempt <= opt.max_damping_retries; ++attempt) {
-    if (attempt > 0) frac = frac > 0 ? frac * 10 : 1e-3;
-    F.damping = frac * mean_diag;
-    const bool ok = opt.factor_in_double ? factor_inverse_free<double>(H, F.damping, F)
-                                         : factor_inverse_free<float>(H, F.damping, F);
-    if (ok) {
-      F.retries = attempt;
-      return F;
-    }
-  }
-  throw std::domain_error(
-      "lowp::gptq: H + lambda*I is not positive definite even with damping "
-      "fraction " +
-      std::to_string(frac) + " (after " + std::to_string(opt.max_damping_retries) + " retries)");
-}
+LOWP_SOLVERS_API inverse_free_factor damp_and_factor(const Eigen::MatrixXf& H,
+                                                     const gptq_options& opt);
+
+/// The starting values of a group of n columns that starts the block at column i1, for
+/// every row: Start = W[:, i1:i1+n] + Shift[:, i1:i1+n] V_gg⁻¹, with V_gg V's n x n
+/// diagonal block at i1 (column_loop::start_block).
+LOWP_SOLVERS_API void group_start_from_block(const row_major_matrixf& W,
+                                             const row_major_matrixf& Shift,
+                                             const row_major_matrixf& V, std::size_t i1,
+                                             std::size_t n, row_major_matrixf& Start);
+
+/// The lazy update of the block [i1, i2) to every later column, one GEMM:
+/// Shift[:, i2:] += Delta[:, :i2-i1] · V[i1:i2, i2:] (column_loop::update_later_columns).
+LOWP_SOLVERS_API void add_later_shifts(row_major_matrixf& Shift, const row_major_matrixf& Delta,
+                                       const row_major_matrixf& V, std::size_t i1, std::size_t i2);
 
 /// The column loop (the paper's Algorithm 1) in the V form, one block of columns at a
 /// time.  W holds the original weights w; Shift accumulates w̃ - w, what the error
@@ -342,14 +256,7 @@ class column_loop {
     i2_ = i2;
     const std::size_t g0 = std::min(g_, cols_ - i1);
     start_from_block_ = !static_params_ && i1 > 0 && i1 % g_ == 0 && g0 <= i2 - i1;
-    if (start_from_block_) {
-      const Eigen::Index bi1 = to_index(i1), gn = to_index(g0);
-      const row_major_matrixf Vinv = V_.block(bi1, bi1, gn, gn)
-                                         .triangularView<Eigen::UnitUpper>()
-                                         .solve(row_major_matrixf::Identity(gn, gn));
-      Start_.noalias() = Shift_.middleCols(bi1, gn) * Vinv;
-      Start_ += W_.middleCols(bi1, gn);
-    }
+    if (start_from_block_) group_start_from_block(W_, Shift_, V_, i1, g0, Start_);
   }
 
   /// Quantizes row r of the block: for each column, the group's params when a group
@@ -421,11 +328,7 @@ class column_loop {
   /// The lazy update of every column past the block, one GEMM (the reference's
   /// W[:, i2:] -= Err1 · Hinv[i1:i2, i2:]): Shift[:, i2:] += Δ · V[i1:i2, i2:].
   void update_later_columns() {
-    if (i2_ >= cols_) return;
-    const Eigen::Index rest = to_index(cols_ - i2_);
-    const Eigen::Index bi1 = to_index(i1_), bi2 = to_index(i2_);
-    const Eigen::Index cnt = to_index(i2_ - i1_);
-    Shift_.rightCols(rest).noalias() += Delta_.leftCols(cnt) * V_.block(bi1, bi2, cnt, rest);
+    if (i2_ < cols_) add_later_shifts(Shift_, Delta_, V_, i1_, i2_);
   }
 
  private:
@@ -621,5 +524,176 @@ gptq_result<Policy> gptq(const Eigen::MatrixBase<Derived>& W, const Eigen::Matri
   return gptq(Wr.data(), static_cast<std::size_t>(Wr.rows()), static_cast<std::size_t>(Wr.cols()),
               H, std::move(policy), opt);
 }
+
+/// The policies whose gptq() lowp::solvers_compiled holds ready-made (the compiled mode,
+/// detail/solvers_api.hpp): the paper's weight formats, INT4/INT8 and FP4/FP8 E4M3, under
+/// absmax, M1 and M2, asymmetric min-max INT (the GPTQ reference's default), MX and NVFP4.
+/// X(policy) for each.
+// clang-format off
+#define LOWP_GPTQ_COMPILED_POLICIES(X)                                                       \
+  X(absmax<int4>) X(absmax<int8>) X(minmax<uint4>) X(minmax<uint8>)                         \
+  X(absmax<float4_e2m1fn>) X(absmax<float8_e4m3fn>)                                         \
+  X(m1<float4_e2m1fn>) X(m2<float4_e2m1fn>) X(m1<float8_e4m3fn>) X(m2<float8_e4m3fn>)       \
+  X(mx<float4_e2m1fn>) X(mx<float8_e4m3fn>) X(nvfp4)
+// clang-format on
+
+#if defined(LOWP_SOLVERS_COMPILED)
+// In the compiled mode these instantiations are made once, in the library: a translation
+// unit that calls gptq() with one of these policies compiles none of it.
+#define LOWP_GPTQ_EXTERN_TEMPLATE(P)                                             \
+  extern template gptq_result<P> gptq<P>(const float*, std::size_t, std::size_t, \
+                                         const Eigen::MatrixXf&, P, const gptq_options&);
+LOWP_GPTQ_COMPILED_POLICIES(LOWP_GPTQ_EXTERN_TEMPLATE)
+#undef LOWP_GPTQ_EXTERN_TEMPLATE
+#endif
+
+// ---------------------------------------------------------------------------------------
+// The non-template steps' definitions: here in header-only mode, in lowp::solvers_compiled
+// in the compiled mode (detail/solvers_api.hpp).
+// ---------------------------------------------------------------------------------------
+#if LOWP_SOLVERS_HEADER_BODIES
+
+namespace detail::gptq_steps {
+
+/// V and f of H + λI, without inverting anything: F = J L J for J (H + λI) J = L Lᵀ, J
+/// the exchange matrix (docs/gptq.md, "The V form").  Returns false when the damped H is
+/// not numerically positive definite in Scalar.  H must be symmetric.
+///
+/// Index reversal is a buffer reversal: for a symmetric column-major H, the row-major
+/// matrix R(i, j) = H(n-1-i, n-1-j) = J H J is H's buffer read backwards, and
+/// F(i, j) = L(n-1-i, n-1-j).
+template <class Scalar>
+bool factor_inverse_free(const Eigen::MatrixXf& H, double lambda, inverse_free_factor& out) {
+  using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index n = H.rows();
+  const std::size_t nn = static_cast<std::size_t>(H.size());
+  Mat R(n, n);
+  const float* h = H.data();
+  Scalar* rp = R.data();
+  for (std::size_t t = 0; t < nn; ++t) rp[t] = static_cast<Scalar>(h[nn - 1 - t]);
+  R.diagonal().array() += static_cast<Scalar>(lambda);
+  if (!cholesky_lower_inplace<Mat>(R)) return false;
+  std::vector<Scalar> inv(static_cast<std::size_t>(n));
+  std::vector<float>& f = out.f;
+  f.resize(static_cast<std::size_t>(n));
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const Scalar d = R(n - 1 - j, n - 1 - j);
+    if (!(std::isfinite(d) && d > 0)) return false;
+    inv[static_cast<std::size_t>(j)] = Scalar(1) / d;
+    f[static_cast<std::size_t>(j)] = static_cast<float>(d);
+  }
+  row_major_matrixf& V = out.V;
+  V.resize(n, n);
+  bool finite = true;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Scalar* lrow = rp + (n - 1 - i) * n;  // row n-1-i of L, read backwards
+    float* vrow = V.data() + i * n;
+    for (Eigen::Index j = 0; j < i; ++j) vrow[j] = 0.0f;
+    for (Eigen::Index j = i; j < n; ++j) {
+      vrow[j] = static_cast<float>(lrow[n - 1 - j] * inv[static_cast<std::size_t>(j)]);
+      finite &= std::isfinite(vrow[j]);
+    }
+  }
+  return finite;
+}
+
+LOWP_SOLVERS_API void check_arguments(const float* W, std::size_t rows, std::size_t cols,
+                                      const Eigen::MatrixXf& H, const gptq_options& opt) {
+  if (rows == 0 || cols == 0 || W == nullptr) {
+    throw std::invalid_argument("lowp::gptq: W is empty");
+  }
+  if (H.rows() != H.cols() || static_cast<std::size_t>(H.rows()) != cols) {
+    throw std::invalid_argument("lowp::gptq: H is " + std::to_string(H.rows()) + "x" +
+                                std::to_string(H.cols()) + ", expected " + std::to_string(cols) +
+                                "x" + std::to_string(cols) + " (W has " + std::to_string(cols) +
+                                " columns)");
+  }
+  if (opt.block_size == 0) throw std::invalid_argument("lowp::gptq: block_size must be >= 1");
+  if (!(std::isfinite(opt.percdamp) && opt.percdamp >= 0)) {
+    throw std::invalid_argument("lowp::gptq: percdamp must be finite and >= 0");
+  }
+  if (opt.max_damping_retries < 0) {
+    throw std::invalid_argument("lowp::gptq: max_damping_retries < 0");
+  }
+  require_finite<std::domain_error>("lowp::gptq", "W", W, rows, cols, true);
+  require_finite<std::domain_error>("lowp::gptq", "H", H);
+}
+
+LOWP_SOLVERS_API std::vector<std::size_t> remove_dead_columns(row_major_matrixf& W,
+                                                              Eigen::MatrixXf& H) {
+  std::vector<std::size_t> dead;
+  for (Eigen::Index i = 0; i < H.cols(); ++i) {
+    if (H(i, i) == 0.0f) {
+      H(i, i) = 1.0f;
+      W.col(i).setZero();
+      dead.push_back(static_cast<std::size_t>(i));
+    }
+  }
+  return dead;
+}
+
+LOWP_SOLVERS_API column_permutation order_by_diagonal(const Eigen::MatrixXf& H) {
+  column_permutation P(H.rows());
+  P.setIdentity();
+  Eigen::Index* p = P.indices().data();
+  std::stable_sort(p, p + P.size(),
+                   [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
+  return P;
+}
+
+LOWP_SOLVERS_API void permute(const column_permutation& P, row_major_matrixf& W,
+                              Eigen::MatrixXf& H) {
+  row_major_matrixf WP = W * P;
+  Eigen::MatrixXf PHP = H(P.indices(), P.indices());  // H(p_i, p_j), column by column
+  W.swap(WP);
+  H.swap(PHP);
+}
+
+LOWP_SOLVERS_API inverse_free_factor damp_and_factor(const Eigen::MatrixXf& H,
+                                                     const gptq_options& opt) {
+  const double mean_diag = static_cast<double>(H.diagonal().cast<double>().mean());
+  if (!(mean_diag > 0)) {
+    throw std::domain_error("lowp::gptq: mean(diag H) <= 0: H is not a Hessian");
+  }
+  inverse_free_factor F;
+  double frac = opt.percdamp;
+  for (int attempt = 0; attempt <= opt.max_damping_retries; ++attempt) {
+    if (attempt > 0) frac = frac > 0 ? frac * 10 : 1e-3;
+    F.damping = frac * mean_diag;
+    const bool ok = opt.factor_in_double ? factor_inverse_free<double>(H, F.damping, F)
+                                         : factor_inverse_free<float>(H, F.damping, F);
+    if (ok) {
+      F.retries = attempt;
+      return F;
+    }
+  }
+  throw std::domain_error(
+      "lowp::gptq: H + lambda*I is not positive definite even with damping "
+      "fraction " +
+      std::to_string(frac) + " (after " + std::to_string(opt.max_damping_retries) + " retries)");
+}
+
+LOWP_SOLVERS_API void group_start_from_block(const row_major_matrixf& W,
+                                             const row_major_matrixf& Shift,
+                                             const row_major_matrixf& V, std::size_t i1,
+                                             std::size_t n, row_major_matrixf& Start) {
+  const Eigen::Index bi1 = to_index(i1), gn = to_index(n);
+  const row_major_matrixf Vinv = V.block(bi1, bi1, gn, gn)
+                                     .triangularView<Eigen::UnitUpper>()
+                                     .solve(row_major_matrixf::Identity(gn, gn));
+  Start.noalias() = Shift.middleCols(bi1, gn) * Vinv;
+  Start += W.middleCols(bi1, gn);
+}
+
+LOWP_SOLVERS_API void add_later_shifts(row_major_matrixf& Shift, const row_major_matrixf& Delta,
+                                       const row_major_matrixf& V, std::size_t i1, std::size_t i2) {
+  const Eigen::Index rest = Shift.cols() - to_index(i2);
+  const Eigen::Index bi1 = to_index(i1), bi2 = to_index(i2), cnt = to_index(i2 - i1);
+  Shift.rightCols(rest).noalias() += Delta.leftCols(cnt) * V.block(bi1, bi2, cnt, rest);
+}
+
+}  // namespace detail::gptq_steps
+
+#endif  // LOWP_SOLVERS_HEADER_BODIES
 
 }  // namespace lowp

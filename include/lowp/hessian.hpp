@@ -1,8 +1,8 @@
 // lowp/hessian.hpp — the layer Hessian H = (2/N) Σ x xᵀ that GPTQ takes, accumulated from
 // calibration activations streamed in batches.
 //
-// Layer: solvers (needs Eigen: link lowp::solvers).  Includes eigen.hpp,
-// detail/finite.hpp and detail/linalg.hpp.
+// Layer: solvers (needs Eigen: link lowp::solvers, or lowp::solvers_compiled).  Includes
+// eigen.hpp, detail/finite.hpp, detail/linalg.hpp and detail/solvers_api.hpp.
 //
 // For a linear layer y = W x and the squared output error ||W X - Ŵ X||², the Hessian with
 // respect to a row of W is 2 X Xᵀ (GPTQ, Frantar et al., arXiv 2210.17323, sec. 3); the
@@ -18,6 +18,7 @@
 
 #include "detail/finite.hpp"
 #include "detail/linalg.hpp"
+#include "detail/solvers_api.hpp"
 #include "eigen.hpp"  // row_major_matrixf
 
 namespace lowp {
@@ -48,30 +49,7 @@ class hessian_accumulator {
   /// (or x is null), std::domain_error if X holds NaN or Inf or if the batch's XᵀX
   /// overflows float (finite activations of magnitude about 1e19 and above).  After a
   /// throw H is as it was: every earlier batch is kept.
-  void add_batch(const float* x, std::size_t tokens, std::size_t features) {
-    if (features != features_) {
-      throw std::invalid_argument("lowp::hessian_accumulator::add_batch: X has " +
-                                  std::to_string(features) + " features, expected " +
-                                  std::to_string(features_));
-    }
-    if (tokens == 0 || x == nullptr) {
-      throw std::invalid_argument("lowp::hessian_accumulator::add_batch: empty batch");
-    }
-    detail::require_finite<std::domain_error>("lowp::hessian_accumulator::add_batch", "X", x,
-                                              tokens, features, true);
-    const Eigen::Index n = detail::to_index(features_);
-    Eigen::Map<const row_major_matrixf> X(x, detail::to_index(tokens), n);
-    // The Gram matrix's lower triangle, by panel GEMMs (rank_update_lower); only that
-    // triangle is read below.  The first batch only writes h_.
-    gram_.resize(n, n);
-    detail::rank_update_lower<Eigen::MatrixXf, Eigen::MatrixXf>(gram_, X.transpose(), 1.0f, true);
-    require_finite_gram(n);
-    if (tokens_ == 0) h_.resize(n, n);
-    const double total = static_cast<double>(tokens_) + static_cast<double>(tokens);
-    const double keep = static_cast<double>(tokens_) / total;
-    detail::axpby_symmetric_from_lower(h_, gram_, keep, 2.0 / total);
-    tokens_ += tokens;
-  }
+  void add_batch(const float* x, std::size_t tokens, std::size_t features);
 
   /// The same for an Eigen expression with one token per row.
   template <class Derived>
@@ -108,24 +86,58 @@ class hessian_accumulator {
  private:
   // The batch's Gram matrix is computed in float: finite activations can overflow it, and
   // an Inf there would make H non-finite for good.  Checked before H is touched.
-  void require_finite_gram(Eigen::Index n) const {
-    for (Eigen::Index j = 0; j < n; ++j) {  // column j's lower part: rows j..n-1, contiguous
-      const float* col = gram_.data() + j * n + j;
-      const auto len = static_cast<std::size_t>(n - j);
-      if (detail::max_magnitude_bits(col, len, 1) < detail::nonfinite_magnitude) continue;
-      const std::size_t i = detail::first_nonfinite(col, len);
-      throw std::domain_error(
-          std::string("lowp::hessian_accumulator::add_batch: X^T X overflows float (") +
-          detail::nonfinite_name(col[i]) + " at " +
-          detail::at_row_column(static_cast<std::size_t>(j) + i, static_cast<std::size_t>(j)) +
-          "); scale the activations down.  H is unchanged");
-    }
-  }
+  void require_finite_gram(Eigen::Index n) const;
 
   std::size_t features_;
   std::uint64_t tokens_ = 0;
   Eigen::MatrixXd h_;
   Eigen::MatrixXf gram_;
 };
+
+// The definitions: here in header-only mode, in lowp::solvers_compiled in the compiled
+// mode (detail/solvers_api.hpp).
+#if LOWP_SOLVERS_HEADER_BODIES
+
+LOWP_SOLVERS_API void hessian_accumulator::add_batch(const float* x, std::size_t tokens,
+                                                     std::size_t features) {
+  if (features != features_) {
+    throw std::invalid_argument("lowp::hessian_accumulator::add_batch: X has " +
+                                std::to_string(features) + " features, expected " +
+                                std::to_string(features_));
+  }
+  if (tokens == 0 || x == nullptr) {
+    throw std::invalid_argument("lowp::hessian_accumulator::add_batch: empty batch");
+  }
+  detail::require_finite<std::domain_error>("lowp::hessian_accumulator::add_batch", "X", x, tokens,
+                                            features, true);
+  const Eigen::Index n = detail::to_index(features_);
+  Eigen::Map<const row_major_matrixf> X(x, detail::to_index(tokens), n);
+  // The Gram matrix's lower triangle, by panel GEMMs (rank_update_lower); only that
+  // triangle is read below.  The first batch only writes h_.
+  gram_.resize(n, n);
+  detail::rank_update_lower<Eigen::MatrixXf, Eigen::MatrixXf>(gram_, X.transpose(), 1.0f, true);
+  require_finite_gram(n);
+  if (tokens_ == 0) h_.resize(n, n);
+  const double total = static_cast<double>(tokens_) + static_cast<double>(tokens);
+  const double keep = static_cast<double>(tokens_) / total;
+  detail::axpby_symmetric_from_lower(h_, gram_, keep, 2.0 / total);
+  tokens_ += tokens;
+}
+
+LOWP_SOLVERS_API void hessian_accumulator::require_finite_gram(Eigen::Index n) const {
+  for (Eigen::Index j = 0; j < n; ++j) {  // column j's lower part: rows j..n-1, contiguous
+    const float* col = gram_.data() + j * n + j;
+    const auto len = static_cast<std::size_t>(n - j);
+    if (detail::max_magnitude_bits(col, len, 1) < detail::nonfinite_magnitude) continue;
+    const std::size_t i = detail::first_nonfinite(col, len);
+    throw std::domain_error(
+        std::string("lowp::hessian_accumulator::add_batch: X^T X overflows float (") +
+        detail::nonfinite_name(col[i]) + " at " +
+        detail::at_row_column(static_cast<std::size_t>(j) + i, static_cast<std::size_t>(j)) +
+        "); scale the activations down.  H is unchanged");
+  }
+}
+
+#endif  // LOWP_SOLVERS_HEADER_BODIES
 
 }  // namespace lowp

@@ -1,8 +1,9 @@
 // lowp/lorc.hpp — LoRC: low-rank compensation of a quantized weight matrix, and the
 // truncated SVDs it needs (exact, and randomized for large matrices).
 //
-// Layer: solvers (needs Eigen: link lowp::solvers).  Includes eigen.hpp (row_major_matrixf),
-// cast.hpp, detail/linalg.hpp (the checks) and Eigen/Dense.
+// Layer: solvers (needs Eigen: link lowp::solvers, or lowp::solvers_compiled).  Includes
+// eigen.hpp (row_major_matrixf), cast.hpp, detail/linalg.hpp (the checks),
+// detail/solvers_api.hpp and Eigen/Dense.
 //
 // LoRC (ZeroQuant-V2, Yao et al. 2023, arXiv 2303.08302, sec. 5 "Low Rank Compensation";
 // used with FP formats in ZeroQuant-FP, arXiv 2307.09782): the quantization error
@@ -37,6 +38,7 @@
 
 #include "cast.hpp"
 #include "detail/linalg.hpp"
+#include "detail/solvers_api.hpp"
 #include "eigen.hpp"  // row_major_matrixf
 
 namespace lowp {
@@ -76,6 +78,52 @@ struct truncated_svd_result {
   Eigen::MatrixXf V;        ///< cols x r, orthonormal columns
   bool randomized = false;  ///< which path was taken
 };
+
+/// Rank-`rank` truncated SVD of A (rows x cols).  Exact (BDCSVD in double) or randomized
+/// (see the header comment), per opt.method.
+/// Contract: A non-empty and finite, 1 <= rank <= min(rows, cols); otherwise
+/// std::invalid_argument (shape, rank) or std::domain_error (NaN/Inf).
+LOWP_SOLVERS_API truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_t rank,
+                                                    const truncated_svd_options& opt = {});
+
+/// How LoRC stores its factors.
+enum class lorc_factor_format {
+  fp32,      ///< float, unquantized
+  int8,      ///< lowp::int8, symmetric absmax (scale = amax/127) per row of Û, per column of V̂
+  fp8_e4m3,  ///< lowp::float8_e4m3fn, absmax (scale = amax/448), same granularity
+};
+
+/// Knobs of lorc().
+struct lorc_options {
+  std::size_t rank = 8;  ///< r (ZeroQuant-V2 uses 8)
+  lorc_factor_format factors = lorc_factor_format::fp32;
+  truncated_svd_options svd{};
+};
+
+/// What lorc() returns.
+struct lorc_result {
+  row_major_matrixf U_hat;          ///< rows x r: U_r Σ_r^½ as used (dequantized if quantized)
+  row_major_matrixf V_hat;          ///< r x cols: Σ_r^½ V_rᵀ as used
+  row_major_matrixf compensated;    ///< Ŵ + Û V̂ (rows x cols)
+  Eigen::VectorXf singular_values;  ///< the r singular values of E found
+  lorc_factor_format format = lorc_factor_format::fp32;
+  /// Quantized factors (empty for fp32): code bits (lowp::int8 / float8_e4m3fn::bits()),
+  /// row-major like U_hat / V_hat, with one scale per row of Û and per column of V̂.
+  std::vector<std::uint8_t> U_codes, V_codes;
+  std::vector<float> U_scales, V_scales;
+  bool randomized = false;  ///< which SVD path was taken
+};
+
+/// LoRC: compensates the quantized Ŵ (rows x cols) of W with a rank-r correction of
+/// E = W - Ŵ.  Contract: W and Ŵ the same non-empty shape, finite; 1 <= rank <=
+/// min(rows, cols).  Otherwise std::invalid_argument (shapes, rank) / std::domain_error
+/// (NaN/Inf).  The SVD path follows opt.svd (automatic: exact up to exact_max_dim).
+LOWP_SOLVERS_API lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_hat,
+                                  const lorc_options& opt = {});
+
+// The definitions: here in header-only mode, in lowp::solvers_compiled in the compiled
+// mode (detail/solvers_api.hpp).
+#if LOWP_SOLVERS_HEADER_BODIES
 
 namespace detail {
 
@@ -159,43 +207,11 @@ inline truncated_svd_result truncated_svd_checked(const row_major_matrixf& A, st
 
 }  // namespace detail
 
-/// Rank-`rank` truncated SVD of A (rows x cols).  Exact (BDCSVD in double) or randomized
-/// (see the header comment), per opt.method.
-/// Contract: A non-empty and finite, 1 <= rank <= min(rows, cols); otherwise
-/// std::invalid_argument (shape, rank) or std::domain_error (NaN/Inf).
-inline truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_t rank,
-                                          const truncated_svd_options& opt = {}) {
+LOWP_SOLVERS_API truncated_svd_result truncated_svd(const row_major_matrixf& A, std::size_t rank,
+                                                    const truncated_svd_options& opt) {
   detail::lorc_check("lowp::truncated_svd", "A", A, rank);
   return detail::truncated_svd_checked(A, rank, opt);
 }
-
-/// How LoRC stores its factors.
-enum class lorc_factor_format {
-  fp32,      ///< float, unquantized
-  int8,      ///< lowp::int8, symmetric absmax (scale = amax/127) per row of Û, per column of V̂
-  fp8_e4m3,  ///< lowp::float8_e4m3fn, absmax (scale = amax/448), same granularity
-};
-
-/// Knobs of lorc().
-struct lorc_options {
-  std::size_t rank = 8;  ///< r (ZeroQuant-V2 uses 8)
-  lorc_factor_format factors = lorc_factor_format::fp32;
-  truncated_svd_options svd{};
-};
-
-/// What lorc() returns.
-struct lorc_result {
-  row_major_matrixf U_hat;          ///< rows x r: U_r Σ_r^½ as used (dequantized if quantized)
-  row_major_matrixf V_hat;          ///< r x cols: Σ_r^½ V_rᵀ as used
-  row_major_matrixf compensated;    ///< Ŵ + Û V̂ (rows x cols)
-  Eigen::VectorXf singular_values;  ///< the r singular values of E found
-  lorc_factor_format format = lorc_factor_format::fp32;
-  /// Quantized factors (empty for fp32): code bits (lowp::int8 / float8_e4m3fn::bits()),
-  /// row-major like U_hat / V_hat, with one scale per row of Û and per column of V̂.
-  std::vector<std::uint8_t> U_codes, V_codes;
-  std::vector<float> U_scales, V_scales;
-  bool randomized = false;  ///< which SVD path was taken
-};
 
 namespace detail {
 
@@ -238,12 +254,8 @@ void lorc_quantize_factors(lorc_result& res) {
 
 }  // namespace detail
 
-/// LoRC: compensates the quantized Ŵ (rows x cols) of W with a rank-r correction of
-/// E = W - Ŵ.  Contract: W and Ŵ the same non-empty shape, finite; 1 <= rank <=
-/// min(rows, cols).  Otherwise std::invalid_argument (shapes, rank) / std::domain_error
-/// (NaN/Inf).  The SVD path follows opt.svd (automatic: exact up to exact_max_dim).
-inline lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_hat,
-                        const lorc_options& opt = {}) {
+LOWP_SOLVERS_API lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_hat,
+                                  const lorc_options& opt) {
   if (W.rows() != W_hat.rows() || W.cols() != W_hat.cols()) {
     throw std::invalid_argument("lowp::lorc: W is " + std::to_string(W.rows()) + "x" +
                                 std::to_string(W.cols()) + " but W_hat is " +
@@ -276,5 +288,7 @@ inline lorc_result lorc(const row_major_matrixf& W, const row_major_matrixf& W_h
   res.compensated.noalias() += res.U_hat * res.V_hat;
   return res;
 }
+
+#endif  // LOWP_SOLVERS_HEADER_BODIES
 
 }  // namespace lowp
