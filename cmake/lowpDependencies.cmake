@@ -32,6 +32,33 @@ function(lowp_find_eigen)
   add_library(Eigen3::Eigen ALIAS lowp_fetched_eigen)
 endfunction()
 
+# nlohmann-json 3 (Debian nlohmann-json3-dev): header-only, used by the model layer for
+# config.json and safetensors headers.  Sets LOWP_JSON_FROM_PACKAGE in the caller.
+function(lowp_find_json)
+  if(TARGET nlohmann_json::nlohmann_json)
+    set(LOWP_JSON_FROM_PACKAGE TRUE PARENT_SCOPE)
+    return()
+  endif()
+  find_package(nlohmann_json 3.2 QUIET)
+  if(TARGET nlohmann_json::nlohmann_json)
+    set(LOWP_JSON_FROM_PACKAGE TRUE PARENT_SCOPE)
+    return()
+  endif()
+  set(LOWP_JSON_FROM_PACKAGE FALSE PARENT_SCOPE)
+  if(NOT LOWP_FETCH_DEPS)
+    message(STATUS "lowp: nlohmann_json not found; lowp::model is not available")
+    return()
+  endif()
+  FetchContent_Declare(lowp_json
+    URL https://github.com/nlohmann/json/releases/download/v3.11.3/json.tar.xz
+    URL_HASH SHA256=d6c65aca6b1ed68e7a182f4757257b107ae403032760ed6ef121c9d55e81757d
+    SOURCE_SUBDIR lowp-headers-only)
+  FetchContent_MakeAvailable(lowp_json)
+  add_library(lowp_fetched_json INTERFACE)
+  target_include_directories(lowp_fetched_json SYSTEM INTERFACE "${lowp_json_SOURCE_DIR}/include")
+  add_library(nlohmann_json::nlohmann_json ALIAS lowp_fetched_json)
+endfunction()
+
 # Catch2: Debian bookworm ships v2.13 (single header); v3 is fetched otherwise.  Both
 # provide Catch2::Catch2 (the framework without a main()); tests/lowp_test.hpp and
 # tests/lowp_test_main.cpp hide the difference from the test sources.

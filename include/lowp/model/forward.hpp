@@ -1,0 +1,324 @@
+// lowp/model/forward.hpp — the LLaMA forward pass over a batch of token sequences, with
+// per-token activation quantization of every linear layer's input and hooks that see
+// those inputs.
+//
+// Layer: model.  Includes model/llama.hpp, eigen.hpp, quantize.hpp, scale.hpp,
+// detail/parallel.hpp and Eigen/Dense.
+//
+// The same computation as llama2.c's run.c `forward()`, for all positions of all
+// sequences at once (each linear layer is one GEMM over batch x T tokens; attention is
+// causal, per sequence and head).  One block at a time: memory is the weights plus one
+// block's activations for the batch.  The three steps are public, so that a caller can
+// run the blocks one by one (GPTQ's sequential quantization does):
+//
+//   X = embed(model, tokens, batch, T);                  // (batch*T) x dim, the residual stream
+//   for b in blocks: run_block(model, b, X, T, options); // X += attention(X); X += ffn(X)
+//   logits = classify(model, X);                         // (batch*T) x vocab
+//
+// Activation quantization (ZeroQuant-FP, sec. 3: activations are quantized token-wise):
+// the input of every linear layer of the blocks (q/k/v, o, gate/up, down) is
+// fake-quantized per token, with absmax scales, to INT8, FP8 E4M3 or FP8 E5M2.  The
+// embedding and the classifier stay in float, as in the paper, and so do the attention
+// scores and softmax.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../detail/parallel.hpp"
+#include "../eigen.hpp"
+#include "../quantize.hpp"
+#include "../scale.hpp"
+#include "llama.hpp"
+
+namespace lowp::model {
+
+/// The per-token format of the linear layers' inputs.
+enum class activation_format { none, int8, fp8_e4m3, fp8_e5m2 };
+
+/// "none", "int8", "fp8_e4m3", "fp8_e5m2".
+inline const char* activation_format_name(activation_format f) noexcept {
+  switch (f) {
+    case activation_format::none:
+      return "none";
+    case activation_format::int8:
+      return "int8";
+    case activation_format::fp8_e4m3:
+      return "fp8_e4m3";
+    case activation_format::fp8_e5m2:
+      return "fp8_e5m2";
+  }
+  return "?";
+}
+
+/// The inputs a block's linear layers read: q, k and v share one, gate and up share one.
+enum class linear_input { qkv, o, gate_up, down };
+
+/// What forward() and run_block() do besides computing.
+struct forward_options {
+  /// The format the linear layers' inputs are quantized to, per token (absmax).
+  activation_format activations = activation_format::none;
+  /// Called with every linear layer input of block `block` as the layer reads it (after
+  /// activation quantization): tokens x in, row-major.  Empty: not called.
+  std::function<void(std::size_t block, linear_input which, const row_major_matrixf& X)> on_input;
+  /// Called with every linear layer's output (tokens x out).  Empty: not called.
+  std::function<void(std::size_t block, linear which, const row_major_matrixf& Y)> on_output;
+};
+
+/// The keys and values of the positions a sequence has seen so far, per block: what
+/// incremental decoding (one token at a time) attends to instead of recomputing them.
+struct kv_cache {
+  std::vector<row_major_matrixf> k, v;  ///< per block: seq_len x kv_dim, rows [0, length) filled
+  std::size_t length = 0;               ///< positions seen
+
+  /// An empty cache for sequences of up to config.seq_len tokens.
+  explicit kv_cache(const llama_config& c)
+      : k(c.n_layers, row_major_matrixf(static_cast<Eigen::Index>(c.seq_len),
+                                        static_cast<Eigen::Index>(c.kv_dim()))),
+        v(k) {}
+};
+
+namespace detail {
+
+/// x ← x ⊙ w / sqrt(mean(x²) + eps), per row (RMSNorm).
+inline void rmsnorm_rows(row_major_matrixf& X, const tensor_ref& w, float eps) {
+  const auto weight = w.vector().transpose();
+  for (Eigen::Index t = 0; t < X.rows(); ++t) {
+    const float ms = X.row(t).squaredNorm() / static_cast<float>(X.cols());
+    X.row(t) = X.row(t).cwiseProduct(weight) * (1.0f / std::sqrt(ms + eps));
+  }
+}
+
+/// Per-token fake quantization of X in place (absmax scales, one per row).
+inline void quantize_activations(row_major_matrixf& X, activation_format f) {
+  const auto n = static_cast<std::size_t>(X.rows()), k = static_cast<std::size_t>(X.cols());
+  float* x = X.data();
+  const granularity per_token = granularity::per_token();
+  switch (f) {
+    case activation_format::none:
+      return;
+    case activation_format::int8:
+      return fake_quantize(absmax<int8>{}, x, x, n, k, per_token);
+    case activation_format::fp8_e4m3:
+      return fake_quantize(absmax<float8_e4m3fn>{}, x, x, n, k, per_token);
+    case activation_format::fp8_e5m2:
+      return fake_quantize(absmax<float8_e5m2>{}, x, x, n, k, per_token);
+  }
+}
+
+/// cos and sin of pos · θ^(-2i/hs) for pos = first .. first+T-1, i < hs/2 (T x hs/2
+/// each), in double before rounding.
+struct rope_table {
+  row_major_matrixf cos, sin;
+  rope_table(std::size_t first, std::size_t T, std::size_t hs, float theta)
+      : cos(static_cast<Eigen::Index>(T), static_cast<Eigen::Index>(hs / 2)),
+        sin(cos.rows(), cos.cols()) {
+    for (Eigen::Index pos = 0; pos < cos.rows(); ++pos) {
+      for (Eigen::Index i = 0; i < cos.cols(); ++i) {
+        const double freq = std::pow(static_cast<double>(theta),
+                                     -2.0 * static_cast<double>(i) / static_cast<double>(hs));
+        const double angle = static_cast<double>(first + static_cast<std::size_t>(pos)) * freq;
+        cos(pos, i) = static_cast<float>(std::cos(angle));
+        sin(pos, i) = static_cast<float>(std::sin(angle));
+      }
+    }
+  }
+};
+
+/// Rotates every head of every row of Q (rows = batch x T tokens, T positions each) by
+/// its position, pairing features as the model's RoPE style says.
+inline void apply_rope(row_major_matrixf& Q, std::size_t T, std::size_t hs, rope_style style,
+                       const rope_table& rope) {
+  const std::size_t half = hs / 2;
+  for (Eigen::Index t = 0; t < Q.rows(); ++t) {
+    const auto pos = static_cast<Eigen::Index>(static_cast<std::size_t>(t) % T);
+    float* row = Q.data() + t * Q.cols();
+    for (std::size_t h = 0; h * hs < static_cast<std::size_t>(Q.cols()); ++h) {
+      float* head = row + h * hs;
+      for (std::size_t i = 0; i < half; ++i) {
+        // interleaved: (2i, 2i+1), llama2.c; half: (i, i + hs/2), Hugging Face rotate_half.
+        const std::size_t a = style == rope_style::interleaved ? 2 * i : i;
+        const std::size_t b = style == rope_style::interleaved ? 2 * i + 1 : i + half;
+        const float c = rope.cos(pos, static_cast<Eigen::Index>(i));
+        const float s = rope.sin(pos, static_cast<Eigen::Index>(i));
+        const float x0 = head[a], x1 = head[b];
+        head[a] = x0 * c - x1 * s;
+        head[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+/// Causal attention of one head: out = softmax(q kᵀ / sqrt(hs)) v, where q holds the
+/// queries of positions first .. first+T-1 (T x hs) and k, v the keys and values of
+/// positions 0 .. first+T-1; query t sees keys 0 .. first+t.
+template <class Q, class K, class V, class Out>
+void attend(const Q& q, const K& k, const V& v, std::size_t first, Out&& out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(q.cols()));
+  row_major_matrixf P = (q * k.transpose()) * scale;
+  const Eigen::Index n = P.cols();
+  for (Eigen::Index t = 0; t < P.rows(); ++t) {  // softmax over the visible positions
+    const Eigen::Index visible = static_cast<Eigen::Index>(first) + t + 1;
+    auto row = P.row(t).head(visible);
+    const float mx = row.maxCoeff();
+    row = (row.array() - mx).exp();
+    row /= row.sum();
+    P.row(t).tail(n - visible).setZero();
+  }
+  out.noalias() = P * v;
+}
+
+/// Y = X Wᵀ (tokens x out) for a weight stored [out, in].
+inline row_major_matrixf linear_layer(const row_major_matrixf& X, const tensor_ref& W) {
+  row_major_matrixf Y(X.rows(), static_cast<Eigen::Index>(W.rows));
+  Y.noalias() = X * W.matrix().transpose();
+  return Y;
+}
+
+}  // namespace detail
+
+/// The residual stream's start: the embedding rows of `tokens` (batch x T token ids,
+/// row-major, one sequence per row), as a (batch·T) x dim matrix.  Throws
+/// std::invalid_argument for batch or T equal to 0, T > seq_len, a null pointer, or a
+/// token id outside [0, vocab_size) (naming the sequence and position).
+inline row_major_matrixf embed(const llama_model& m, const std::int32_t* tokens, std::size_t batch,
+                               std::size_t T) {
+  constexpr const char* who = "lowp::model::embed";
+  const llama_config& c = m.config;
+  if (batch == 0 || T == 0 || tokens == nullptr)
+    throw std::invalid_argument(std::string(who) + ": no tokens");
+  if (T > c.seq_len) {
+    throw std::invalid_argument(std::string(who) + ": sequences of " + std::to_string(T) +
+                                " tokens, longer than the model's seq_len " +
+                                std::to_string(c.seq_len));
+  }
+  row_major_matrixf X(static_cast<Eigen::Index>(batch * T), static_cast<Eigen::Index>(c.dim));
+  const auto E = m.embedding.matrix();
+  for (std::size_t i = 0; i < batch * T; ++i) {
+    const std::int32_t tok = tokens[i];
+    if (tok < 0 || static_cast<std::size_t>(tok) >= c.vocab_size) {
+      throw std::invalid_argument(std::string(who) + ": token id " + std::to_string(tok) +
+                                  " at sequence " + std::to_string(i / T) + ", position " +
+                                  std::to_string(i % T) + " is outside the vocabulary [0, " +
+                                  std::to_string(c.vocab_size) + ")");
+    }
+    X.row(static_cast<Eigen::Index>(i)) = E.row(tok);
+  }
+  return X;
+}
+
+/// Block `b` on the residual stream X ((batch·T) x dim, sequences of T tokens, in place):
+///   X += o_proj(attention(rope(q), rope(k), v))   on RMSNorm(X)
+///   X += down_proj(silu(gate_proj(h)) ⊙ up_proj(h)) with h = RMSNorm(X)
+/// With a cache (one sequence: X is T x dim), the T tokens are positions cache->length ..
+/// cache->length + T - 1: their keys and values are stored in block b's cache rows and
+/// attention also sees the earlier ones (the caller advances cache->length after the last
+/// block).  Throws std::invalid_argument if X is not (k·T) x dim, b is past the last block,
+/// or the cache would pass seq_len; std::domain_error when activation quantization meets
+/// NaN/Inf.
+inline void run_block(const llama_model& m, std::size_t b, row_major_matrixf& X, std::size_t T,
+                      const forward_options& opt = {}, kv_cache* cache = nullptr) {
+  constexpr const char* who = "lowp::model::run_block";
+  const llama_config& c = m.config;
+  if (b >= m.blocks.size())
+    throw std::invalid_argument(std::string(who) + ": no block " + std::to_string(b));
+  if (T == 0 || T > c.seq_len || X.cols() != static_cast<Eigen::Index>(c.dim) ||
+      static_cast<std::size_t>(X.rows()) % T != 0) {
+    throw std::invalid_argument(std::string(who) + ": X is " + std::to_string(X.rows()) + "x" +
+                                std::to_string(X.cols()) + ", not (batch*" + std::to_string(T) +
+                                ") x " + std::to_string(c.dim));
+  }
+  const std::size_t first = cache != nullptr ? cache->length : 0;
+  if (cache != nullptr && (static_cast<std::size_t>(X.rows()) != T || first + T > c.seq_len ||
+                           cache->k.size() != m.blocks.size())) {
+    throw std::invalid_argument(std::string(who) + ": with a cache, X must be one sequence whose " +
+                                std::to_string(first) + " + " + std::to_string(T) +
+                                " positions fit in seq_len " + std::to_string(c.seq_len));
+  }
+  const llama_block& w = m.blocks[b];
+  const std::size_t hs = c.head_size(), n_heads = c.n_heads, group = c.n_heads / c.n_kv_heads;
+  const std::size_t batch = static_cast<std::size_t>(X.rows()) / T;
+  const auto input = [&](linear_input which, row_major_matrixf& in) {
+    detail::quantize_activations(in, opt.activations);
+    if (opt.on_input) opt.on_input(b, which, in);
+  };
+  const auto project = [&](linear l, const row_major_matrixf& in) {
+    row_major_matrixf Y = detail::linear_layer(in, w.weight(l));
+    if (opt.on_output) opt.on_output(b, l, Y);
+    return Y;
+  };
+
+  // 1. Attention: q, k, v of the normalized stream, RoPE on q and k.
+  row_major_matrixf h = X;
+  detail::rmsnorm_rows(h, w.attention_norm, c.norm_eps);
+  input(linear_input::qkv, h);
+  row_major_matrixf Q = project(linear::q, h), K = project(linear::k, h), V = project(linear::v, h);
+  const detail::rope_table rope(first, T, hs, c.rope_theta);
+  detail::apply_rope(Q, T, hs, c.rope, rope);
+  detail::apply_rope(K, T, hs, c.rope, rope);
+  if (cache != nullptr) {  // the new positions' keys and values join the earlier ones
+    const auto at = static_cast<Eigen::Index>(first), n = static_cast<Eigen::Index>(T);
+    cache->k[b].middleRows(at, n) = K;
+    cache->v[b].middleRows(at, n) = V;
+  }
+  const row_major_matrixf& Ks = cache != nullptr ? cache->k[b] : K;
+  const row_major_matrixf& Vs = cache != nullptr ? cache->v[b] : V;
+
+  // 2. Causal softmax(q kᵀ / sqrt(hs)) v, per sequence and head; query head h reads
+  //    key/value head h / group (grouped-query attention).
+  row_major_matrixf att(X.rows(), X.cols());
+  lowp::detail::parallel_rows(batch * n_heads, (first + T) * T * hs, true, [&](std::size_t job) {
+    const auto s = static_cast<Eigen::Index>((job / n_heads) * T);
+    const std::size_t head = job % n_heads, kv_head = head / group;
+    const auto n = static_cast<Eigen::Index>(T), d = static_cast<Eigen::Index>(hs);
+    const auto seen = static_cast<Eigen::Index>(first + T);
+    const auto hq = static_cast<Eigen::Index>(head * hs),
+               hkv = static_cast<Eigen::Index>(kv_head * hs);
+    detail::attend(Q.block(s, hq, n, d), Ks.block(s, hkv, seen, d), Vs.block(s, hkv, seen, d),
+                   first, att.block(s, hq, n, d));
+  });
+  input(linear_input::o, att);
+  X += project(linear::o, att);
+
+  // 3. SwiGLU FFN on the normalized stream.
+  h = X;
+  detail::rmsnorm_rows(h, w.ffn_norm, c.norm_eps);
+  input(linear_input::gate_up, h);
+  row_major_matrixf G = project(linear::gate, h);
+  const row_major_matrixf U = project(linear::up, h);
+  G = (G.array() / (1.0f + (-G.array()).exp())) * U.array();  // silu(gate) ⊙ up
+  input(linear_input::down, G);
+  X += project(linear::down, G);
+}
+
+/// The logits of every row of the residual stream X: classifier · RMSNorm(X), in float.
+/// Throws std::invalid_argument if X does not have dim columns.
+inline row_major_matrixf classify(const llama_model& m, const row_major_matrixf& X) {
+  if (X.cols() != static_cast<Eigen::Index>(m.config.dim)) {
+    throw std::invalid_argument("lowp::model::classify: X has " + std::to_string(X.cols()) +
+                                " columns, the model's dim is " + std::to_string(m.config.dim));
+  }
+  row_major_matrixf h = X;
+  detail::rmsnorm_rows(h, m.final_norm, m.config.norm_eps);
+  return detail::linear_layer(h, m.classifier);
+}
+
+/// The logits of `batch` sequences of T tokens (row-major, one sequence per row): a
+/// (batch·T) x vocab matrix whose row s·T + t holds the next-token logits after tokens
+/// 0..t of sequence s.  Throws as embed() and run_block() do.
+inline row_major_matrixf forward(const llama_model& m, const std::int32_t* tokens,
+                                 std::size_t batch, std::size_t T,
+                                 const forward_options& opt = {}) {
+  row_major_matrixf X = embed(m, tokens, batch, T);
+  for (std::size_t b = 0; b < m.blocks.size(); ++b) run_block(m, b, X, T, opt);
+  return classify(m, X);
+}
+
+}  // namespace lowp::model
