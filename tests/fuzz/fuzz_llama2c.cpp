@@ -1,7 +1,6 @@
 // libFuzzer target: load_llama2c on arbitrary bytes.  Every input must either load or
 // throw lowp::model::file_error; anything else (a crash, a sanitizer report, another
-// exception, a huge allocation) is a bug.  A model that loads is also written back and
-// read again.
+// exception, a huge allocation) is a bug.
 #include <cstddef>
 #include <cstdint>
 #include <lowp/model/llama2c.hpp>

@@ -11,7 +11,8 @@
 //     sqrt((<nll²> - <nll>²) / (N - 1)), and PPL's propagated from it (PPL · that).
 //   - KL(P_ref ‖ P) = Σ_v p_ref(v) (ln p_ref(v) - ln p(v)) per predicted position, where
 //     P_ref is the reference (float) model's next-token distribution and P the evaluated
-//     one's; reported as mean (with its standard error), median, 99th percentile and max.
+//     one's; reported as mean (with its standard error), median, 99th percentile
+//     (interpolated between the nearest values, as llama.cpp does) and max.
 //   - Top-1 agreement: the fraction of positions where both models' most likely next token
 //     is the same.
 // Everything is computed in double from the float logits.
@@ -80,7 +81,9 @@ class token_scores {
         nll_.push_back(-lp(next));
         if (reference != nullptr) {
           const Eigen::ArrayXd lr = log_softmax(reference->row(row));
-          kl_.push_back(std::max(0.0, (lr.exp() * (lr - lp)).sum()));  // >= 0 up to rounding
+          // Not clamped at 0: rounding can make it slightly negative, and llama.cpp reports
+          // that too (its minimum KLD).
+          kl_.push_back((lr.exp() * (lr - lp)).sum());
           Eigen::Index a = 0, b = 0;
           lp.maxCoeff(&a);
           lr.maxCoeff(&b);
@@ -113,10 +116,8 @@ class token_scores {
     std::vector<double> sorted = kl_;
     std::sort(sorted.begin(), sorted.end());
     const std::size_t n = sorted.size();
-    r.median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    // The 99th percentile by nearest rank: the smallest value with >= 99% at or below it.
-    const auto rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(n)));
-    r.p99 = sorted[std::max<std::size_t>(rank, 1) - 1];
+    r.median = percentile(sorted, 0.5);
+    r.p99 = percentile(sorted, 0.99);
     r.max = sorted.back();
     r.top1 = static_cast<double>(same_top1_) / static_cast<double>(n);
     return r;
@@ -130,6 +131,15 @@ class token_scores {
     const Eigen::ArrayXd x = row.transpose().template cast<double>().array();
     const double mx = x.maxCoeff();
     return x - (mx + std::log((x - mx).exp().sum()));
+  }
+  // The value at fraction f of the sorted values, interpolated linearly between the two
+  // nearest (position f·(n-1)), as llama.cpp's percentile().
+  static double percentile(const std::vector<double>& sorted, double f) {
+    const double at = f * static_cast<double>(sorted.size() - 1);
+    const auto lo = static_cast<std::size_t>(at);
+    const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+    const double frac = at - static_cast<double>(lo);
+    return (1.0 - frac) * sorted[lo] + frac * sorted[hi];
   }
   static void mean_and_stderr(const std::vector<double>& v, double& mean, double& stderr_) {
     double s = 0, s2 = 0;

@@ -50,8 +50,8 @@ class file_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// A whole file, mapped read-only (or, without mmap, read into memory).  Move-only; the
-/// bytes stay valid while the object (or a shared_ptr to it) lives.
+/// A whole file, mapped read-only (or, without mmap, read into memory).  Neither copied
+/// nor moved (hold it by shared_ptr); the bytes stay valid while the object lives.
 class mapped_file {
  public:
   /// Maps `path`.  Throws file_error (naming `who` and the path) if it cannot be opened,
@@ -80,7 +80,9 @@ class mapped_file {
 #else
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) fail(who, "cannot open");
-    size_ = static_cast<std::size_t>(in.tellg());
+    const std::streamoff end = in.tellg();
+    if (end < 0) fail(who, "cannot tell its size");
+    size_ = static_cast<std::size_t>(end);
     owned_.resize(size_);
     in.seekg(0);
     if (size_ > 0 &&
@@ -143,8 +145,9 @@ void write_file_atomically(const std::string& path, const char* who, Write&& wri
       if (!out) throw file_error(std::string(who) + ": " + tmp + ": write failed");
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int e = errno;  // before any allocation can change it
       throw file_error(std::string(who) + ": cannot rename " + tmp + " to " + path + ": " +
-                       std::strerror(errno));
+                       std::strerror(e));
     }
   } catch (...) {
     std::remove(tmp.c_str());

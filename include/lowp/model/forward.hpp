@@ -23,6 +23,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -74,15 +75,25 @@ struct forward_options {
 
 /// The keys and values of the positions a sequence has seen so far, per block: what
 /// incremental decoding (one token at a time) attends to instead of recomputing them.
+/// It grows with the positions fed (doubling, up to seq_len), so a long seq_len costs
+/// nothing until it is used.
 struct kv_cache {
-  std::vector<row_major_matrixf> k, v;  ///< per block: seq_len x kv_dim, rows [0, length) filled
+  std::vector<row_major_matrixf> k, v;  ///< per block: rows [0, length) filled, kv_dim columns
   std::size_t length = 0;               ///< positions seen
+  std::size_t kv_dim = 0;
 
-  /// An empty cache for sequences of up to config.seq_len tokens.
-  explicit kv_cache(const llama_config& c)
-      : k(c.n_layers, row_major_matrixf(static_cast<Eigen::Index>(c.seq_len),
-                                        static_cast<Eigen::Index>(c.kv_dim()))),
-        v(k) {}
+  /// An empty cache for a model of config c.
+  explicit kv_cache(const llama_config& c) : k(c.n_layers), v(c.n_layers), kv_dim(c.kv_dim()) {}
+
+  /// Makes room for positions up to `end` in block b (keeping what is there).
+  void reserve(std::size_t b, std::size_t end, std::size_t seq_len) {
+    if (static_cast<std::size_t>(k[b].rows()) >= end) return;
+    const std::size_t rows =
+        std::min(seq_len, std::max(end, 2 * static_cast<std::size_t>(k[b].rows())));
+    const auto r = static_cast<Eigen::Index>(rows), d = static_cast<Eigen::Index>(kv_dim);
+    k[b].conservativeResize(r, d);
+    v[b].conservativeResize(r, d);
+  }
 };
 
 namespace detail {
@@ -237,7 +248,7 @@ inline void run_block(const llama_model& m, std::size_t b, row_major_matrixf& X,
   }
   const std::size_t first = cache != nullptr ? cache->length : 0;
   if (cache != nullptr && (static_cast<std::size_t>(X.rows()) != T || first + T > c.seq_len ||
-                           cache->k.size() != m.blocks.size())) {
+                           cache->k.size() != m.blocks.size() || cache->kv_dim != c.kv_dim())) {
     throw std::invalid_argument(std::string(who) + ": with a cache, X must be one sequence whose " +
                                 std::to_string(first) + " + " + std::to_string(T) +
                                 " positions fit in seq_len " + std::to_string(c.seq_len));
@@ -264,6 +275,7 @@ inline void run_block(const llama_model& m, std::size_t b, row_major_matrixf& X,
   detail::apply_rope(Q, T, hs, c.rope, rope);
   detail::apply_rope(K, T, hs, c.rope, rope);
   if (cache != nullptr) {  // the new positions' keys and values join the earlier ones
+    cache->reserve(b, first + T, c.seq_len);
     const auto at = static_cast<Eigen::Index>(first), n = static_cast<Eigen::Index>(T);
     cache->k[b].middleRows(at, n) = K;
     cache->v[b].middleRows(at, n) = V;

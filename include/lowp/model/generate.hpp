@@ -102,7 +102,9 @@ class sampler {
                        [&](Eigen::Index a, Eigen::Index b) { return p(a) > p(b); });
       mass = 0.0;
       keep = 0;
-      while (keep < order.size() && mass < static_cast<double>(o_.top_p)) mass += p(order[keep++]);
+      // run.c: the first token whose cumulative probability exceeds top_p is the last kept.
+      while (keep < order.size() && !(mass > static_cast<double>(o_.top_p)))
+        mass += p(order[keep++]);
     }
     double cdf = 0.0;
     for (std::size_t i = 0; i < keep; ++i) {
@@ -136,6 +138,10 @@ inline constexpr std::int32_t llama2c_bos = 1;
 inline std::vector<std::int32_t> sample_sequences(const llama_model& m, std::size_t count,
                                                   std::size_t length, sampler_options o,
                                                   std::int32_t bos = llama2c_bos) {
+  if (bos < 0 || static_cast<std::size_t>(bos) >= m.config.vocab_size) {
+    throw std::invalid_argument("lowp::model::sample_sequences: bos token " + std::to_string(bos) +
+                                " is outside the vocabulary");
+  }
   if (count == 0 || length == 0 || length > m.config.seq_len) {
     throw std::invalid_argument(
         "lowp::model::sample_sequences: " + std::to_string(count) + " x " + std::to_string(length) +

@@ -9,6 +9,8 @@
 // stored [out, in], row-major, and used as y = W x (PyTorch's nn.Linear layout).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -186,9 +188,18 @@ class llama_model {
                               " of " + std::to_string(blocks.size()));
     }
     tensor_ref& t = blocks[b].weight(l);
+    const float* old = t.data;
     float* p = own(t.size());
     std::copy(W, W + t.size(), p);
     t.data = p;
+    // A buffer of ours that held the old weight is freed (linear weights are never
+    // shared), so replacing a layer again and again does not grow the model.
+    for (auto it = owned_.begin(); it != owned_.end(); ++it) {
+      if (it->get() == old) {
+        owned_.erase(it);
+        break;
+      }
+    }
   }
 
   /// The number of parameters (the classifier counted once when shared).
@@ -206,5 +217,32 @@ class llama_model {
   std::vector<std::shared_ptr<const void>> storage_;
   std::vector<std::unique_ptr<float[]>> owned_;
 };
+
+namespace detail {
+
+/// Throws file_error (who: path: tensor ... holds NaN at element i) unless every weight
+/// of m is finite.  Names are llama2.c's for the norms and the embedding.
+inline void require_finite_weights(const llama_model& m, const std::string& path, const char* who) {
+  const auto check = [&](const tensor_ref& t, const std::string& name) {
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (!std::isfinite(t.data[i])) {
+        throw file_error(std::string(who) + ": " + path + ": tensor " + name + " holds " +
+                         (std::isnan(t.data[i]) ? "NaN" : "Inf") + " at element " +
+                         std::to_string(i));
+      }
+    }
+  };
+  check(m.embedding, "token_embedding");
+  check(m.final_norm, "rms_final");
+  if (!m.config.shared_classifier) check(m.classifier, "wcls");
+  for (std::size_t b = 0; b < m.blocks.size(); ++b) {
+    const std::string layer = "layers." + std::to_string(b) + ".";
+    check(m.blocks[b].attention_norm, layer + "rms_att");
+    check(m.blocks[b].ffn_norm, layer + "rms_ffn");
+    for (linear l : all_linears) check(m.blocks[b].weight(l), layer + linear_name(l));
+  }
+}
+
+}  // namespace detail
 
 }  // namespace lowp::model

@@ -1,10 +1,10 @@
 // lowp/model/llama2c.hpp — llama2.c checkpoints: the legacy format (version 0) and the
-// version-1 export, read by mapping the file and written so that run.c reads them back.
+// version-1 export, read by mapping the file, and written (run.c reads version 0).
 //
 // Layer: model.  Includes model/llama.hpp and model/file.hpp.
 //
 // Both formats are little-endian float32 after a header (karpathy/llama2.c, export.py
-// `legacy_export` and `version1_export`, read by run.c `read_checkpoint`):
+// `legacy_export` and `version1_export`; run.c `read_checkpoint` reads version 0):
 //
 //   version 0   7 x int32: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
 //               seq_len (vocab_size < 0: the classifier is not the embedding)
@@ -213,28 +213,6 @@ class tensor_cursor {
   const char* who_;
 };
 
-/// Every float of every weight is finite (the RoPE tables are not read).
-inline void require_finite_weights(const llama_model& m, const std::string& path, const char* who) {
-  const auto check = [&](const tensor_ref& t, const std::string& name) {
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      if (!std::isfinite(t.data[i])) {
-        throw file_error(std::string(who) + ": " + path + ": tensor " + name + " holds " +
-                         (std::isnan(t.data[i]) ? "NaN" : "Inf") + " at element " +
-                         std::to_string(i));
-      }
-    }
-  };
-  check(m.embedding, "token_embedding");
-  check(m.final_norm, "rms_final");
-  if (!m.config.shared_classifier) check(m.classifier, "wcls");
-  for (std::size_t b = 0; b < m.blocks.size(); ++b) {
-    const std::string layer = "layers." + std::to_string(b) + ".";
-    check(m.blocks[b].attention_norm, layer + "rms_att");
-    check(m.blocks[b].ffn_norm, layer + "rms_ffn");
-    for (linear l : all_linears) check(m.blocks[b].weight(l), layer + linear_name(l));
-  }
-}
-
 }  // namespace detail
 
 /// Which llama2.c format `path` has (v1 by its magic, else v0).  Throws file_error if the
@@ -361,11 +339,12 @@ inline llama_model load_llama2c(const std::string& path) {
   return load_llama2c(std::make_shared<const mapped_file>(path, "lowp::model::load_llama2c"));
 }
 
-/// Writes `m` as a llama2.c checkpoint of the given version, so that llama2.c's run.c
-/// reads it (version 0: the RoPE tables are written too, as run.c's legacy reader skips
-/// them).  Through a temporary file renamed at the end: a failure leaves nothing behind.
-/// Throws std::invalid_argument for a model llama2.c cannot represent (Hugging Face RoPE
-/// order, theta other than 10000, a config that does not validate, sizes over int32),
+/// Writes `m` as a llama2.c checkpoint of the given version.  llama2.c's run.c reads
+/// version 0 (its RoPE tables are written too; run.c skips them); version 1 is what
+/// export.py writes and lowp reads.  Through a temporary file renamed at the end: a failure leaves
+/// nothing behind. Throws std::invalid_argument for a model llama2.c cannot represent (Hugging Face
+/// RoPE order, theta other than 10000, RMSNorm epsilon other than 1e-5, a config that does not
+/// validate, tensors whose shapes disagree with it),
 /// file_error for I/O failures.
 inline void save_llama2c(const llama_model& m, const std::string& path,
                          llama2c_version version = llama2c_version::v0) {
@@ -380,6 +359,11 @@ inline void save_llama2c(const llama_model& m, const std::string& path,
     throw std::invalid_argument(std::string(who) +
                                 ": llama2.c's RoPE theta is 10000, the model's " +
                                 std::to_string(c.rope_theta));
+  }
+  if (c.norm_eps != 1e-5f) {
+    throw std::invalid_argument(std::string(who) +
+                                ": llama2.c's RMSNorm epsilon is 1e-5, the model's " +
+                                std::to_string(c.norm_eps));
   }
   try {
     c.validate(who, path);
@@ -400,6 +384,11 @@ inline void save_llama2c(const llama_model& m, const std::string& path,
     }
   };
   const bool v1 = version == llama2c_version::v1;
+  if (m.blocks.size() != c.n_layers) {
+    throw std::invalid_argument(std::string(who) + ": the model has " +
+                                std::to_string(m.blocks.size()) + " blocks, its config " +
+                                std::to_string(c.n_layers));
+  }
   for (const detail::llama2c_tensor t : detail::llama2c_order(v1)) {
     const auto [rows, cols] = detail::llama2c_shape(t, c);
     const std::size_t count = detail::llama2c_per_block(t) ? c.n_layers : 1;
@@ -409,8 +398,7 @@ inline void save_llama2c(const llama_model& m, const std::string& path,
       }
     }
   }
-  if (m.blocks.size() != c.n_layers)
-    throw std::invalid_argument(std::string(who) + ": blocks != n_layers");
+
   check_shape(m.classifier, c.vocab_size, c.dim, "wcls");
 
   write_file_atomically(path, who, [&](std::ostream& out) {
