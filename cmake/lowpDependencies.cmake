@@ -59,6 +59,26 @@ function(lowp_find_json)
   add_library(nlohmann_json::nlohmann_json ALIAS lowp_fetched_json)
 endfunction()
 
+# CLI11 (Debian libcli11-dev): header-only, parses lowp-ptq's command line.  The tool is
+# ours, not the library's: nothing installed needs it.
+function(lowp_find_cli11)
+  if(LOWP_FETCH_DEPS)
+    FetchContent_Declare(CLI11
+      GIT_REPOSITORY https://github.com/CLIUtils/CLI11.git
+      GIT_TAG v2.4.2
+      GIT_SHALLOW TRUE
+      FIND_PACKAGE_ARGS 2.1)
+    set(CLI11_PRECOMPILED OFF)
+    set(CLI11_BUILD_TESTS OFF)
+    set(CLI11_BUILD_EXAMPLES OFF)
+    set(CLI11_BUILD_DOCS OFF)
+    set(CLI11_INSTALL OFF)
+    FetchContent_MakeAvailable(CLI11)
+  else()
+    find_package(CLI11 2.1 QUIET)
+  endif()
+endfunction()
+
 # Catch2: Debian bookworm ships v2.13 (single header); v3 is fetched otherwise.  Both
 # provide Catch2::Catch2 (the framework without a main()); tests/lowp_test.hpp and
 # tests/lowp_test_main.cpp hide the difference from the test sources.

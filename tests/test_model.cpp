@@ -16,6 +16,8 @@
 #include <lowp/model/llama2c.hpp>
 #include <lowp/model/npy.hpp>
 #include <lowp/model/safetensors.hpp>
+#include <lowp/model/tokens.hpp>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -827,4 +829,161 @@ TEST_CASE(
                      "hidden_size is missing or not a non-negative integer");
   std::ofstream(dir + "/config.json") << R"({"hidden_size": 64,)";
   require_file_error([&] { (void)lm::load_hf_llama(dir); }, "malformed JSON");
+}
+
+TEST_CASE("Hugging Face folders: sharded through the index, BF16 and F16 shards, NaN refused",
+          "[model][quick]") {
+  if (!file_exists(stories)) LOWP_SKIP("no stories260K.bin: set LOWP_MODEL_DIR");
+  const lm::llama_model m = lm::load_llama2c(stories);
+  const std::string single = temp_path("hf_single");
+  std::filesystem::create_directories(single);
+  lm::save_hf_llama(m, single);
+  const lm::safetensors_file whole(single + "/model.safetensors");
+  // Two shards: blocks 0-2 and the embedding in F32 as they are; blocks 3-4 and the final
+  // norm in BF16, made here by truncation (the top half of each float's bits), so that
+  // the value loaded must be exactly the truncated float; the final norm in F16, made
+  // here for its values (normal in F16) by truncating the mantissa.
+  const std::string dir = temp_path("hf_sharded");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(single + "/config.json", dir + "/config.json");
+  std::vector<lm::safetensors_entry> first, second;
+  std::vector<std::vector<std::uint16_t>> halves;
+  halves.reserve(whole.tensors().size());
+  std::map<std::string, std::vector<float>> expected;  // what each 16-bit tensor must load as
+  std::string weight_map;
+  for (const auto& [name, t] : whole.tensors()) {
+    const bool late =
+        name.rfind("model.layers.3.", 0) == 0 || name.rfind("model.layers.4.", 0) == 0;
+    const bool f16 = name == "model.norm.weight";
+    const std::size_t n = t.bytes / 4;
+    const auto* f = reinterpret_cast<const float*>(t.data);
+    if (late || f16) {
+      halves.emplace_back(n);
+      std::vector<float>& want = expected[name];
+      want.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, f + i, 4);
+        if (f16) {
+          const int e = static_cast<int>((u >> 23) & 0xff) - 127;
+          REQUIRE((e >= -14 && e <= 15));  // normal in F16
+          const std::uint32_t mant = (u >> 13) & 0x3ff;
+          halves.back()[i] = static_cast<std::uint16_t>(
+              (u >> 16 & 0x8000) | static_cast<std::uint32_t>(e + 15) << 10 | mant);
+          want[i] =
+              std::ldexp(1.0f + static_cast<float>(mant) / 1024.0f, e) * ((u >> 31) ? -1.0f : 1.0f);
+        } else {
+          halves.back()[i] = static_cast<std::uint16_t>(u >> 16);
+          const std::uint32_t back = u & 0xffff0000u;
+          std::memcpy(&want[i], &back, 4);
+        }
+      }
+      second.push_back({name, f16 ? lm::safetensors_dtype::F16 : lm::safetensors_dtype::BF16,
+                        t.shape, halves.back().data()});
+    } else {
+      first.push_back({name, lm::safetensors_dtype::F32, t.shape, t.data});
+    }
+    weight_map += std::string(weight_map.empty() ? "" : ",") + "\"" + name + "\": \"model-0000" +
+                  (late || f16 ? "2" : "1") + "-of-00002.safetensors\"";
+  }
+  lm::write_safetensors(dir + "/model-00001-of-00002.safetensors", first);
+  lm::write_safetensors(dir + "/model-00002-of-00002.safetensors", second);
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"metadata": {"total_size": 0}, "weight_map": {)" << weight_map << "}}";
+  const lm::llama_model hf = lm::load_hf_llama(dir);
+  const lm::llama_model ref = lm::load_hf_llama(single);
+  // The F32 shard: bit for bit; the 16-bit ones: the values made above.
+  CHECK(std::memcmp(hf.embedding.data, ref.embedding.data, ref.embedding.size() * 4) == 0);
+  CHECK(std::memcmp(hf.blocks[1].wq.data, ref.blocks[1].wq.data, ref.blocks[1].wq.size() * 4) == 0);
+  const auto equals = [&](const lm::tensor_ref& t, const std::string& name) {
+    const std::vector<float>& want = expected.at(name);
+    return t.size() == want.size() && std::memcmp(t.data, want.data(), want.size() * 4) == 0;
+  };
+  CHECK(equals(hf.blocks[3].w_down, "model.layers.3.mlp.down_proj.weight"));
+  CHECK(equals(hf.blocks[4].wk, "model.layers.4.self_attn.k_proj.weight"));
+  CHECK(equals(hf.blocks[4].ffn_norm, "model.layers.4.post_attention_layernorm.weight"));
+  CHECK(equals(hf.final_norm, "model.norm.weight"));
+  // The same tokens give close logits (BF16 weights in two layers).
+  const std::vector<std::int32_t> toks = lm::sample_sequences(m, 1, 32, {1.0f, 1.0f, 9});
+  const lowp::row_major_matrixf a = lm::forward(ref, toks.data(), 1, 32);
+  const lowp::row_major_matrixf b = lm::forward(hf, toks.data(), 1, 32);
+  CHECK((a - b).cwiseAbs().maxCoeff() <= 0.05f * a.cwiseAbs().maxCoeff());
+  CHECK((a - b).cwiseAbs().maxCoeff() > 0.0f);
+
+  // Bad shards: a tensor the index does not name, a shard the index names that is
+  // missing, a shard path outside the folder, and NaN in a weight.
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}})";
+  require_file_error([&] { (void)lm::load_hf_llama(dir); },
+                     "missing tensor model.layers.0.input_layernorm.weight");
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"weight_map": {"model.embed_tokens.weight": "model-00003-of-00003.safetensors"}})";
+  require_file_error([&] { (void)lm::load_hf_llama(dir); }, "model-00003-of-00003.safetensors");
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"weight_map": {"model.embed_tokens.weight": "../model.safetensors"}})";
+  require_file_error([&] { (void)lm::load_hf_llama(dir); }, "is not a file in the folder");
+  std::ofstream(dir + "/model.safetensors.index.json") << R"({"weights": {}})";
+  require_file_error([&] { (void)lm::load_hf_llama(dir); }, "no weight_map object");
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"metadata": {"total_size": 0}, "weight_map": {)" << weight_map << "}}";
+  std::vector<float> poisoned(
+      reinterpret_cast<const float*>(whole.at("model.layers.1.mlp.up_proj.weight").data),
+      reinterpret_cast<const float*>(whole.at("model.layers.1.mlp.up_proj.weight").data) +
+          whole.at("model.layers.1.mlp.up_proj.weight").bytes / 4);
+  poisoned[77] = std::numeric_limits<float>::quiet_NaN();
+  for (lm::safetensors_entry& e : first) {
+    if (e.name == "model.layers.1.mlp.up_proj.weight") e.data = poisoned.data();
+  }
+  lm::write_safetensors(dir + "/model-00001-of-00002.safetensors", first);
+  require_file_error([&] { (void)lm::load_hf_llama(dir); },
+                     "layers.1.up_proj holds NaN at element 77");
+}
+
+TEST_CASE("token files: .npy and llama2.c .bin read the same ids; bad ones are named",
+          "[model][quick]") {
+  // 3 x 5 ids written byte by byte: a uint16 .bin (a flat stream, 2 ids left over) and
+  // an int32 .npy built here.
+  const std::vector<std::uint16_t> ids = {1, 20, 300, 4000, 50000, 1, 2,  3, 4,
+                                          5, 1,  9,   8,    7,     6, 11, 12};
+  const std::string bin = temp_path("tokens.bin");
+  std::vector<char> b(ids.size() * 2);
+  std::memcpy(b.data(), ids.data(), b.size());
+  write_all(bin, b);
+  const lm::token_batch t = lm::read_tokens(bin, 5);
+  CHECK(t.count == 3);
+  CHECK(t.length == 5);
+  CHECK(t.ids == std::vector<std::int32_t>(ids.begin(), ids.begin() + 15));
+  const std::string npy = temp_path("tokens.npy");
+  lm::write_tokens(npy, t);
+  const lm::token_batch u = lm::read_tokens(npy, 0);
+  CHECK((u.count == 3 && u.length == 5 && u.ids == t.ids));
+  CHECK(lm::read_tokens(npy, 5).ids == t.ids);
+  require_file_error([&] { (void)lm::read_tokens(npy, 4); }, "sequences of 5 tokens, 4 asked for");
+  CHECK_THROWS_AS(lm::read_tokens(bin, 0), std::invalid_argument);
+  require_file_error([&] { (void)lm::read_tokens(bin, 18); },
+                     "17 tokens, fewer than one sequence of 18");
+  write_all(bin, std::vector<char>(7, 0));
+  require_file_error([&] { (void)lm::read_tokens(bin, 1); }, "size 7 is odd");
+  const float f[2] = {1.0f, 2.0f};
+  lm::write_npy(npy, lm::npy_dtype::f4, {2}, f);
+  require_file_error([&] { (void)lm::read_tokens(npy, 1); }, "not int32 or uint16");
+  require_file_error([&] { (void)lm::read_tokens(temp_path("no_such_tokens.npy"), 1); },
+                     "no_such_tokens.npy");
+
+  // check_tokens: against a model's vocabulary and seq_len.
+  lm::llama_config c;
+  c.vocab_size = 4001;
+  c.seq_len = 5;
+  require_file_error(
+      [&] { lm::check_tokens(t, c, "x.bin"); },
+      "x.bin: token id 50000 at sequence 0, position 4 is outside the vocabulary [0, 4001)");
+  c.vocab_size = 50001;
+  CHECK_NOTHROW(lm::check_tokens(t, c, "x.bin"));
+  lm::token_batch negative = t;
+  negative.ids[7] = -1;
+  require_file_error([&] { lm::check_tokens(negative, c, "x.npy"); },
+                     "token id -1 at sequence 1, position 2");
+  c.seq_len = 4;
+  require_file_error([&] { lm::check_tokens(t, c, "x.bin"); }, "longer than the model's seq_len 4");
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -20,14 +21,21 @@
 #include <utility>
 #include <vector>
 
+// LOWP_MODEL_HAS_MMAP: 1 maps model files (POSIX mmap), 0 reads them into memory.  The
+// default is 1 where POSIX is; defining it to 0 first selects the read path anywhere (a
+// test builds a program that way, so the path is tested on POSIX too).
+#ifndef LOWP_MODEL_HAS_MMAP
 #if defined(__unix__) || defined(__APPLE__)
+#define LOWP_MODEL_HAS_MMAP 1
+#else
+#define LOWP_MODEL_HAS_MMAP 0
+#endif
+#endif
+#if LOWP_MODEL_HAS_MMAP
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define LOWP_MODEL_HAS_MMAP 1
-#else
-#define LOWP_MODEL_HAS_MMAP 0
 #endif
 
 namespace lowp::model {
@@ -78,6 +86,10 @@ class mapped_file {
     }
     ::close(fd);  // the mapping stays valid without the descriptor
 #else
+    std::error_code ec;
+    const bool regular = std::filesystem::is_regular_file(path, ec);
+    if (!regular && !std::filesystem::exists(path, ec)) fail(who, "No such file or directory");
+    if (!regular) fail(who, "not a regular file");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) fail(who, "cannot open");
     const std::streamoff end = in.tellg();
