@@ -1,6 +1,6 @@
-// model_logits: the logits of a llama2.c checkpoint on the token sequences of a .npy file,
-// written as float32 [batch, T, vocab] .npy, for tests/model/check_forward.py to compare
-// with its independent numpy forward pass.
+// model_logits: the logits of a llama2.c checkpoint (or a Hugging Face folder) on the token
+// sequences of a .npy file, written as float32 [batch, T, vocab] .npy, for
+// tests/model/check_forward.py to compare with its independent numpy forward pass.
 //
 //   model_logits MODEL TOKENS.npy OUT.npy [--route direct|v0|v1] [--work DIR]
 //
@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <lowp/model/forward.hpp>
+#include <lowp/model/hf_llama.hpp>
 #include <lowp/model/llama2c.hpp>
 #include <lowp/model/npy.hpp>
 #include <string>
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
   }
   try {
     namespace lm = lowp::model;
-    lm::llama_model m = lm::load_llama2c(argv[1]);
+    lm::llama_model m = std::filesystem::is_directory(argv[1]) ? lm::load_hf_llama(argv[1])
+                                                               : lm::load_llama2c(argv[1]);
     if (route == "v0" || route == "v1") {
       const std::string copy = work + "/model_" + route + ".bin";
       lm::save_llama2c(m, copy, route == "v0" ? lm::llama2c_version::v0 : lm::llama2c_version::v1);
