@@ -64,11 +64,13 @@ json config_json(const lm::llama_model& m) {
           {"parameters", m.parameter_count()}};
 }
 
+// The format whose lm::activation_format_name() is s (the names --act accepts).
 lm::activation_format parse_act(const std::string& s) {
-  if (s == "none") return lm::activation_format::none;
-  if (s == "int8") return lm::activation_format::int8;
-  if (s == "fp8_e4m3") return lm::activation_format::fp8_e4m3;
-  if (s == "fp8_e5m2") return lm::activation_format::fp8_e5m2;
+  for (const lm::activation_format f :
+       {lm::activation_format::none, lm::activation_format::int8, lm::activation_format::fp8_e4m3,
+        lm::activation_format::fp8_e5m2}) {
+    if (s == lm::activation_format_name(f)) return f;
+  }
   throw std::invalid_argument("unknown activation format " + s);
 }
 
@@ -116,6 +118,8 @@ int sample(const std::string& path, const std::string& out_path, std::size_t cou
   t.count = count;
   t.length = length;
   t.ids.reserve(count * length);
+  // One sequence at a time, for the progress line: sequence s is seeded with seed + s,
+  // as sample_sequences(m, count, ...) seeds it, so the tokens are the same.
   for (std::size_t s = 0; s < count; ++s) {
     lm::sampler_options so = o;
     so.seed = o.seed + s;
