@@ -4,6 +4,8 @@
 //   lowp-ptq sample MODEL --out F.npy        token sequences sampled from the model
 //   lowp-ptq eval MODEL --tokens F           perplexity; KL and top-1 against --reference
 //   lowp-ptq convert IN OUT --to FORMAT      llama2c-v0, llama2c-v1 or hf
+//   lowp-ptq quantize MODEL OUT [--packed P]  every linear layer quantized (GPTQ/RTN, LoRC)
+//   lowp-ptq layer W.npy X.npy --out P       one weight quantized on its activations
 //
 // MODEL is a llama2.c checkpoint (a file) or a Hugging Face LLaMA folder.  Every command
 // takes --threads N and --json (a machine-readable summary on stdout); long work shows
@@ -21,6 +23,9 @@
 #include <lowp/model/generate.hpp>
 #include <lowp/model/hf_llama.hpp>
 #include <lowp/model/llama2c.hpp>
+#include <lowp/model/npy.hpp>
+#include <lowp/model/packed_file.hpp>
+#include <lowp/model/quantize_model.hpp>
 #include <lowp/model/tokens.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,8 +49,17 @@ void progress(const char* what, std::size_t done, std::size_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
+bool is_packed(const std::string& path) {
+  const std::string ext = ".safetensors";
+  return path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+}
+
+// A llama2.c checkpoint (a file), a Hugging Face folder, or lowp's packed file (a
+// .safetensors file: its quantized layers decoded).
 lm::llama_model load_model(const std::string& path) {
-  return is_hf(path) ? lm::load_hf_llama(path) : lm::load_llama2c(path);
+  if (is_hf(path)) return lm::load_hf_llama(path);
+  if (is_packed(path)) return lm::load_packed(path).model;
+  return lm::load_llama2c(path);
 }
 
 json config_json(const lm::llama_model& m) {
@@ -154,7 +168,11 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
     }
   }
   lm::forward_options fo;
-  fo.activations = parse_act(act);
+  // A packed file says which activation format its model was quantized for; --act
+  // overrides it.
+  fo.activations = act.empty() ? (is_packed(path) ? lm::load_packed(path).activations
+                                                  : lm::activation_format::none)
+                               : parse_act(act);
   lm::token_scores scores;
   for (std::size_t s = 0; s < t.count; s += batch) {
     const std::size_t n = std::min(batch, t.count - s);
@@ -169,9 +187,12 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
     progress("evaluated sequences", s + n, t.count);
   }
   const lm::perplexity_result p = scores.perplexity();
-  json out = {{"model", path},         {"tokens", tokens_path},
-              {"activations", act},    {"predicted_tokens", p.tokens},
-              {"ppl", p.ppl},          {"ppl_stderr", p.ppl_stderr},
+  json out = {{"model", path},
+              {"tokens", tokens_path},
+              {"activations", lm::activation_format_name(fo.activations)},
+              {"predicted_tokens", p.tokens},
+              {"ppl", p.ppl},
+              {"ppl_stderr", p.ppl_stderr},
               {"mean_nll", p.mean_nll}};
   if (scores.has_reference()) {
     const lm::kl_result k = scores.kl();
@@ -187,7 +208,7 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("PPL %.4f +- %.4f over %zu predicted tokens (activations %s)\n", p.ppl,
-                p.ppl_stderr, p.tokens, act.c_str());
+                p.ppl_stderr, p.tokens, lm::activation_format_name(fo.activations));
     if (scores.has_reference()) {
       const lm::kl_result k = scores.kl();
       std::printf(
@@ -233,6 +254,238 @@ int convert(const std::string& in, const std::string& out, const std::string& to
   return 0;
 }
 
+// --- quantize and layer ------------------------------------------------------------
+
+lm::weight_format parse_wformat(const std::string& s) {
+  for (const lm::weight_format f : {lm::weight_format::int4, lm::weight_format::int8,
+                                    lm::weight_format::fp4_e2m1, lm::weight_format::fp8_e4m3}) {
+    if (s == lm::weight_format_name(f)) return f;
+  }
+  throw std::invalid_argument("unknown weight format " + s);
+}
+
+lm::scale_policy parse_scale(const std::string& s) {
+  for (const lm::scale_policy p :
+       {lm::scale_policy::absmax, lm::scale_policy::minmax, lm::scale_policy::m1,
+        lm::scale_policy::m2, lm::scale_policy::mx, lm::scale_policy::nvfp4}) {
+    if (s == lm::scale_policy_name(p)) return p;
+  }
+  throw std::invalid_argument("unknown scale policy " + s);
+}
+
+lowp::lorc_factor_format parse_lorc_factors(const std::string& s) {
+  for (const lowp::lorc_factor_format f :
+       {lowp::lorc_factor_format::fp32, lowp::lorc_factor_format::int8,
+        lowp::lorc_factor_format::fp8_e4m3}) {
+    if (s == lm::lorc_factor_format_name(f)) return f;
+  }
+  throw std::invalid_argument("unknown LoRC factor format " + s);
+}
+
+// The weight scheme's options, shared by quantize and layer.
+struct scheme_args {
+  std::string format = "fp4_e2m1", scale = "absmax", method = "gptq", lorc_factors = "int8";
+  std::size_t group = 128, lorc_rank = 0;
+  bool act_order = false, static_groups = false;
+  double percdamp = 0.01;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--wformat", format, "weight format: int4, int8, fp4_e2m1, fp8_e4m3")
+        ->check(CLI::IsMember({"int4", "int8", "fp4_e2m1", "fp8_e4m3"}));
+    cmd->add_option("--scale", scale, "scale policy: absmax, minmax (INT), m1, m2, mx, nvfp4 (FP)")
+        ->check(CLI::IsMember({"absmax", "minmax", "m1", "m2", "mx", "nvfp4"}));
+    cmd->add_option("--group", group, "columns per scale group (0: per channel; mx 32, nvfp4 16)");
+    cmd->add_option("--method", method, "gptq or rtn")->check(CLI::IsMember({"gptq", "rtn"}));
+    cmd->add_flag("--act-order", act_order, "GPTQ: columns by descending Hessian diagonal");
+    cmd->add_flag("--static-groups", static_groups,
+                  "GPTQ: group scales fitted up front (needed with --act-order)");
+    cmd->add_option("--percdamp", percdamp,
+                    "GPTQ damping, a fraction of the mean Hessian diagonal");
+    cmd->add_option("--lorc-rank", lorc_rank, "LoRC rank (0: off)");
+    cmd->add_option("--lorc-factors", lorc_factors, "LoRC factor format: int8, fp8_e4m3, fp32")
+        ->check(CLI::IsMember({"int8", "fp8_e4m3", "fp32"}));
+  }
+  lm::weight_scheme scheme() const {
+    lm::weight_scheme w;
+    w.format = parse_wformat(format);
+    w.policy = parse_scale(scale);
+    w.group_size = group;
+    w.method = method == "rtn" ? lm::weight_method::rtn : lm::weight_method::gptq;
+    w.act_order = act_order;
+    w.static_groups = static_groups;
+    w.percdamp = percdamp;
+    w.lorc_rank = lorc_rank;
+    w.lorc_factors = parse_lorc_factors(lorc_factors);
+    return w;
+  }
+};
+
+json scheme_json(const lm::weight_scheme& w) {
+  return {{"weight_format", lm::weight_format_name(w.format)},
+          {"scale_policy", lm::scale_policy_name(w.policy)},
+          {"group_size", w.group_size},
+          {"method", w.method == lm::weight_method::gptq ? "gptq" : "rtn"},
+          {"act_order", w.act_order},
+          {"percdamp", w.percdamp},
+          {"lorc_rank", w.lorc_rank},
+          {"lorc_factors", lm::lorc_factor_format_name(w.lorc_factors)}};
+}
+
+// Refuses an output path that exists, unless --force.
+void require_new(const std::string& path, bool force) {
+  if (!path.empty() && std::filesystem::exists(path) && !force) {
+    throw std::invalid_argument(path + " exists (--force overwrites it)");
+  }
+}
+
+// Writes m in the format of `like` (a llama2.c file keeps its version; a folder is
+// written as a Hugging Face folder) to out; a folder this made is removed on failure.
+void save_like(const lm::llama_model& m, const std::string& like, const std::string& out) {
+  if (is_hf(like)) {
+    const bool made = std::filesystem::create_directories(out);
+    try {
+      lm::save_hf_llama(m, out);
+    } catch (...) {
+      std::error_code ignored;
+      if (made) std::filesystem::remove_all(out, ignored);
+      throw;
+    }
+  } else {
+    lm::save_llama2c(m, out, lm::llama2c_file_version(like));
+  }
+}
+
+struct quantize_args {
+  std::string in, out, packed, calib, skip;
+  std::size_t calib_count = 32, calib_length = 128, chunk = 8;
+  std::uint64_t calib_seed = 1;
+  bool force = false, calib_float_acts = false;
+};
+
+int quantize(const quantize_args& a, const lm::model_quant_options& base, bool as_json) {
+  // 0. What can be checked before any work: the outputs, the options, the data.
+  require_new(a.out, a.force);
+  require_new(a.packed, a.force);
+  if (is_packed(a.in)) throw std::invalid_argument(a.in + " is already a packed (quantized) model");
+  lm::model_quant_options opt = base;
+  opt.chunk = a.chunk;
+  opt.calibrate_with_quantized_activations = !a.calib_float_acts;
+  for (std::size_t start = 0; start < a.skip.size();) {
+    const std::size_t comma = std::min(a.skip.find(',', start), a.skip.size());
+    if (comma > start) opt.skip.push_back(a.skip.substr(start, comma - start));
+    start = comma + 1;
+  }
+  lm::llama_model m = load_model(a.in);
+  lm::token_batch calib;
+  if (!a.calib.empty()) {
+    calib = lm::read_tokens(a.calib, 0);
+    lm::check_tokens(calib, m.config, a.calib);
+  } else {
+    calib.count = a.calib_count;
+    calib.length = a.calib_length;
+    calib.ids = lm::sample_sequences(m, a.calib_count, a.calib_length, {1.0f, 1.0f, a.calib_seed});
+  }
+
+  // 1. The pipeline, a line per layer.
+  json layers = json::array();
+  const auto report = [&](const lm::layer_report& r) {
+    const std::string name = lm::layer_name(r.block, r.which);
+    if (r.skipped) {
+      std::fprintf(stderr, "%-22s skipped (float)\n", name.c_str());
+    } else {
+      std::fprintf(stderr, "%-22s %8.3f s  loss %.4e  rel. output error %.4e%s\n", name.c_str(),
+                   r.seconds, r.loss, r.rel_output_error,
+                   r.damping_retries > 0
+                       ? ("  (damping raised " + std::to_string(r.damping_retries) + "x)").c_str()
+                       : "");
+      for (const std::string& w : r.warnings)
+        std::fprintf(stderr, "%-22s warning: %s\n", "", w.c_str());
+    }
+    layers.push_back({{"layer", name},
+                      {"skipped", r.skipped},
+                      {"seconds", r.seconds},
+                      {"loss", r.loss},
+                      {"rel_output_error", r.rel_output_error},
+                      {"damping_retries", r.damping_retries},
+                      {"warnings", r.warnings}});
+  };
+  const lm::quantized_model q =
+      lm::quantize_model(m, calib.ids.data(), calib.count, calib.length, opt, report);
+
+  // 2. The outputs: the fake-quantized model in the input's format, and the packed file.
+  //    If the second fails, the first is removed: no partial output.
+  save_like(m, a.in, a.out);
+  if (!a.packed.empty()) {
+    try {
+      lm::save_packed(a.packed, m, q, opt);
+    } catch (...) {
+      std::error_code ignored;
+      std::filesystem::remove_all(a.out, ignored);
+      throw;
+    }
+  }
+  const lm::pipeline_times& t = q.times;
+  std::fprintf(
+      stderr,
+      "total %.2f s: calibration forward %.2f, Hessians %.2f, quantization %.2f, LoRC %.2f\n",
+      t.total, t.calibration_forward, t.hessians, t.quantize, t.lorc);
+  if (as_json) {
+    std::cout << json{{"model", a.in},
+                      {"out", a.out},
+                      {"packed", a.packed},
+                      {"scheme", scheme_json(opt.weights)},
+                      {"activations", lm::activation_format_name(opt.activations)},
+                      {"calibration", {{"sequences", calib.count}, {"length", calib.length}}},
+                      {"times",
+                       {{"total", t.total},
+                        {"calibration_forward", t.calibration_forward},
+                        {"hessians", t.hessians},
+                        {"quantize", t.quantize},
+                        {"lorc", t.lorc}}},
+                      {"layers", layers}}
+                     .dump(2)
+              << "\n";
+  }
+  return 0;
+}
+
+int layer(const std::string& w_path, const std::string& x_path, const std::string& out, bool force,
+          const lm::weight_scheme& scheme, bool as_json) {
+  require_new(out, force);
+  const lm::npy_array W = lm::read_npy(w_path), X = lm::read_npy(x_path);
+  if (W.shape.size() != 2 || W.dtype != lm::npy_dtype::f4) {
+    throw std::invalid_argument(w_path + ": a weight is a 2-d float32 array [out, in]");
+  }
+  if (X.shape.size() != 2 || X.dtype != lm::npy_dtype::f4 || X.shape[1] != W.shape[1]) {
+    throw std::invalid_argument(x_path +
+                                ": calibration activations are a 2-d float32 array [tokens, " +
+                                std::to_string(W.shape[1]) + "]");
+  }
+  const std::size_t rows = W.shape[0], cols = W.shape[1];
+  const std::vector<float> w = W.to_float(), x = X.to_float();
+  lowp::hessian_accumulator acc(cols);
+  acc.add_batch(x.data(), X.shape[0], cols);
+  const lm::weight_outcome q = lm::quantize_weight(w.data(), rows, cols, acc.hessian(), scheme);
+  const json rep = {{"weight", w_path},
+                    {"activations", x_path},
+                    {"shape", {rows, cols}},
+                    {"tokens", X.shape[0]},
+                    {"scheme", scheme_json(scheme)},
+                    {"loss", q.loss},
+                    {"rel_output_error", q.rel_output_error},
+                    {"damping_retries", q.damping_retries},
+                    {"warnings", q.warnings},
+                    {"seconds", q.seconds_quantize + q.seconds_lorc},
+                    {"out", out}};
+  lm::save_packed_layer(out, q.packed, scheme, {{"report", rep.dump()}});
+  if (as_json) {
+    std::cout << rep.dump(2) << "\n";
+  } else {
+    std::printf("%s [%zu x %zu] on %zu tokens: loss %.4e, rel. output error %.4e -> %s\n",
+                w_path.c_str(), rows, cols, X.shape[0], q.loss, q.rel_output_error, out.c_str());
+  }
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,7 +498,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", as_json, "print a machine-readable summary on stdout");
 
-  std::string model, tokens, reference, act = "none", out, to;
+  std::string model, tokens, reference, act, out, to;
   std::size_t count = 16, length = 128, eval_length = 0, batch = 8;
   lm::sampler_options so;
 
@@ -286,7 +539,54 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"llama2c-v0", "llama2c-v1", "hf"}));
 
-  for (CLI::App* sub : {info_cmd, sample_cmd, eval_cmd, convert_cmd})
+  quantize_args qa;
+  scheme_args sa;
+  std::string qact = "none";
+  CLI::App* quantize_cmd = app.add_subcommand("quantize",
+                                              "quantize every linear layer (GPTQ or RTN, optional "
+                                              "LoRC), block by block on calibration data");
+  quantize_cmd->add_option("model", qa.in, "llama2.c checkpoint or Hugging Face folder")
+      ->required();
+  quantize_cmd->add_option("out", qa.out, "the fake-quantized model, in the input's format")
+      ->required();
+  quantize_cmd
+      ->add_option("--packed", qa.packed, "also write the packed model (.safetensors) for engines")
+      ->check([](const std::string& p) {
+        return is_packed(p) ? std::string() : "the packed file must end in .safetensors";
+      });
+  quantize_cmd->add_option("--calib", qa.calib,
+                           "calibration token file (.npy [count, length]); default: sampled");
+  quantize_cmd->add_option("--calib-count", qa.calib_count, "sampled calibration sequences")
+      ->check(CLI::PositiveNumber);
+  quantize_cmd->add_option("--calib-length", qa.calib_length, "tokens per sampled sequence")
+      ->check(CLI::PositiveNumber);
+  quantize_cmd->add_option("--calib-seed", qa.calib_seed, "seed of the sampled calibration data");
+  quantize_cmd
+      ->add_option("--act", qact, "per-token activation format: none, int8, fp8_e4m3, fp8_e5m2")
+      ->check(CLI::IsMember({"none", "int8", "fp8_e4m3", "fp8_e5m2"}));
+  quantize_cmd->add_flag("--calib-float-acts", qa.calib_float_acts,
+                         "calibrate on float activations (default: quantized as --act says)");
+  quantize_cmd->add_option(
+      "--skip", qa.skip, "layers left in float: down_proj, layers.3.q_proj, ... (comma-separated)");
+  quantize_cmd->add_option("--chunk", qa.chunk, "calibration sequences per block run")
+      ->check(CLI::PositiveNumber);
+  quantize_cmd->add_flag("--force", qa.force, "overwrite existing outputs");
+  sa.add_to(quantize_cmd);
+
+  std::string layer_w, layer_x, layer_out;
+  bool layer_force = false;
+  scheme_args la;
+  CLI::App* layer_cmd = app.add_subcommand("layer",
+                                           "quantize one weight with its calibration activations "
+                                           "(one layer per process, for a job runner)");
+  layer_cmd->add_option("weight", layer_w, "the weight, .npy float32 [out, in]")->required();
+  layer_cmd->add_option("activations", layer_x, "its calibration inputs, .npy float32 [tokens, in]")
+      ->required();
+  layer_cmd->add_option("--out", layer_out, "the packed layer (.safetensors)")->required();
+  layer_cmd->add_flag("--force", layer_force, "overwrite an existing output");
+  la.add_to(layer_cmd);
+
+  for (CLI::App* sub : {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd})
     sub->fallthrough();  // --json, --threads anywhere
   try {
     app.parse(argc, argv);
@@ -300,6 +600,13 @@ int main(int argc, char** argv) {
     if (*sample_cmd) return sample(model, out, count, length, so, as_json);
     if (*eval_cmd) return eval(model, tokens, eval_length, reference, act, batch, as_json);
     if (*convert_cmd) return convert(model, out, to, as_json);
+    if (*quantize_cmd) {
+      lm::model_quant_options o;
+      o.weights = sa.scheme();
+      o.activations = parse_act(qact);
+      return quantize(qa, o, as_json);
+    }
+    if (*layer_cmd) return layer(layer_w, layer_x, layer_out, layer_force, la.scheme(), as_json);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lowp-ptq: %s\n", e.what());
     return 1;

@@ -199,6 +199,12 @@ inline llama_model load_hf_llama(const std::string& dir) {
                        " has shape [" + got + "], config.json gives [" +
                        (vector ? "" : std::to_string(rows) + ", ") + std::to_string(cols) + "]");
     }
+    if (s.dtype != safetensors_dtype::F32 && s.dtype != safetensors_dtype::F16 &&
+        s.dtype != safetensors_dtype::BF16) {
+      throw file_error(std::string(who) + ": " + f->file()->path() + ": tensor " + name +
+                       " has dtype " + safetensors_dtype_name(s.dtype) +
+                       "; a checkpoint's weights are F32, F16 or BF16");
+    }
     const std::size_t n = rows * cols;
     if (s.dtype == safetensors_dtype::F32 &&
         reinterpret_cast<std::uintptr_t>(s.data) % alignof(float) == 0) {

@@ -10,8 +10,8 @@
 //   "model.norm.weight": {"dtype": "F32", "shape": [64], "data_offsets": [0, 256]}
 //
 // with offsets relative to the start of the data; the spec requires the tensors to cover
-// the data exactly, without holes or overlaps.  lowp reads the dtypes F32, F16 and BF16,
-// and checks all of that.
+// the data exactly, without holes or overlaps.  lowp reads the dtypes F32, F16, BF16, U8,
+// I8, I32 and F8_E4M3, and checks all of that.
 #pragma once
 
 #include <algorithm>
@@ -31,25 +31,32 @@
 
 namespace lowp::model {
 
-/// The element types lowp reads from safetensors files.
-enum class safetensors_dtype { F32, F16, BF16 };
+/// The element types lowp reads from and writes to safetensors files: the float types of
+/// checkpoints, and those of lowp's packed files (codes, scales, zero points).
+enum class safetensors_dtype { F32, F16, BF16, U8, I8, I32, F8_E4M3 };
 
-/// "F32", "F16", "BF16".
+namespace detail {
+/// The safetensors spec's name and size of each dtype, in the enum's order.
+struct safetensors_dtype_info {
+  safetensors_dtype dtype;
+  const char* name;
+  std::size_t bytes;
+};
+inline constexpr safetensors_dtype_info safetensors_dtypes[] = {
+    {safetensors_dtype::F32, "F32", 4},        {safetensors_dtype::F16, "F16", 2},
+    {safetensors_dtype::BF16, "BF16", 2},      {safetensors_dtype::U8, "U8", 1},
+    {safetensors_dtype::I8, "I8", 1},          {safetensors_dtype::I32, "I32", 4},
+    {safetensors_dtype::F8_E4M3, "F8_E4M3", 1}};
+}  // namespace detail
+
+/// "F32", "F16", "BF16", "U8", "I8", "I32", "F8_E4M3".
 inline const char* safetensors_dtype_name(safetensors_dtype t) noexcept {
-  switch (t) {
-    case safetensors_dtype::F32:
-      return "F32";
-    case safetensors_dtype::F16:
-      return "F16";
-    case safetensors_dtype::BF16:
-      break;
-  }
-  return "BF16";
+  return detail::safetensors_dtypes[static_cast<std::size_t>(t)].name;
 }
 
 /// Bytes per element.
 inline std::size_t safetensors_item_size(safetensors_dtype t) noexcept {
-  return t == safetensors_dtype::F32 ? 4 : 2;
+  return detail::safetensors_dtypes[static_cast<std::size_t>(t)].bytes;
 }
 
 /// One tensor of a safetensors file: where its bytes lie in the (mapped) file.
@@ -116,15 +123,13 @@ class safetensors_file {
       if (!dt.is_string()) fail(where + "dtype is not a string");
       safetensors_tensor t;
       const std::string d = dt.get<std::string>();
-      if (d == "F32") {
-        t.dtype = safetensors_dtype::F32;
-      } else if (d == "F16") {
-        t.dtype = safetensors_dtype::F16;
-      } else if (d == "BF16") {
-        t.dtype = safetensors_dtype::BF16;
-      } else {
-        fail(where + "dtype " + d + " is not read (F32, F16 and BF16 are)");
+      const auto known =
+          std::find_if(std::begin(detail::safetensors_dtypes), std::end(detail::safetensors_dtypes),
+                       [&](const detail::safetensors_dtype_info& i) { return d == i.name; });
+      if (known == std::end(detail::safetensors_dtypes)) {
+        fail(where + "dtype " + d + " is not read (F32, F16, BF16, U8, I8, I32 and F8_E4M3 are)");
       }
+      t.dtype = known->dtype;
       if (!sh.is_array()) fail(where + "shape is not an array");
       std::size_t count = 1;
       for (const nlohmann::json& v : sh) {
