@@ -529,3 +529,82 @@ TEST_CASE("lowp-ptq layer writes the codes and scales the library call gives", "
   CHECK(std::system(cmd.c_str()) != 0);
 #endif
 }
+
+namespace {
+
+struct quality {
+  double ppl = 0, kl = 0;
+};
+
+// stories260K quantized with the scheme on 16 calibration sequences of 128 tokens (seeds
+// 1000 + i), evaluated against the float model on 16 sequences of 256 (seeds 1000000 + i).
+quality stories_quality(const lm::weight_scheme& w, lm::activation_format act) {
+  const std::string path = std::string(LOWP_TEST_MODEL_DIR) + "/stories260K.bin";
+  const lm::llama_model ref = lm::load_llama2c(path);
+  lm::llama_model m = lm::load_llama2c(path);
+  const std::vector<std::int32_t> calib = lm::sample_sequences(ref, 16, 128, {1.0f, 1.0f, 1000});
+  const std::vector<std::int32_t> ev = lm::sample_sequences(ref, 16, 256, {1.0f, 1.0f, 1000000});
+  lm::model_quant_options o;
+  o.weights = w;
+  o.activations = act;
+  (void)lm::quantize_model(m, calib.data(), 16, 128, o);
+  lm::evaluate_options eo;
+  eo.model.activations = act;
+  const lm::token_scores s = lm::evaluate(m, ev.data(), 16, 256, eo, &ref);
+  return {s.perplexity().ppl, s.kl().mean};
+}
+
+bool have_stories() {
+  return std::ifstream(std::string(LOWP_TEST_MODEL_DIR) + "/stories260K.bin").good();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "stories260K W4A8: GPTQ beats RTN in mean KL for INT4 and FP4 weights, and LoRC lowers it "
+    "further",
+    "[model][quick]") {
+  if (!have_stories()) LOWP_SKIP("no stories260K.bin: set LOWP_MODEL_DIR");
+  for (const auto& [format, act] :
+       {std::pair{lm::weight_format::int4, lm::activation_format::int8},
+        std::pair{lm::weight_format::fp4_e2m1, lm::activation_format::fp8_e4m3}}) {
+    lm::weight_scheme w;
+    w.format = format;
+    w.group_size = 32;
+    w.method = lm::weight_method::rtn;
+    const quality rtn = stories_quality(w, act);
+    w.method = lm::weight_method::gptq;
+    const quality gptq = stories_quality(w, act);
+    w.lorc_rank = 8;
+    const quality lorc = stories_quality(w, act);
+    INFO(lm::weight_format_name(format)
+         << ": mean KL RTN " << rtn.kl << ", GPTQ " << gptq.kl << ", GPTQ + LoRC " << lorc.kl);
+    CHECK(gptq.kl < rtn.kl);
+    CHECK(lorc.kl < gptq.kl);
+  }
+}
+
+// ZeroQuant-FP reports W8A8 FP-FP within a fraction of a percent of the float model's
+// perplexity on LLaMA and OPT (1.3B-30B).  On stories260K it does not hold (docs/results.md:
+// FP8 E4M3's 3 mantissa bits cost this 260K-parameter model tens of percent), so this test
+// is expected to fail: Catch2 reports it as passed while its check fails, and as failed
+// the day the check passes, which would deserve a look.
+TEST_CASE("stories260K W8A8 FP-FP stays within 1% of the float model's PPL (the paper's claim)",
+          "[model][quick][!shouldfail]") {
+  if (!have_stories()) {  // skipped: a failed check keeps [!shouldfail] from reporting a pass as
+                          // failure
+    ::lowp_test::note_skip("no stories260K.bin: set LOWP_MODEL_DIR");
+    FAIL_CHECK("skipped: no stories260K.bin");
+    return;
+  }
+  lm::weight_scheme w;
+  w.format = lm::weight_format::fp8_e4m3;
+  w.group_size = 32;
+  const quality fp8 = stories_quality(w, lm::activation_format::fp8_e4m3);
+  const std::string path = std::string(LOWP_TEST_MODEL_DIR) + "/stories260K.bin";
+  const lm::llama_model ref = lm::load_llama2c(path);
+  const std::vector<std::int32_t> ev = lm::sample_sequences(ref, 16, 256, {1.0f, 1.0f, 1000000});
+  const double float_ppl = lm::evaluate(ref, ev.data(), 16, 256).perplexity().ppl;
+  INFO("float PPL " << float_ppl << ", W8A8 FP-FP PPL " << fp8.ppl);
+  CHECK(fp8.ppl <= 1.01 * float_ppl);
+}

@@ -15,6 +15,8 @@
 
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -486,6 +488,223 @@ int layer(const std::string& w_path, const std::string& x_path, const std::strin
   }
   return 0;
 }
+
+// --- paper: ZeroQuant-FP's Table 1 and Table B.1 -----------------------------------
+
+struct paper_row {
+  const char* table;  // "1" or "B.1"
+  std::string name;   // "W4A8 FP-FP", ...
+  bool quantize;      // false: the float model (W16A16)
+  lm::weight_format format;
+  lm::scale_policy policy;
+  lm::weight_method method;
+  bool lorc;
+  lm::activation_format act;
+};
+
+// The rows of the paper's Table 1 (RTN beside GPTQ for W4A8, and +LoRC) and Table B.1
+// (W4A8 FP-FP with the M1/M2 scale constraints, and +LoRC).  INT-FP: INT weights, FP8
+// activations; FP weights are E2M1 (4-bit) or E4M3 (8-bit); FP activations are E4M3.
+std::vector<paper_row> paper_rows() {
+  using F = lm::weight_format;
+  using P = lm::scale_policy;
+  using M = lm::weight_method;
+  using A = lm::activation_format;
+  std::vector<paper_row> rows = {
+      {"1", "W16A16", false, F::int8, P::absmax, M::gptq, false, A::none},
+      {"1", "W8A8 INT-INT", true, F::int8, P::absmax, M::gptq, false, A::int8},
+      {"1", "W8A8 INT-FP", true, F::int8, P::absmax, M::gptq, false, A::fp8_e4m3},
+      {"1", "W8A8 FP-FP", true, F::fp8_e4m3, P::absmax, M::gptq, false, A::fp8_e4m3}};
+  const std::pair<const char*, std::pair<F, A>> w4[] = {{"W4A8 INT-INT", {F::int4, A::int8}},
+                                                        {"W4A8 INT-FP", {F::int4, A::fp8_e4m3}},
+                                                        {"W4A8 FP-FP", {F::fp4_e2m1, A::fp8_e4m3}}};
+  for (const auto& [name, fa] : w4) {
+    rows.push_back(
+        {"1", std::string(name) + " RTN", true, fa.first, P::absmax, M::rtn, false, fa.second});
+    rows.push_back({"1", name, true, fa.first, P::absmax, M::gptq, false, fa.second});
+    rows.push_back(
+        {"1", std::string(name) + " +LoRC", true, fa.first, P::absmax, M::gptq, true, fa.second});
+  }
+  for (const P p : {P::m1, P::m2}) {
+    const std::string n = std::string("W4A8 FP-FP ") + (p == P::m1 ? "M1" : "M2");
+    rows.push_back({"B.1", n, true, F::fp4_e2m1, p, M::gptq, false, A::fp8_e4m3});
+    rows.push_back({"B.1", n + " +LoRC", true, F::fp4_e2m1, p, M::gptq, true, A::fp8_e4m3});
+  }
+  return rows;
+}
+
+struct paper_args {
+  std::string model, eval_tokens;
+  std::size_t seeds = 3, calib_count = 32, calib_length = 128, eval_count = 32, eval_length = 256;
+  std::size_t group = 256, lorc_rank = 8;
+  std::uint64_t eval_seed = 1000000;
+  std::string csv;
+};
+
+// mean and sample standard deviation
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return {m, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
+int paper(const paper_args& a, bool as_json) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  const lm::llama_model reference = load_model(a.model);
+  const lm::llama_config& c = reference.config;
+  // Evaluation data: a token file, or sequences sampled from the float model with seeds
+  // eval_seed + i; calibration seed k (1..seeds) samples with seeds 1000 k + i, disjoint
+  // from the evaluation's as long as eval_seed is at least 1000 (seeds + 1).
+  lm::token_batch ev;
+  if (!a.eval_tokens.empty()) {
+    ev = lm::read_tokens(a.eval_tokens, 0);
+    lm::check_tokens(ev, c, a.eval_tokens);
+  } else {
+    if (a.eval_seed < 1000 * (a.seeds + 1))
+      throw std::invalid_argument("--eval-seed must be >= 1000 (seeds + 1)");
+    ev.count = a.eval_count;
+    ev.length = a.eval_length;
+    ev.ids =
+        lm::sample_sequences(reference, a.eval_count, a.eval_length, {1.0f, 1.0f, a.eval_seed});
+  }
+  if (a.calib_count > 1000) throw std::invalid_argument("--calib-count must be at most 1000");
+  std::vector<std::vector<std::int32_t>> calib(a.seeds);
+  for (std::size_t k = 0; k < a.seeds; ++k) {
+    calib[k] = lm::sample_sequences(reference, a.calib_count, a.calib_length,
+                                    {1.0f, 1.0f, 1000 * (k + 1)});
+  }
+  // The float model's logits of the evaluation data, computed once for every row when
+  // they fit in 512 MiB (else recomputed per row by evaluate()).
+  const std::size_t eval_batch = 8;
+  std::vector<lowp::row_major_matrixf> ref_logits;
+  if (ev.count * ev.length * c.vocab_size * sizeof(float) <= (std::size_t{512} << 20)) {
+    for (std::size_t s0 = 0; s0 < ev.count; s0 += eval_batch) {
+      const std::size_t n = std::min(eval_batch, ev.count - s0);
+      ref_logits.push_back(lm::forward(reference, ev.ids.data() + s0 * ev.length, n, ev.length));
+    }
+  }
+  struct measured {
+    std::vector<double> ppl, kl, top1;
+    lm::pipeline_times times;
+  };
+  const std::vector<paper_row> rows = paper_rows();
+  std::vector<measured> results(rows.size());
+  lm::pipeline_times all_times;
+  double eval_seconds = 0;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const paper_row& row = rows[r];
+    for (std::size_t k = 0; k < (row.quantize ? a.seeds : 1); ++k) {
+      lm::llama_model m = load_model(a.model);
+      lm::model_quant_options o;
+      o.weights.format = row.format;
+      o.weights.policy = row.policy;
+      o.weights.method = row.method;
+      o.weights.group_size = a.group;
+      o.weights.lorc_rank = row.lorc ? a.lorc_rank : 0;
+      o.activations = row.act;
+      if (row.quantize) {
+        const lm::quantized_model q =
+            lm::quantize_model(m, calib[k].data(), a.calib_count, a.calib_length, o);
+        all_times.calibration_forward += q.times.calibration_forward;
+        all_times.hessians += q.times.hessians;
+        all_times.quantize += q.times.quantize;
+        all_times.lorc += q.times.lorc;
+        all_times.total += q.times.total;
+      }
+      const auto e0 = clock::now();
+      lm::token_scores s;
+      if (!ref_logits.empty()) {
+        lm::forward_options fo;
+        fo.activations = row.act;
+        for (std::size_t s0 = 0, i = 0; s0 < ev.count; s0 += eval_batch, ++i) {
+          const std::size_t n = std::min(eval_batch, ev.count - s0);
+          const std::int32_t* toks = ev.ids.data() + s0 * ev.length;
+          s.add(lm::forward(m, toks, n, ev.length, fo), toks, n, ev.length, &ref_logits[i]);
+        }
+      } else {
+        lm::evaluate_options eo;
+        eo.model.activations = row.act;
+        eo.batch = eval_batch;
+        s = lm::evaluate(m, ev.ids.data(), ev.count, ev.length, eo, &reference);
+      }
+      eval_seconds += std::chrono::duration<double>(clock::now() - e0).count();
+      results[r].ppl.push_back(s.perplexity().ppl);
+      results[r].kl.push_back(s.kl().mean);
+      results[r].top1.push_back(s.kl().top1);
+      progress("paper grid: rows", r + (k + 1 == (row.quantize ? a.seeds : 1) ? 1 : 0),
+               rows.size());
+    }
+  }
+  const double total = std::chrono::duration<double>(clock::now() - start).count();
+
+  // Markdown, one table per paper table.
+  const auto pm = [](const std::vector<double>& v, int digits) {
+    const auto [m, sd] = mean_sd(v);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f ± %.*f", digits, m, digits, sd);
+    return std::string(buf);
+  };
+  json out = {
+      {"model", a.model},
+      {"parameters", reference.parameter_count()},
+      {"seeds", a.seeds},
+      {"calibration", {{"sequences", a.calib_count}, {"length", a.calib_length}}},
+      {"evaluation", {{"sequences", ev.count}, {"length", ev.length}, {"tokens", a.eval_tokens}}},
+      {"group_size", a.group},
+      {"lorc_rank", a.lorc_rank},
+      {"rows", json::array()}};
+  for (const char* table : {"1", "B.1"}) {
+    if (as_json) break;
+    std::printf(
+        "\n**Table %s** (%s: %zu calibration seeds x %zu sequences of %zu tokens; evaluation on "
+        "%zu x %zu "
+        "tokens; groups of %zu, LoRC rank %zu)\n\n",
+        table, a.model.c_str(), a.seeds, a.calib_count, a.calib_length, ev.count, ev.length,
+        a.group, a.lorc_rank);
+    std::printf("| setting | PPL | mean KL vs float | top-1 agreement |\n|---|---:|---:|---:|\n");
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (std::string(rows[r].table) != table) continue;
+      std::printf("| %s | %s | %s | %s |\n", rows[r].name.c_str(), pm(results[r].ppl, 3).c_str(),
+                  pm(results[r].kl, 4).c_str(), pm(results[r].top1, 4).c_str());
+    }
+  }
+  if (!as_json)
+    std::printf(
+        "\nTime: %.1f s in all; quantization pipeline %.1f s (calibration forward %.1f, Hessians "
+        "%.1f, GPTQ/RTN "
+        "%.1f, LoRC %.1f), evaluation %.1f s.\n",
+        total, all_times.total, all_times.calibration_forward, all_times.hessians,
+        all_times.quantize, all_times.lorc, eval_seconds);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    out["rows"].push_back({{"table", rows[r].table},
+                           {"setting", rows[r].name},
+                           {"ppl", results[r].ppl},
+                           {"kl", results[r].kl},
+                           {"top1", results[r].top1}});
+  }
+  out["times"] = {{"total", total},
+                  {"pipeline", all_times.total},
+                  {"calibration_forward", all_times.calibration_forward},
+                  {"hessians", all_times.hessians},
+                  {"quantize", all_times.quantize},
+                  {"lorc", all_times.lorc},
+                  {"evaluation", eval_seconds}};
+  if (!a.csv.empty()) {  // for the chart: setting, mean KL, its standard deviation
+    lm::write_file_atomically(a.csv, "lowp-ptq paper", [&](std::ostream& os) {
+      os << "# setting\tmean_kl\tsd_kl\n";
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        const auto [m, sd] = mean_sd(results[r].kl);
+        os << '"' << rows[r].name << "\"\t" << m << '\t' << sd << '\n';
+      }
+    });
+  }
+  if (as_json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -586,7 +805,34 @@ int main(int argc, char** argv) {
   layer_cmd->add_flag("--force", layer_force, "overwrite an existing output");
   la.add_to(layer_cmd);
 
-  for (CLI::App* sub : {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd})
+  paper_args pa;
+  CLI::App* paper_cmd = app.add_subcommand("paper",
+                                           "ZeroQuant-FP's Table 1 and Table B.1 on a model, as "
+                                           "Markdown (mean ± sd over calibration seeds)");
+  paper_cmd->add_option("model", pa.model, "llama2.c checkpoint or Hugging Face folder")
+      ->required();
+  paper_cmd->add_option("--seeds", pa.seeds, "calibration seeds per setting")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--calib-count", pa.calib_count, "calibration sequences per seed")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--calib-length", pa.calib_length, "tokens per calibration sequence")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--eval", pa.eval_tokens,
+                        "evaluation token file (default: sampled from the model)");
+  paper_cmd->add_option("--eval-count", pa.eval_count, "sampled evaluation sequences")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--eval-length", pa.eval_length, "tokens per sampled evaluation sequence")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--eval-seed", pa.eval_seed, "seed of the sampled evaluation data");
+  paper_cmd->add_option("--group", pa.group,
+                        "columns per scale group (the paper: 256; longer than a row: per channel)");
+  paper_cmd->add_option("--lorc-rank", pa.lorc_rank, "LoRC rank of the +LoRC rows")
+      ->check(CLI::PositiveNumber);
+  paper_cmd->add_option("--csv", pa.csv,
+                        "also write each setting's mean KL and its sd (for the chart)");
+
+  for (CLI::App* sub :
+       {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd, paper_cmd})
     sub->fallthrough();  // --json, --threads anywhere
   try {
     app.parse(argc, argv);
@@ -606,6 +852,7 @@ int main(int argc, char** argv) {
       o.activations = parse_act(qact);
       return quantize(qa, o, as_json);
     }
+    if (*paper_cmd) return paper(pa, as_json);
     if (*layer_cmd) return layer(layer_w, layer_x, layer_out, layer_force, la.scheme(), as_json);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lowp-ptq: %s\n", e.what());
