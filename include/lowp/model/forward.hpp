@@ -225,6 +225,106 @@ inline row_major_matrixf embed(const llama_model& m, const std::int32_t* tokens,
   return X;
 }
 
+namespace detail {
+
+// A block's four stages, each from the previous one's result: run_block() runs them in a
+// row; quantize_model() (model/quantize_model.hpp) runs each over all its calibration
+// data and quantizes the next linear layers in between.  Arguments are checked by the
+// caller (run_block).  Each stage ends with the linear layers' input as they read it:
+// quantized per token as opt.activations says, then shown to opt.on_input.
+
+/// The quantized, hooked input of linear layers `which` of block b.
+inline void linear_input_of(std::size_t b, linear_input which, row_major_matrixf& in,
+                            const forward_options& opt) {
+  quantize_activations(in, opt.activations);
+  if (opt.on_input) opt.on_input(b, which, in);
+}
+
+/// Y = in Wᵀ for linear layer l of block b, shown to opt.on_output.
+inline row_major_matrixf project(const llama_model& m, std::size_t b, linear l,
+                                 const row_major_matrixf& in, const forward_options& opt) {
+  row_major_matrixf Y = linear_layer(in, m.blocks[b].weight(l));
+  if (opt.on_output) opt.on_output(b, l, Y);
+  return Y;
+}
+
+/// Stage 1: h = RMSNorm(X), the input of q, k and v.
+inline row_major_matrixf block_qkv_input(const llama_model& m, std::size_t b,
+                                         const row_major_matrixf& X, const forward_options& opt) {
+  row_major_matrixf h = X;
+  rmsnorm_rows(h, m.blocks[b].attention_norm, m.config.norm_eps);
+  linear_input_of(b, linear_input::qkv, h, opt);
+  return h;
+}
+
+/// Stage 2: causal attention of q, k, v (RoPE on q and k) over h, the input of o.  With a
+/// cache, as run_block() says.
+inline row_major_matrixf block_o_input(const llama_model& m, std::size_t b,
+                                       const row_major_matrixf& h, std::size_t T,
+                                       const forward_options& opt, kv_cache* cache) {
+  const llama_config& c = m.config;
+  const std::size_t first = cache != nullptr ? cache->length : 0;
+  const std::size_t hs = c.head_size(), n_heads = c.n_heads, group = c.n_heads / c.n_kv_heads;
+  const std::size_t batch = static_cast<std::size_t>(h.rows()) / T;
+  row_major_matrixf Q = project(m, b, linear::q, h, opt), K = project(m, b, linear::k, h, opt),
+                    V = project(m, b, linear::v, h, opt);
+  const rope_table rope(first, T, hs, c.rope_theta);
+  apply_rope(Q, T, hs, c.rope, rope);
+  apply_rope(K, T, hs, c.rope, rope);
+  if (cache != nullptr) {  // the new positions' keys and values join the earlier ones
+    cache->reserve(b, first + T, c.seq_len);
+    const auto at = static_cast<Eigen::Index>(first), n = static_cast<Eigen::Index>(T);
+    cache->k[b].middleRows(at, n) = K;
+    cache->v[b].middleRows(at, n) = V;
+  }
+  const row_major_matrixf& Ks = cache != nullptr ? cache->k[b] : K;
+  const row_major_matrixf& Vs = cache != nullptr ? cache->v[b] : V;
+  // Causal softmax(q kᵀ / sqrt(hs)) v, per sequence and head; query head h reads
+  // key/value head h / group (grouped-query attention).
+  row_major_matrixf att(h.rows(), static_cast<Eigen::Index>(c.dim));
+  lowp::detail::parallel_rows(batch * n_heads, (first + T) * T * hs, true, [&](std::size_t job) {
+    const auto s = static_cast<Eigen::Index>((job / n_heads) * T);
+    const std::size_t head = job % n_heads, kv_head = head / group;
+    const auto n = static_cast<Eigen::Index>(T), d = static_cast<Eigen::Index>(hs);
+    const auto seen = static_cast<Eigen::Index>(first + T);
+    const auto hq = static_cast<Eigen::Index>(head * hs),
+               hkv = static_cast<Eigen::Index>(kv_head * hs);
+    attend(Q.block(s, hq, n, d), Ks.block(s, hkv, seen, d), Vs.block(s, hkv, seen, d), first,
+           att.block(s, hq, n, d));
+  });
+  linear_input_of(b, linear_input::o, att, opt);
+  return att;
+}
+
+/// Stage 3: X += o(att); returns RMSNorm(X), the input of gate and up.
+inline row_major_matrixf block_gate_up_input(const llama_model& m, std::size_t b,
+                                             row_major_matrixf& X, const row_major_matrixf& att,
+                                             const forward_options& opt) {
+  X += project(m, b, linear::o, att, opt);
+  row_major_matrixf h = X;
+  rmsnorm_rows(h, m.blocks[b].ffn_norm, m.config.norm_eps);
+  linear_input_of(b, linear_input::gate_up, h, opt);
+  return h;
+}
+
+/// Stage 4: silu(gate(h)) ⊙ up(h), the input of down.
+inline row_major_matrixf block_down_input(const llama_model& m, std::size_t b,
+                                          const row_major_matrixf& h, const forward_options& opt) {
+  row_major_matrixf G = project(m, b, linear::gate, h, opt);
+  const row_major_matrixf U = project(m, b, linear::up, h, opt);
+  G = (G.array() / (1.0f + (-G.array()).exp())) * U.array();  // silu(gate) ⊙ up
+  linear_input_of(b, linear_input::down, G, opt);
+  return G;
+}
+
+/// The end: X += down(G), the block's output.
+inline void block_output(const llama_model& m, std::size_t b, row_major_matrixf& X,
+                         const row_major_matrixf& G, const forward_options& opt) {
+  X += project(m, b, linear::down, G, opt);
+}
+
+}  // namespace detail
+
 /// Block `b` on the residual stream X ((batch·T) x dim, sequences of T tokens, in place):
 ///   X += o_proj(attention(rope(q), rope(k), v))   on RMSNorm(X)
 ///   X += down_proj(silu(gate_proj(h)) ⊙ up_proj(h)) with h = RMSNorm(X)
@@ -253,61 +353,12 @@ inline void run_block(const llama_model& m, std::size_t b, row_major_matrixf& X,
                                 std::to_string(first) + " + " + std::to_string(T) +
                                 " positions fit in seq_len " + std::to_string(c.seq_len));
   }
-  const llama_block& w = m.blocks[b];
-  const std::size_t hs = c.head_size(), n_heads = c.n_heads, group = c.n_heads / c.n_kv_heads;
-  const std::size_t batch = static_cast<std::size_t>(X.rows()) / T;
-  const auto input = [&](linear_input which, row_major_matrixf& in) {
-    detail::quantize_activations(in, opt.activations);
-    if (opt.on_input) opt.on_input(b, which, in);
-  };
-  const auto project = [&](linear l, const row_major_matrixf& in) {
-    row_major_matrixf Y = detail::linear_layer(in, w.weight(l));
-    if (opt.on_output) opt.on_output(b, l, Y);
-    return Y;
-  };
-
-  // 1. Attention: q, k, v of the normalized stream, RoPE on q and k.
-  row_major_matrixf h = X;
-  detail::rmsnorm_rows(h, w.attention_norm, c.norm_eps);
-  input(linear_input::qkv, h);
-  row_major_matrixf Q = project(linear::q, h), K = project(linear::k, h), V = project(linear::v, h);
-  const detail::rope_table rope(first, T, hs, c.rope_theta);
-  detail::apply_rope(Q, T, hs, c.rope, rope);
-  detail::apply_rope(K, T, hs, c.rope, rope);
-  if (cache != nullptr) {  // the new positions' keys and values join the earlier ones
-    cache->reserve(b, first + T, c.seq_len);
-    const auto at = static_cast<Eigen::Index>(first), n = static_cast<Eigen::Index>(T);
-    cache->k[b].middleRows(at, n) = K;
-    cache->v[b].middleRows(at, n) = V;
-  }
-  const row_major_matrixf& Ks = cache != nullptr ? cache->k[b] : K;
-  const row_major_matrixf& Vs = cache != nullptr ? cache->v[b] : V;
-
-  // 2. Causal softmax(q kᵀ / sqrt(hs)) v, per sequence and head; query head h reads
-  //    key/value head h / group (grouped-query attention).
-  row_major_matrixf att(X.rows(), X.cols());
-  lowp::detail::parallel_rows(batch * n_heads, (first + T) * T * hs, true, [&](std::size_t job) {
-    const auto s = static_cast<Eigen::Index>((job / n_heads) * T);
-    const std::size_t head = job % n_heads, kv_head = head / group;
-    const auto n = static_cast<Eigen::Index>(T), d = static_cast<Eigen::Index>(hs);
-    const auto seen = static_cast<Eigen::Index>(first + T);
-    const auto hq = static_cast<Eigen::Index>(head * hs),
-               hkv = static_cast<Eigen::Index>(kv_head * hs);
-    detail::attend(Q.block(s, hq, n, d), Ks.block(s, hkv, seen, d), Vs.block(s, hkv, seen, d),
-                   first, att.block(s, hq, n, d));
-  });
-  input(linear_input::o, att);
-  X += project(linear::o, att);
-
-  // 3. SwiGLU FFN on the normalized stream.
-  h = X;
-  detail::rmsnorm_rows(h, w.ffn_norm, c.norm_eps);
-  input(linear_input::gate_up, h);
-  row_major_matrixf G = project(linear::gate, h);
-  const row_major_matrixf U = project(linear::up, h);
-  G = (G.array() / (1.0f + (-G.array()).exp())) * U.array();  // silu(gate) ⊙ up
-  input(linear_input::down, G);
-  X += project(linear::down, G);
+  const row_major_matrixf h = detail::block_qkv_input(m, b, X, opt);  // 1. attention's input
+  const row_major_matrixf att = detail::block_o_input(m, b, h, T, opt, cache);  // 2. attention
+  const row_major_matrixf h2 =
+      detail::block_gate_up_input(m, b, X, att, opt);                   // 3. + o, FFN's input
+  const row_major_matrixf G = detail::block_down_input(m, b, h2, opt);  // 4. SwiGLU
+  detail::block_output(m, b, X, G, opt);                                // 5. + down
 }
 
 /// The logits of every row of the residual stream X: classifier · RMSNorm(X), in float.

@@ -10,13 +10,17 @@
 //
 //   X ── calibration stream: the block's input for every calibration sequence
 //   for each stage in  q,k,v → o → gate,up → down:
-//       run the block on X (its earlier stages already quantized) up to the stage's input,
-//       accumulate that input's Hessian H = 2/n Σ xᵀx (one H for q/k/v, one for gate/up);
-//       quantize the stage's layers against H, replace their weights in the model;
+//       compute the stage's input from the previous stage's (whose layers are already
+//       quantized), accumulate its Hessian H = 2/n Σ xᵀx (one H for q/k/v, one for
+//       gate/up), quantize the stage's layers against H, replace their weights;
 //   X ← the block's output with all its layers quantized: the next block's input.
 //
-// Memory: the model's weights plus the stream X (calibration tokens × dim) and one chunk
-// of a block's activations at a time.
+// The stages run over all the calibration data before the next begins, so each chunk of
+// sequences keeps its state inside the block (the residual stream and the current stage's
+// input; the attention output until the FFN's input is computed): attention runs once
+// per block, as in a forward pass.  Memory: the model's weights plus one block's
+// activations for the calibration data (a few tokens x dim matrices, one tokens x
+// hidden_dim).
 #pragma once
 
 #include <algorithm>
@@ -25,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -484,10 +489,6 @@ struct quantized_model {
 };
 
 namespace detail {
-/// Thrown by a calibration hook once the stage's input has been seen: the rest of the
-/// block is not needed for that stage.
-struct stop_block {};
-
 inline bool is_skipped(const std::vector<std::string>& skip, std::size_t block, linear l) {
   const std::string full = layer_name(block, l);
   return std::any_of(skip.begin(), skip.end(),
@@ -548,98 +549,85 @@ inline quantized_model quantize_model(
   }
 
   quantized_model out;
-  forward_options fo;
+  forward_options fo;  // the calibration passes: no hooks, activations as the options say
   fo.activations =
       opt.calibrate_with_quantized_activations ? opt.activations : activation_format::none;
   const std::size_t chunk = std::max<std::size_t>(1, opt.chunk);
+
+  // The calibration stream, in chunks of sequences, with each chunk's state inside the
+  // current block: X the residual stream, then the linear layers' inputs of the stages.
+  struct chunk_state {
+    row_major_matrixf X, in, att;
+  };
+  std::vector<chunk_state> chunks;
   auto t = clock::now();
-  row_major_matrixf X = embed(m, calibration, count, T);  // the calibration stream
+  for (std::size_t s = 0; s < count; s += chunk) {
+    chunks.push_back({embed(m, calibration + s * T, std::min(chunk, count - s), T), {}, {}});
+  }
   out.times.calibration_forward += seconds_since(t);
 
-  struct stage {
-    linear_input input;
-    std::vector<linear> layers;
-  };
-  const stage stages[] = {{linear_input::qkv, {linear::q, linear::k, linear::v}},
-                          {linear_input::o, {linear::o}},
-                          {linear_input::gate_up, {linear::gate, linear::up}},
-                          {linear_input::down, {linear::down}}};
-  const auto rows_of = [&](std::size_t first, std::size_t n) {
-    return X.middleRows(static_cast<Eigen::Index>(first * T), static_cast<Eigen::Index>(n * T));
-  };
-  for (std::size_t b = 0; b < c.n_layers; ++b) {
-    for (const stage& st : stages) {
-      const bool all_skipped = std::all_of(st.layers.begin(), st.layers.end(), [&](linear l) {
-        return detail::is_skipped(opt.skip, b, l);
-      });
-      if (all_skipped) {
-        for (const linear l : st.layers) {
-          layer_report r;
-          r.block = b;
-          r.which = l;
-          r.skipped = true;
-          out.reports.push_back(r);
-          out.packed.emplace_back();
-          if (on_layer) on_layer(r);
-        }
-        continue;
-      }
-      // 1. The stage's input over the calibration stream, and its Hessian.
-      const std::size_t in = st.input == linear_input::down ? c.hidden_dim : c.dim;
-      hessian_accumulator acc(in);
-      double hessian_seconds = 0;
-      forward_options stage_fo = fo;
-      stage_fo.on_input = [&](std::size_t, linear_input which, const row_major_matrixf& Xin) {
-        if (which != st.input) return;
-        const auto h0 = clock::now();
-        acc.add_batch(Xin.data(), static_cast<std::size_t>(Xin.rows()),
-                      static_cast<std::size_t>(Xin.cols()));
-        hessian_seconds += seconds_since(h0);
-        throw detail::stop_block{};
-      };
-      t = clock::now();
-      for (std::size_t s = 0; s < count; s += chunk) {
-        row_major_matrixf part = rows_of(s, std::min(chunk, count - s));
-        try {
-          run_block(m, b, part, T, stage_fo);
-        } catch (const detail::stop_block&) {
-        }
-      }
-      out.times.calibration_forward += seconds_since(t) - hessian_seconds;
-      out.times.hessians += hessian_seconds;
-      const Eigen::MatrixXf H = acc.hessian();
-      // 2. The stage's layers quantized against it, and replaced.
-      for (const linear l : st.layers) {
-        layer_report r;
-        r.block = b;
-        r.which = l;
-        if (detail::is_skipped(opt.skip, b, l)) {
-          r.skipped = true;
-          out.packed.emplace_back();
-        } else {
-          const tensor_ref w = m.blocks[b].weight(l);
-          weight_outcome q = quantize_weight(w.data, w.rows, w.cols, H, opt.weights);
-          m.replace(b, l, q.fake.data());
-          r.seconds = q.seconds_quantize + q.seconds_lorc;
-          r.loss = q.loss;
-          r.rel_output_error = q.rel_output_error;
-          r.damping_retries = q.damping_retries;
-          r.warnings = std::move(q.warnings);
-          out.times.quantize += q.seconds_quantize;
-          out.times.lorc += q.seconds_lorc;
-          out.packed.push_back(std::move(q.packed));
-        }
-        out.reports.push_back(r);
-        if (on_layer) on_layer(r);
+  // One stage over every chunk: `step` computes a chunk's input of the stage's layers
+  // (into state.in); its Hessian is accumulated, and the layers quantized and replaced.
+  const auto stage = [&](std::size_t b, std::size_t features, std::initializer_list<linear> layers,
+                         const std::function<void(chunk_state&)>& step) {
+    const bool any = std::any_of(layers.begin(), layers.end(),
+                                 [&](linear l) { return !detail::is_skipped(opt.skip, b, l); });
+    hessian_accumulator acc(features);
+    for (chunk_state& st : chunks) {
+      const auto t0 = clock::now();
+      step(st);
+      const auto t1 = clock::now();
+      out.times.calibration_forward += std::chrono::duration<double>(t1 - t0).count();
+      if (any) {
+        acc.add_batch(st.in.data(), static_cast<std::size_t>(st.in.rows()), features);
+        out.times.hessians += seconds_since(t1);
       }
     }
-    // 3. The block's output with its layers quantized: the next block's input.
+    const Eigen::MatrixXf H = any ? acc.hessian() : Eigen::MatrixXf();
+    for (const linear l : layers) {
+      layer_report r;
+      r.block = b;
+      r.which = l;
+      if (detail::is_skipped(opt.skip, b, l)) {
+        r.skipped = true;
+        out.packed.emplace_back();
+      } else {
+        const tensor_ref w = m.blocks[b].weight(l);
+        weight_outcome q = quantize_weight(w.data, w.rows, w.cols, H, opt.weights);
+        m.replace(b, l, q.fake.data());
+        r.seconds = q.seconds_quantize + q.seconds_lorc;
+        r.loss = q.loss;
+        r.rel_output_error = q.rel_output_error;
+        r.damping_retries = q.damping_retries;
+        r.warnings = std::move(q.warnings);
+        out.times.quantize += q.seconds_quantize;
+        out.times.lorc += q.seconds_lorc;
+        out.packed.push_back(std::move(q.packed));
+      }
+      out.reports.push_back(r);
+      if (on_layer) on_layer(r);
+    }
+  };
+  for (std::size_t b = 0; b < c.n_layers; ++b) {
+    // q, k, v on RMSNorm(X); o on the attention of the quantized q, k, v; gate and up on
+    // RMSNorm(X + o(att)) with o quantized; down on SwiGLU of the quantized gate and up.
+    stage(b, c.dim, {linear::q, linear::k, linear::v},
+          [&](chunk_state& st) { st.in = detail::block_qkv_input(m, b, st.X, fo); });
+    stage(b, c.dim, {linear::o}, [&](chunk_state& st) {
+      st.att = detail::block_o_input(m, b, st.in, T, fo, nullptr);
+      st.in = st.att;
+    });
+    stage(b, c.dim, {linear::gate, linear::up}, [&](chunk_state& st) {
+      st.in = detail::block_gate_up_input(m, b, st.X, st.att, fo);
+      st.att = row_major_matrixf();
+    });
+    stage(b, c.hidden_dim, {linear::down},
+          [&](chunk_state& st) { st.in = detail::block_down_input(m, b, st.in, fo); });
+    // The block's output with all its layers quantized: the next block's input.
     t = clock::now();
-    for (std::size_t s = 0; s < count; s += chunk) {
-      const std::size_t n = std::min(chunk, count - s);
-      row_major_matrixf part = rows_of(s, n);
-      run_block(m, b, part, T, fo);
-      rows_of(s, n) = part;
+    for (chunk_state& st : chunks) {
+      detail::block_output(m, b, st.X, st.in, fo);
+      st.in = row_major_matrixf();
     }
     out.times.calibration_forward += seconds_since(t);
   }
