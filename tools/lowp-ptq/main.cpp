@@ -663,8 +663,8 @@ int paper(const paper_args& a, bool as_json) {
         "\n**Table %s** (%s: %zu calibration seeds x %zu sequences of %zu tokens; evaluation on "
         "%zu x %zu "
         "tokens; groups of %zu, LoRC rank %zu)\n\n",
-        table, a.model.c_str(), a.seeds, a.calib_count, a.calib_length, ev.count, ev.length,
-        a.group, a.lorc_rank);
+        table, std::filesystem::path(a.model).filename().string().c_str(), a.seeds, a.calib_count,
+        a.calib_length, ev.count, ev.length, a.group, a.lorc_rank);
     std::printf("| setting | PPL | mean KL vs float | top-1 agreement |\n|---|---:|---:|---:|\n");
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (std::string(rows[r].table) != table) continue;
@@ -703,6 +703,35 @@ int paper(const paper_args& a, bool as_json) {
     });
   }
   if (as_json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+// --- synthetic: random models of a given shape, for timings -----------------------
+
+int synthetic(const std::string& shape, const std::string& out, std::uint64_t seed, bool force,
+              bool as_json) {
+  require_new(out, force);
+  lm::llama_config c;
+  if (shape == "15M") {  // stories15M's shape
+    c.dim = 288;
+    c.hidden_dim = 768;
+    c.n_layers = c.n_heads = c.n_kv_heads = 6;
+    c.seq_len = 256;
+  } else if (shape == "110M") {  // stories110M's shape
+    c.dim = 768;
+    c.hidden_dim = 2048;
+    c.n_layers = c.n_heads = c.n_kv_heads = 12;
+    c.seq_len = 1024;
+  } else {
+    throw std::invalid_argument("unknown shape " + shape + " (15M, 110M)");
+  }
+  c.vocab_size = 32000;
+  const lm::llama_model m = lm::random_model(c, seed);
+  lm::save_llama2c(m, out, lm::llama2c_version::v0);
+  if (as_json)
+    std::cout
+        << json{{"out", out}, {"shape", shape}, {"seed", seed}, {"config", config_json(m)}}.dump(2)
+        << "\n";
   return 0;
 }
 }  // namespace
@@ -831,8 +860,21 @@ int main(int argc, char** argv) {
   paper_cmd->add_option("--csv", pa.csv,
                         "also write each setting's mean KL and its sd (for the chart)");
 
+  std::string synth_shape, synth_out;
+  std::uint64_t synth_seed = 1;
+  bool synth_force = false;
+  CLI::App* synth_cmd = app.add_subcommand(
+      "synthetic",
+      "a random model (llama2.c v0) with stories15M's or stories110M's shape, for timings only");
+  synth_cmd->add_option("shape", synth_shape, "15M or 110M")
+      ->required()
+      ->check(CLI::IsMember({"15M", "110M"}));
+  synth_cmd->add_option("out", synth_out, "the checkpoint to write")->required();
+  synth_cmd->add_option("--seed", synth_seed, "seed of the weights");
+  synth_cmd->add_flag("--force", synth_force, "overwrite an existing output");
+
   for (CLI::App* sub :
-       {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd, paper_cmd})
+       {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd, paper_cmd, synth_cmd})
     sub->fallthrough();  // --json, --threads anywhere
   try {
     app.parse(argc, argv);
@@ -853,6 +895,7 @@ int main(int argc, char** argv) {
       return quantize(qa, o, as_json);
     }
     if (*paper_cmd) return paper(pa, as_json);
+    if (*synth_cmd) return synthetic(synth_shape, synth_out, synth_seed, synth_force, as_json);
     if (*layer_cmd) return layer(layer_w, layer_x, layer_out, layer_force, la.scheme(), as_json);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lowp-ptq: %s\n", e.what());

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../scale.hpp"  // detail::splitmix64
 #include "forward.hpp"
 #include "llama.hpp"
 
@@ -126,6 +127,52 @@ class sampler {
   sampler_options o_;
   std::uint64_t state_;
 };
+
+/// A model of config c with random weights, for benchmarks and timings (its outputs mean
+/// nothing): every matrix uniform in ±1/sqrt(in), every norm weight in [0.9, 1.1], the
+/// classifier tied or not as c says.  Element i of the k-th tensor (in llama2.c's order)
+/// is drawn from lowp::detail::splitmix64 of seed, k and i, so a seed gives the same model
+/// on every platform.  Throws what llama_config::validate() throws (as
+/// std::invalid_argument).
+inline llama_model random_model(const llama_config& c, std::uint64_t seed) {
+  try {
+    c.validate("lowp::model::random_model", "the config");
+  } catch (const file_error& e) {
+    throw std::invalid_argument(e.what());
+  }
+  llama_model m;
+  m.config = c;
+  std::uint64_t tensor = 0;
+  const auto fill = [&](std::size_t rows, std::size_t cols, float lo, float hi) {
+    float* p = m.own(rows * cols);
+    const std::uint64_t base = lowp::detail::splitmix64(seed ^ (0x9e3779b97f4a7c15ULL * ++tensor));
+    for (std::size_t i = 0; i < rows * cols; ++i) {
+      const double u = static_cast<double>(lowp::detail::splitmix64(base + i) >> 11) * 0x1.0p-53;
+      p[i] = static_cast<float>(lo + (hi - lo) * u);
+    }
+    return tensor_ref{p, rows, cols};
+  };
+  const auto matrix = [&](std::size_t rows, std::size_t cols) {
+    const float a = 1.0f / std::sqrt(static_cast<float>(cols));
+    return fill(rows, cols, -a, a);
+  };
+  m.embedding = matrix(c.vocab_size, c.dim);
+  m.blocks.resize(c.n_layers);
+  for (llama_block& b : m.blocks) {
+    b.attention_norm = fill(1, c.dim, 0.9f, 1.1f);
+    b.wq = matrix(c.dim, c.dim);
+    b.wk = matrix(c.kv_dim(), c.dim);
+    b.wv = matrix(c.kv_dim(), c.dim);
+    b.wo = matrix(c.dim, c.dim);
+    b.ffn_norm = fill(1, c.dim, 0.9f, 1.1f);
+    b.w_gate = matrix(c.hidden_dim, c.dim);
+    b.w_up = matrix(c.hidden_dim, c.dim);
+    b.w_down = matrix(c.dim, c.hidden_dim);
+  }
+  m.final_norm = fill(1, c.dim, 0.9f, 1.1f);
+  m.classifier = c.shared_classifier ? m.embedding : matrix(c.vocab_size, c.dim);
+  return m;
+}
 
 /// llama2.c's beginning-of-sequence token (its sentencepiece tokenizer's BOS id).
 inline constexpr std::int32_t llama2c_bos = 1;
