@@ -52,6 +52,7 @@
 #include <exception>
 #include <fstream>
 #include <lowp/model/forward.hpp>
+#include <lowp/model/generate.hpp>
 #include <lowp/model/llama.hpp>
 #include <lowp/model/llama2c.hpp>
 #include <map>
@@ -93,42 +94,10 @@ lm::llama_config synthetic_config(int id) {
   return c;
 }
 
-// Random weights with a fixed seed: matrices uniform in ±1/sqrt(in), norms 1 ± 0.1, the
-// classifier tied to the embedding (as in stories15M/110M).
+// Random weights with a fixed seed (lowp::model::random_model: matrices uniform in
+// ±1/sqrt(in), norms 1 ± 0.1), the classifier tied to the embedding (as in stories15M/110M).
 lm::llama_model make_synthetic(int id, unsigned seed) {
-  lm::llama_model m;
-  m.config = synthetic_config(id);
-  const lm::llama_config& c = m.config;
-  std::mt19937 gen(seed);
-  const auto matrix = [&](std::size_t rows, std::size_t cols) {
-    float* p = m.own(rows * cols);
-    const float a = 1.0f / std::sqrt(static_cast<float>(cols));
-    std::uniform_real_distribution<float> u(-a, a);
-    for (std::size_t i = 0; i < rows * cols; ++i) p[i] = u(gen);
-    return lm::tensor_ref{p, rows, cols};
-  };
-  const auto norm = [&](std::size_t n) {
-    float* p = m.own(n);
-    std::uniform_real_distribution<float> u(0.9f, 1.1f);
-    for (std::size_t i = 0; i < n; ++i) p[i] = u(gen);
-    return lm::tensor_ref{p, 1, n};
-  };
-  m.embedding = matrix(c.vocab_size, c.dim);
-  m.blocks.resize(c.n_layers);
-  for (lm::llama_block& b : m.blocks) {
-    b.attention_norm = norm(c.dim);
-    b.wq = matrix(c.dim, c.dim);
-    b.wk = matrix(c.kv_dim(), c.dim);
-    b.wv = matrix(c.kv_dim(), c.dim);
-    b.wo = matrix(c.dim, c.dim);
-    b.ffn_norm = norm(c.dim);
-    b.w_gate = matrix(c.hidden_dim, c.dim);
-    b.w_up = matrix(c.hidden_dim, c.dim);
-    b.w_down = matrix(c.dim, c.hidden_dim);
-  }
-  m.final_norm = norm(c.dim);
-  m.classifier = m.embedding;
-  return m;
+  return lm::random_model(synthetic_config(id), seed);
 }
 
 // The model of `id`, built or loaded once per process; nullptr (and why) when stories260K

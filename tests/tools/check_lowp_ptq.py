@@ -12,6 +12,9 @@ Usage: check_lowp_ptq.py LOWP_PTQ MODEL WORK_DIR
   the .npy's figures.
 - convert: llama2.c v0 -> v1 -> Hugging Face -> v0 gives the same file as v0 directly, and
   each route evaluates to the same perplexity.
+- quantize: a report per layer; the packed file evaluates exactly as the fake-quantized
+  model; existing outputs, MX with groups of 128, too few calibration tokens are refused.
+- paper: both tables' 17 settings, the float one with KL 0.
 - failures: a token outside the vocabulary, a truncated checkpoint, a bad command line,
   an unwritable output; each exits non-zero with a message naming the file, and leaves no
   output file behind.
@@ -143,6 +146,31 @@ def main():
     run(tool, "sample", model, "--out", path("g0.npy"), *greedy)
     run(tool, "sample", path("hf"), "--out", path("g1.npy"), *greedy)
     check(np.array_equal(np.load(path("g0.npy")), np.load(path("g1.npy"))), "sample: greedy is the same through hf")
+
+    # quantize: the fake-quantized model and the packed file evaluate the same; a second
+    # run refuses existing outputs; a bad scheme leaves nothing behind.
+    q = run_json(tool, "quantize", model, path("w4.bin"), "--packed", path("w4.safetensors"), "--wformat", "fp4_e2m1",
+                 "--scale", "m2", "--group", "32", "--lorc-rank", "4", "--act", "fp8_e4m3", "--calib-count", "8",
+                 "--calib-length", "64")
+    check(len(q.get("layers", [])) == 7 * layers, f"quantize: a report per linear layer ({len(q.get('layers', []))})")
+    check(all(0 < r["rel_output_error"] < 1 for r in q.get("layers", [])), "quantize: every relative output error in (0, 1)")
+    fake = run_json(tool, "eval", path("w4.bin"), "--tokens", path("ev.npy"), "--act", "fp8_e4m3")
+    packed = run_json(tool, "eval", path("w4.safetensors"), "--tokens", path("ev.npy"))
+    check(packed.get("activations") == "fp8_e4m3", "eval: a packed file's activation format is used")
+    check(fake.get("ppl") is not None and fake.get("ppl") == packed.get("ppl"),
+          f"eval: the packed file gives the fake-quantized model's PPL ({fake.get('ppl')}, {packed.get('ppl')})")
+    p = run(tool, "quantize", model, path("w4.bin"), expect=1)
+    check("exists" in p.stderr and "--force" in p.stderr, f"quantize: an existing output is refused: {p.stderr.strip()}")
+    p = run(tool, "quantize", model, path("out_mx.bin"), "--packed", path("out_mx.safetensors"), "--scale", "mx", expect=1)
+    check("group size 128" in p.stderr, f"quantize: MX with groups of 128 is refused: {p.stderr.strip()}")
+    p = run(tool, "quantize", model, path("out_few.bin"), "--calib-count", "1", "--calib-length", "16", expect=1)
+    check("fewer than the" in p.stderr, f"quantize: too few calibration tokens: {p.stderr.strip()}")
+    # paper: every row of both tables, the float row exact.
+    g = run_json(tool, "paper", model, "--seeds", "1", "--calib-count", "4", "--calib-length", "64", "--eval-count", "2",
+                 "--eval-length", "64", "--group", "32")
+    rows = g.get("rows", [])
+    check(len(rows) == 17 and rows[0]["setting"] == "W16A16" and rows[0]["kl"] == [0.0],
+          f"paper: 17 settings, the float one with KL 0 ({len(rows)})")
 
     # failures
     bad = tokens.copy()
