@@ -299,14 +299,15 @@ inline void save_packed(const std::string& path, const llama_model& m, const qua
   write_safetensors(path, e, meta);
 }
 
-/// Reads a packed file written by save_packed(): the model with its quantized layers
-/// decoded (unpack_weight()).  Throws file_error naming the file for what
-/// safetensors_file rejects, a file that is not lowp's packed format, a metadata field
-/// missing or unknown, a missing tensor or one whose shape or dtype disagrees, and NaN/Inf
-/// in the float tensors.
-inline packed_model load_packed(const std::string& path) {
+/// Reads a packed file written by save_packed() from `file` (a mapped file, or bytes in
+/// memory): the model with its quantized layers decoded (unpack_weight()).  Throws file_error
+/// naming the file for what safetensors_file rejects, a file that is not lowp's packed format, a
+/// metadata field missing or unknown, a missing tensor or one whose shape or dtype disagrees, and
+/// NaN/Inf in the float tensors.
+inline packed_model load_packed(std::shared_ptr<const mapped_file> file) {
   constexpr const char* who = "lowp::model::load_packed";
-  const auto f = std::make_shared<const safetensors_file>(path);
+  const std::string path = file->path();
+  const auto f = std::make_shared<const safetensors_file>(std::move(file));
   const auto fail = [&](const std::string& why) {
     throw file_error(std::string(who) + ": " + path + ": " + why);
   };
@@ -362,6 +363,12 @@ inline packed_model load_packed(const std::string& path) {
     std::memcpy(p, t.data, rows * cols * sizeof(float));
     return {p, rows, cols};
   };
+  // The last block's first tensor must be there before n_layers blocks are allocated (a
+  // header cannot name more tensors than its file has bytes).
+  const std::string last =
+      "model.layers." + std::to_string(c.n_layers - 1) + ".input_layernorm.weight";
+  if (f->tensors().count(last) == 0)
+    fail("missing tensor " + last + " (config n_layers = " + std::to_string(c.n_layers) + ")");
   m.embedding = floats("model.embed_tokens.weight", c.vocab_size, c.dim);
   m.blocks.resize(c.n_layers);
   for (std::size_t b = 0; b < c.n_layers; ++b) {
@@ -395,6 +402,11 @@ inline packed_model load_packed(const std::string& path) {
   m.classifier = c.shared_classifier ? m.embedding : floats("lm_head.weight", c.vocab_size, c.dim);
   detail::require_finite_weights(m, path, who);
   return out;
+}
+
+/// load_packed() of the file at `path`, mapped (see mapped_file).
+inline packed_model load_packed(const std::string& path) {
+  return load_packed(std::make_shared<const mapped_file>(path, "lowp::model::load_packed"));
 }
 
 /// One packed weight on its own (what `lowp-ptq layer` writes): its tensors under the
