@@ -31,9 +31,9 @@ std::string temp_path(const std::string& name) {
   return std::string(LOWP_TEST_WORK_DIR) + "/test_quantize_model_" + name;
 }
 
-// A random model of config c: weights ~ N(0, 0.5/sqrt(in)) with a few heavy columns,
+// A random model of config c: weights ~ N(0, 0.5/sqrt(in)) with a heavy column (3),
 // norms near 1; the model owns its buffers.
-lm::llama_model random_model(const lm::llama_config& c, std::uint32_t seed) {
+lm::llama_model outlier_model(const lm::llama_config& c, std::uint32_t seed) {
   lm::llama_model m;
   m.config = c;
   std::mt19937 rng(seed);
@@ -237,7 +237,7 @@ TEST_CASE("packed file: a quantized model round-trips bit for bit; bad files are
           "[model][quick]") {
   lm::llama_config c = small_config();
   c.shared_classifier = false;
-  lm::llama_model m = random_model(c, 5);
+  lm::llama_model m = outlier_model(c, 5);
   const std::vector<std::int32_t> calib = random_tokens(4 * 24, c.vocab_size, 9);
   lm::model_quant_options o;
   o.weights.format = lm::weight_format::fp4_e2m1;
@@ -327,7 +327,7 @@ TEST_CASE(
     o.weights.lorc_rank = lorc_on ? 4 : 0;
     o.activations = lm::activation_format::fp8_e4m3;
     o.skip = {"o_proj", "layers.1.gate_proj"};
-    lm::llama_model piped = random_model(c, 17);
+    lm::llama_model piped = outlier_model(c, 17);
     std::vector<std::string> order;
     const lm::quantized_model q =
         lm::quantize_model(piped, calib.data(), count, T, o, [&](const lm::layer_report& r) {
@@ -340,8 +340,8 @@ TEST_CASE(
                                             "layers.1.o_proj skipped", "layers.1.gate_proj skipped",
                                             "layers.1.up_proj", "layers.1.down_proj"});
 
-    lm::llama_model direct = random_model(c, 17);
-    const lm::llama_model original = random_model(c, 17);
+    lm::llama_model direct = outlier_model(c, 17);
+    const lm::llama_model original = outlier_model(c, 17);
     struct stage {
       lm::linear_input input;
       std::vector<lm::linear> layers;
@@ -389,8 +389,8 @@ TEST_CASE(
 TEST_CASE("quantize_model: bad calibration data and skip names are refused before any work",
           "[model][quick]") {
   const lm::llama_config c = small_config();
-  lm::llama_model m = random_model(c, 1);
-  const lm::llama_model untouched = random_model(c, 1);
+  lm::llama_model m = outlier_model(c, 1);
+  const lm::llama_model untouched = outlier_model(c, 1);
   std::vector<std::int32_t> calib = random_tokens(8 * 16, c.vocab_size, 2);
   lm::model_quant_options o;
   o.weights.group_size = 32;
@@ -436,7 +436,7 @@ TEST_CASE(
   const lm::llama_config c = small_config();
   const std::vector<std::int32_t> calib = random_tokens(6 * 20, c.vocab_size, 4);
   for (const lm::scale_policy policy : {lm::scale_policy::m1, lm::scale_policy::m2}) {
-    lm::llama_model m = random_model(c, 8);
+    lm::llama_model m = outlier_model(c, 8);
     lm::model_quant_options o;
     o.weights.format = lm::weight_format::fp4_e2m1;
     o.weights.policy = policy;
@@ -487,7 +487,8 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("lowp-ptq layer writes the codes and scales the library call gives", "[model][quick]") {
+TEST_CASE("lowp-ptq layer writes the codes and scales the library call gives",
+          "[model][quick][ptq]") {
 #ifndef LOWP_TEST_PTQ
   LOWP_SKIP("lowp-ptq is not built (LOWP_BUILD_EXAMPLES off, or no CLI11)");
 #else
