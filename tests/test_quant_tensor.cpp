@@ -155,6 +155,59 @@ TEST_CASE("exact quotients: no false ties where fl(x / s) lands on a midpoint",
   CHECK(false_ties > 0);  // the test data does reach the case plain division gets wrong
 }
 
+namespace {
+/// scaled_grid_values<F> on every rounding bin of F's grid: each grid value, each midpoint
+/// between neighbours (the ties), one and two float ulps either side of both, above the
+/// largest value, both signs; s = 1 and a scale far from 1.  Against the exact reference.
+template <class F>
+void check_grid_values(const qref::grid& g, long double neg_max) {
+  std::vector<float> q;
+  const auto around = [&](long double v) {
+    float f = static_cast<float>(v);
+    q.push_back(f);
+    float up = f, down = f;
+    for (int i = 0; i < 2; ++i) {
+      up = std::nextafter(up, 1e30f);
+      down = std::nextafter(down, 0.0f);
+      q.push_back(up);
+      q.push_back(down);
+    }
+  };
+  for (std::size_t k = 0; k < g.mags.size(); ++k) {
+    around(g.mags[k]);
+    if (k + 1 < g.mags.size()) around((g.mags[k] + g.mags[k + 1]) / 2);
+  }
+  around(g.max() * 1.0625L);
+  around(g.max() * 4);
+  const std::size_t positives = q.size();
+  for (std::size_t i = 0; i < positives; ++i) q.push_back(-q[i]);
+  for (const float s : {1.0f, 0.3f, std::ldexp(0.75f, -40)}) {
+    std::vector<float> got(q.size());
+    lowp::detail::scaled_grid_values<F>(q.data(), q.size(), s, got.data());
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const long double e = qref::round_on_grid(q[i], 1.0L, g, qref::mode::nearest_even, neg_max);
+      // An integer format has no -0: its zero code is +0.
+      const long double v = lowp::is_lowp_int_v<F> && e == 0 ? 0.0L : e;
+      const float want = static_cast<float>(static_cast<long double>(s) * v);
+      const bool same = want == got[i] && std::signbit(want) == std::signbit(got[i]);
+      if (!same && bad++ < 5) {
+        CAPTURE(q[i], s, static_cast<double>(e), want, got[i]);
+        CHECK(same);
+      }
+    }
+    CHECK(bad == 0);
+  }
+}
+}  // namespace
+
+TEST_CASE("fake_quantize's grid rounding: every rounding bin of E4M3, E5M2 and INT8",
+          "[quant][fastpath]") {
+  check_grid_values<lowp::float8_e4m3fn>(qref::e4m3(), -1);
+  check_grid_values<lowp::float8_e5m2>(qref::e5m2(), -1);
+  check_grid_values<lowp::int8>(qref::int_grid(127), 128);
+}
+
 TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant][tensor]") {
   const std::size_t rows = 3, cols = 10;
   const auto w = qref::matrix(qref::dist::gaussian, rows, cols, 5);

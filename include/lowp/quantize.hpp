@@ -487,6 +487,15 @@ quantized_tensor<Policy> quantize(Policy policy, const float* W, std::size_t row
 /// quantize() then dequantize(), without storing codes: out[i] = policy.fake(W[i], p), in
 /// the same group loop.  out may alias W (in-place): every block of rows is prepared, and
 /// every group fitted, before any of it is written.
+///
+/// For lowp's policies on one-byte formats (INT8, FP8: the per-token activations of the
+/// model layer), a group whose encode() is a plain cast of x / s (cast_divisor() > 0) goes
+/// through the exact quotients x / s of quantize()'s bulk path: rounded to nearest even,
+/// they are rounded on the format's grid in float arithmetic (detail::scaled_grid_values);
+/// in other modes, encoded by the SIMD converter and decoded.  Either way multiplied by s
+/// in float: the same bits as policy.fake(), as the element has at most 8 significant
+/// bits and s 24, so s * element is exact in double, and decode() and the float product
+/// both round that exact product once.
 /// Same contract as quantize(); on an exception, out is unspecified (partially written).
 template <class Policy>
 void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, std::size_t cols,
@@ -494,9 +503,38 @@ void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, 
   constexpr const char* who = "lowp::fake_quantize";
   const detail::group_grid grid = detail::resolve_grid(who, gran, policy, rows, cols);
   if (rows * cols == 0) return;
+  using format = typename Policy::format;
+  constexpr bool bulk = detail::is_lowp_policy_v<Policy> && !is_packable_v<format> &&
+                        sizeof(typename format::storage_type) == 1;
+  // The bulk path's quotients and codes of one group, and its encoder (reused from group
+  // to group).  Rounded to nearest even, the quotients go to their values directly.
+  std::vector<float> quotients(bulk ? grid.group : 0);
+  std::vector<format> codes(bulk ? grid.group : 0);
+  auto encoder = [&] {
+    if constexpr (bulk) {
+      return detail::quotient_encoder<format, std::vector<format>>(
+          codes, policy.rounding_config().mode, codes.size());
+    } else {
+      return 0;  // unused
+    }
+  }();
   auto fake_group = [&](std::size_t, std::size_t first, const float* x, std::size_t n,
                         const typename Policy::params& p) {
     float* y = out + first;
+    if constexpr (bulk) {
+      const float s = policy.cast_divisor(p);
+      if (s > 0.0f && policy.rounding_config().mode == rounding::nearest_even) {
+        detail::exact_quotients<format>(x, n, s, quotients.data());
+        detail::scaled_grid_values<format>(quotients.data(), n, s, y);
+        return;
+      }
+      if (s > 0.0f) {
+        encoder.encode(x, n, s, 0);
+        encoder.finish();
+        convert_unscaled(codes.data(), y, n, s);
+        return;
+      }
+    }
     for (std::size_t i = 0; i < n; ++i) y[i] = policy.fake(x[i], p);
   };
   detail::for_each_group(who, policy, W, cols, grid, fake_group);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -49,6 +50,7 @@ template <class F>
 inline void exact_quotients(const float* x, std::size_t n, float s, float* q) noexcept {
   constexpr std::uint32_t low = (std::uint32_t{1} << (24 - boundary_bits<F>())) - 1u;
   const double sd = static_cast<double>(s);
+  LOWP_SIMD_LOOP
   for (std::size_t i = 0; i < n; ++i) {
     const float qi = x[i] / s;
     std::uint32_t b = bit_cast<std::uint32_t>(qi);
@@ -63,6 +65,60 @@ inline void exact_quotients(const float* x, std::size_t n, float s, float* q) no
     const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);
     b += candidate * (2u * grow - 1u);
     q[i] = bit_cast<float>(b);
+  }
+}
+
+/// out[i] = s · v[i], where v[i] is q[i] rounded to F's grid to nearest, ties to even,
+/// and saturated: the value of lowp::cast<F>(q[i]), for finite q and F a one-byte format
+/// (FP8, INT8) with subnormals.  fake_quantize()'s path for exact quotients q = x / s:
+/// the same bits as decoding the codes, without them.  Branch-free, so that it
+/// vectorizes.  The magnitude a = |q| is rounded in one of two ways:
+///
+///   a >= 2^emin (F normal):  float bits   s eeeeeeee mmm|mmmmmmmmmmmmmmmmmmmm   (E4M3)
+///                            keep F's M mantissa bits: add 2^(22-M) - 1 plus the last
+///                            kept bit (ties to even), clear the 23-M bits below;
+///   a <  2^emin (subnormal): (a + 2^(emin-M+23)) - 2^(emin-M+23): float's own rounding
+///                            at that exponent, whose ulp is F's subnormal quantum.
+///
+/// INT8 takes the second form alone, with quantum 1 ((a + 2^23) - 2^23), and saturates
+/// at 127, or at 128 below zero.
+template <class F>
+inline void scaled_grid_values(const float* q, std::size_t n, float s, float* out) noexcept {
+  static_assert(sizeof(typename F::storage_type) == 1, "one-byte formats");
+  using u32 = std::uint32_t;
+  if constexpr (is_lowp_int_v<F>) {
+    using Tr = typename F::traits_type;
+    const float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23 to an integer
+    const float hi = static_cast<float>(Tr::max), lo = -static_cast<float>(Tr::min);
+    LOWP_SIMD_LOOP
+    for (std::size_t i = 0; i < n; ++i) {
+      const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u;
+      const float a = bit_cast<float>(b ^ sign);
+      float r = (a + magic) - magic;
+      const float top = sign != 0 ? lo : hi;
+      r = r < top ? r : top;
+      // + 0: an integer has no -0 (a negative q that rounds to 0 gives code 0, value +0).
+      out[i] = (bit_cast<float>(bit_cast<u32>(r) | sign) + 0.0f) * s;
+    }
+  } else {
+    using L = float_layout<typename F::traits_type>;
+    static_assert(L::has_zero, "a format with subnormals");
+    constexpr int shift = 23 - L::M;
+    constexpr u32 below = (u32{1} << (shift - 1)) - 1u, keep = ~((u32{1} << shift) - 1u);
+    const float min_normal = std::ldexp(1.0f, L::emin);
+    const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
+    const float top =
+        static_cast<float>(F::from_bits(static_cast<typename F::storage_type>(L::max_magnitude)));
+    LOWP_SIMD_LOOP
+    for (std::size_t i = 0; i < n; ++i) {
+      const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u, ab = b ^ sign;
+      const float a = bit_cast<float>(ab);
+      const float normal = bit_cast<float>((ab + below + ((ab >> shift) & 1u)) & keep);
+      const float sub = (a + magic) - magic;
+      float r = a < min_normal ? sub : normal;
+      r = r < top ? r : top;
+      out[i] = bit_cast<float>(bit_cast<u32>(r) | sign) * s;
+    }
   }
 }
 
