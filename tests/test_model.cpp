@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "lowp_test.hpp"
+#include "test_model_config.hpp"
 
 namespace lm = lowp::model;
 
@@ -457,6 +458,32 @@ TEST_CASE("forward: activation quantization changes the linear inputs as the for
   // then E4M3 (3 mantissa bits), then E5M2 (2 bits).
   CHECK(errors[0] < errors[1]);
   CHECK(errors[1] < errors[2]);
+}
+
+TEST_CASE("forward: the same bits on one thread and two; its GEMMs are timed", "[model][quick]") {
+  // Large enough for the row-wise steps and the attention heads to be split over threads
+  // (parallel_rows needs 2^15 elements of work): 8 sequences of 64 tokens, dim 64; rows of
+  // 96 (SwiGLU) do not fill a 64-element chunk evenly.
+  const lm::llama_config c = lowp_test::small_llama_config(300, 64);
+  const lm::llama_model m = lm::random_model(c, 7);
+  std::vector<std::int32_t> toks(8 * 64);
+  for (std::size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<std::int32_t>(i * 37 % 300);
+  const int threads = Eigen::nbThreads();
+  for (const auto f : {lm::activation_format::none, lm::activation_format::fp8_e4m3,
+                       lm::activation_format::int8}) {
+    lm::forward_options opt;
+    opt.activations = f;
+    Eigen::setNbThreads(1);
+    const lowp::row_major_matrixf one = lm::forward(m, toks.data(), 8, 64, opt);
+    Eigen::setNbThreads(2);
+    double gemm = 0;
+    opt.gemm_seconds = &gemm;
+    const lowp::row_major_matrixf two = lm::forward(m, toks.data(), 8, 64, opt);
+    INFO(lm::activation_format_name(f));
+    CHECK(one == two);
+    CHECK(gemm > 0);
+  }
+  Eigen::setNbThreads(threads);
 }
 
 TEST_CASE("forward: RoPE conventions give the same model on their own weights", "[model][quick]") {

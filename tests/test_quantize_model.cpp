@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "lowp_test.hpp"
+#include "test_model_config.hpp"
 
 namespace lm = lowp::model;
 using lowp::row_major_matrixf;
@@ -65,15 +66,7 @@ lm::llama_model outlier_model(const lm::llama_config& c, std::uint32_t seed) {
 }
 
 lm::llama_config small_config() {
-  lm::llama_config c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 50;
-  c.seq_len = 32;
-  return c;
+  return lowp_test::small_llama_config(50, 32);
 }
 
 std::vector<std::int32_t> random_tokens(std::size_t n, std::size_t vocab, std::uint32_t seed) {

@@ -65,19 +65,9 @@ lm::llama_model load_model(const std::string& path) {
 }
 
 json config_json(const lm::llama_model& m) {
-  const lm::llama_config& c = m.config;
-  return {{"dim", c.dim},
-          {"hidden_dim", c.hidden_dim},
-          {"n_layers", c.n_layers},
-          {"n_heads", c.n_heads},
-          {"n_kv_heads", c.n_kv_heads},
-          {"vocab_size", c.vocab_size},
-          {"seq_len", c.seq_len},
-          {"rope_theta", c.rope_theta},
-          {"norm_eps", c.norm_eps},
-          {"shared_classifier", c.shared_classifier},
-          {"rope", c.rope == lm::rope_style::interleaved ? "interleaved" : "half"},
-          {"parameters", m.parameter_count()}};
+  json j = lm::config_json(m.config);
+  j["parameters"] = m.parameter_count();
+  return j;
 }
 
 // The format whose lm::activation_format_name() is s (the names --act accepts).
@@ -333,6 +323,26 @@ json scheme_json(const lm::weight_scheme& w) {
           {"lorc_factors", lm::lorc_factor_format_name(w.lorc_factors)}};
 }
 
+json times_json(const lm::pipeline_times& t) {
+  return {{"total", t.total},
+          {"calibration_forward", t.calibration_forward},
+          {"forward_gemms", t.forward_gemms},
+          {"hessians", t.hessians},
+          {"quantize", t.quantize},
+          {"lorc", t.lorc},
+          {"other_share", t.other_share()}};
+}
+
+std::string times_line(const lm::pipeline_times& t) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "total %.2f s: calibration forward %.2f (GEMMs %.2f), Hessians %.2f, GPTQ/RTN "
+                "%.2f, LoRC %.2f; outside GPTQ, LoRC and the forward GEMMs %.1f%%",
+                t.total, t.calibration_forward, t.forward_gemms, t.hessians, t.quantize, t.lorc,
+                100.0 * t.other_share());
+  return line;
+}
+
 // Refuses an output path that exists, unless --force.
 void require_new(const std::string& path, bool force) {
   if (!path.empty() && std::filesystem::exists(path) && !force) {
@@ -427,10 +437,7 @@ int quantize(const quantize_args& a, const lm::model_quant_options& base, bool a
     }
   }
   const lm::pipeline_times& t = q.times;
-  std::fprintf(
-      stderr,
-      "total %.2f s: calibration forward %.2f, Hessians %.2f, quantization %.2f, LoRC %.2f\n",
-      t.total, t.calibration_forward, t.hessians, t.quantize, t.lorc);
+  std::fprintf(stderr, "%s\n", times_line(t).c_str());
   if (as_json) {
     std::cout << json{{"model", a.in},
                       {"out", a.out},
@@ -438,12 +445,7 @@ int quantize(const quantize_args& a, const lm::model_quant_options& base, bool a
                       {"scheme", scheme_json(opt.weights)},
                       {"activations", lm::activation_format_name(opt.activations)},
                       {"calibration", {{"sequences", calib.count}, {"length", calib.length}}},
-                      {"times",
-                       {{"total", t.total},
-                        {"calibration_forward", t.calibration_forward},
-                        {"hessians", t.hessians},
-                        {"quantize", t.quantize},
-                        {"lorc", t.lorc}}},
+                      {"times", times_json(t)},
                       {"layers", layers}}
                      .dump(2)
               << "\n";
@@ -610,6 +612,7 @@ int paper(const paper_args& a, bool as_json) {
         const lm::quantized_model q =
             lm::quantize_model(m, calib[k].data(), a.calib_count, a.calib_length, o);
         all_times.calibration_forward += q.times.calibration_forward;
+        all_times.forward_gemms += q.times.forward_gemms;
         all_times.hessians += q.times.hessians;
         all_times.quantize += q.times.quantize;
         all_times.lorc += q.times.lorc;
@@ -673,12 +676,8 @@ int paper(const paper_args& a, bool as_json) {
     }
   }
   if (!as_json)
-    std::printf(
-        "\nTime: %.1f s in all; quantization pipeline %.1f s (calibration forward %.1f, Hessians "
-        "%.1f, GPTQ/RTN "
-        "%.1f, LoRC %.1f), evaluation %.1f s.\n",
-        total, all_times.total, all_times.calibration_forward, all_times.hessians,
-        all_times.quantize, all_times.lorc, eval_seconds);
+    std::printf("\nTime: %.1f s in all; quantization pipeline: %s; evaluation %.1f s.\n", total,
+                times_line(all_times).c_str(), eval_seconds);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     out["rows"].push_back({{"table", rows[r].table},
                            {"setting", rows[r].name},
@@ -686,13 +685,8 @@ int paper(const paper_args& a, bool as_json) {
                            {"kl", results[r].kl},
                            {"top1", results[r].top1}});
   }
-  out["times"] = {{"total", total},
-                  {"pipeline", all_times.total},
-                  {"calibration_forward", all_times.calibration_forward},
-                  {"hessians", all_times.hessians},
-                  {"quantize", all_times.quantize},
-                  {"lorc", all_times.lorc},
-                  {"evaluation", eval_seconds}};
+  out["times"] = {
+      {"total", total}, {"pipeline", times_json(all_times)}, {"evaluation", eval_seconds}};
   if (!a.csv.empty()) {  // for the chart: setting, mean KL, its standard deviation
     lm::write_file_atomically(a.csv, "lowp-ptq paper", [&](std::ostream& os) {
       os << "# setting\tmean_kl\tsd_kl\n";

@@ -24,11 +24,13 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -62,6 +64,21 @@ inline const char* activation_format_name(activation_format f) noexcept {
 /// The inputs a block's linear layers read: q, k and v share one, gate and up share one.
 enum class linear_input { qkv, o, gate_up, down };
 
+/// "qkv", "o", "gate_up", "down".
+inline const char* linear_input_name(linear_input i) noexcept {
+  switch (i) {
+    case linear_input::qkv:
+      return "qkv";
+    case linear_input::o:
+      return "o";
+    case linear_input::gate_up:
+      return "gate_up";
+    case linear_input::down:
+      break;
+  }
+  return "down";
+}
+
 /// What forward() and run_block() do besides computing.
 struct forward_options {
   /// The format the linear layers' inputs are quantized to, per token (absmax).
@@ -71,6 +88,12 @@ struct forward_options {
   std::function<void(std::size_t block, linear_input which, const row_major_matrixf& X)> on_input;
   /// Called with every linear layer's output (tokens x out).  Empty: not called.
   std::function<void(std::size_t block, linear which, const row_major_matrixf& Y)> on_output;
+  /// Not null: the wall time of the blocks' GEMMs is added to *gemm_seconds: the linear
+  /// layers' Y = X Wᵀ (the hooks not included) and attention's q kᵀ and P v (their share
+  /// of the attention jobs' time, times the jobs' wall time).  For profiles that split
+  /// the forward pass into its GEMMs and the rest (softmax, RoPE, RMSNorm, SwiGLU, the
+  /// activations' quantization).
+  double* gemm_seconds = nullptr;
 };
 
 /// The keys and values of the positions a sequence has seen so far, per block: what
@@ -98,19 +121,37 @@ struct kv_cache {
 
 namespace detail {
 
+/// f(first row, row count) over the rows of a rows x cols row-major matrix, in chunks
+/// split over Eigen's threads (parallel_rows).  The chunks do not depend on the thread
+/// count, and each but the last holds a multiple of 64 elements, so an elementwise Eigen
+/// expression on a chunk takes the same vector path (and gives the same bits) as on the
+/// whole matrix, at any thread count.
+template <class F>
+void for_row_chunks(Eigen::Index rows, Eigen::Index cols, F&& f) {
+  if (rows <= 0) return;
+  const auto align = 64 / std::gcd<Eigen::Index>(cols, 64);  // rows of a 64-multiple
+  const Eigen::Index per = (std::max<Eigen::Index>(align, rows / 16) + align - 1) / align * align;
+  const auto chunks = static_cast<std::size_t>((rows + per - 1) / per);
+  lowp::detail::parallel_rows(chunks, static_cast<std::size_t>(per * cols), true,
+                              [&](std::size_t c) {
+                                const Eigen::Index r0 = static_cast<Eigen::Index>(c) * per;
+                                f(r0, std::min(per, rows - r0));
+                              });
+}
+
 /// x ← x ⊙ w / sqrt(mean(x²) + eps), per row (RMSNorm).
 inline void rmsnorm_rows(row_major_matrixf& X, const tensor_ref& w, float eps) {
   const auto weight = w.vector().transpose();
-  for (Eigen::Index t = 0; t < X.rows(); ++t) {
-    const float ms = X.row(t).squaredNorm() / static_cast<float>(X.cols());
-    X.row(t) = X.row(t).cwiseProduct(weight) * (1.0f / std::sqrt(ms + eps));
-  }
+  for_row_chunks(X.rows(), X.cols(), [&](Eigen::Index r0, Eigen::Index n) {
+    for (Eigen::Index t = r0; t < r0 + n; ++t) {
+      const float ms = X.row(t).squaredNorm() / static_cast<float>(X.cols());
+      X.row(t) = X.row(t).cwiseProduct(weight) * (1.0f / std::sqrt(ms + eps));
+    }
+  });
 }
 
-/// Per-token fake quantization of X in place (absmax scales, one per row).
-inline void quantize_activations(row_major_matrixf& X, activation_format f) {
-  const auto n = static_cast<std::size_t>(X.rows()), k = static_cast<std::size_t>(X.cols());
-  float* x = X.data();
+/// Per-token fake quantization of n rows of k values in place (absmax scales, one per row).
+inline void quantize_rows(float* x, std::size_t n, std::size_t k, activation_format f) {
   const granularity per_token = granularity::per_token();
   switch (f) {
     case activation_format::none:
@@ -121,6 +162,24 @@ inline void quantize_activations(row_major_matrixf& X, activation_format f) {
       return fake_quantize(absmax<float8_e4m3fn>{}, x, x, n, k, per_token);
     case activation_format::fp8_e5m2:
       return fake_quantize(absmax<float8_e5m2>{}, x, x, n, k, per_token);
+  }
+}
+
+/// Per-token fake quantization of X in place, over Eigen's threads (rows are independent:
+/// the same bits at any thread count).  A NaN or Inf: fake_quantize's std::domain_error,
+/// naming the first bad element's row and column in X.
+inline void quantize_activations(row_major_matrixf& X, activation_format f) {
+  if (f == activation_format::none) return;
+  const auto n = static_cast<std::size_t>(X.rows()), k = static_cast<std::size_t>(X.cols());
+  try {
+    for_row_chunks(X.rows(), X.cols(), [&](Eigen::Index r0, Eigen::Index rows) {
+      quantize_rows(X.data() + r0 * X.cols(), static_cast<std::size_t>(rows), k, f);
+    });
+  } catch (const std::domain_error&) {
+    // A chunk names its rows from its own first one: again over all of X, which throws
+    // for the same element (rows quantized already stay finite) with X's coordinates.
+    quantize_rows(X.data(), n, k, f);
+    throw;
   }
 }
 
@@ -148,32 +207,39 @@ struct rope_table {
 inline void apply_rope(row_major_matrixf& Q, std::size_t T, std::size_t hs, rope_style style,
                        const rope_table& rope) {
   const std::size_t half = hs / 2;
-  for (Eigen::Index t = 0; t < Q.rows(); ++t) {
-    const auto pos = static_cast<Eigen::Index>(static_cast<std::size_t>(t) % T);
-    float* row = Q.data() + t * Q.cols();
-    for (std::size_t h = 0; h * hs < static_cast<std::size_t>(Q.cols()); ++h) {
-      float* head = row + h * hs;
-      for (std::size_t i = 0; i < half; ++i) {
-        // interleaved: (2i, 2i+1), llama2.c; half: (i, i + hs/2), Hugging Face rotate_half.
-        const std::size_t a = style == rope_style::interleaved ? 2 * i : i;
-        const std::size_t b = style == rope_style::interleaved ? 2 * i + 1 : i + half;
-        const float c = rope.cos(pos, static_cast<Eigen::Index>(i));
-        const float s = rope.sin(pos, static_cast<Eigen::Index>(i));
-        const float x0 = head[a], x1 = head[b];
-        head[a] = x0 * c - x1 * s;
-        head[b] = x0 * s + x1 * c;
+  for_row_chunks(Q.rows(), Q.cols(), [&](Eigen::Index r0, Eigen::Index n) {
+    for (Eigen::Index t = r0; t < r0 + n; ++t) {
+      const auto pos = static_cast<Eigen::Index>(static_cast<std::size_t>(t) % T);
+      float* row = Q.data() + t * Q.cols();
+      for (std::size_t h = 0; h * hs < static_cast<std::size_t>(Q.cols()); ++h) {
+        float* head = row + h * hs;
+        for (std::size_t i = 0; i < half; ++i) {
+          // interleaved: (2i, 2i+1), llama2.c; half: (i, i + hs/2), Hugging Face rotate_half.
+          const std::size_t a = style == rope_style::interleaved ? 2 * i : i;
+          const std::size_t b = style == rope_style::interleaved ? 2 * i + 1 : i + half;
+          const float c = rope.cos(pos, static_cast<Eigen::Index>(i));
+          const float s = rope.sin(pos, static_cast<Eigen::Index>(i));
+          const float x0 = head[a], x1 = head[b];
+          head[a] = x0 * c - x1 * s;
+          head[b] = x0 * s + x1 * c;
+        }
       }
     }
-  }
+  });
 }
 
 /// Causal attention of one head: out = softmax(q kᵀ / sqrt(hs)) v, where q holds the
 /// queries of positions first .. first+T-1 (T x hs) and k, v the keys and values of
-/// positions 0 .. first+T-1; query t sees keys 0 .. first+t.
+/// positions 0 .. first+T-1; query t sees keys 0 .. first+t.  Not null: the seconds of
+/// its two products (q kᵀ, P v) are added to *gemm_seconds.
 template <class Q, class K, class V, class Out>
-void attend(const Q& q, const K& k, const V& v, std::size_t first, Out&& out) {
+void attend(const Q& q, const K& k, const V& v, std::size_t first, Out&& out,
+            double* gemm_seconds = nullptr) {
+  using clock = std::chrono::steady_clock;
   const float scale = 1.0f / std::sqrt(static_cast<float>(q.cols()));
+  const auto t0 = gemm_seconds ? clock::now() : clock::time_point{};
   row_major_matrixf P = (q * k.transpose()) * scale;
+  if (gemm_seconds) *gemm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
   const Eigen::Index n = P.cols();
   for (Eigen::Index t = 0; t < P.rows(); ++t) {  // softmax over the visible positions
     const Eigen::Index visible = static_cast<Eigen::Index>(first) + t + 1;
@@ -183,7 +249,9 @@ void attend(const Q& q, const K& k, const V& v, std::size_t first, Out&& out) {
     row /= row.sum();
     P.row(t).tail(n - visible).setZero();
   }
+  const auto t1 = gemm_seconds ? clock::now() : clock::time_point{};
   out.noalias() = P * v;
+  if (gemm_seconds) *gemm_seconds += std::chrono::duration<double>(clock::now() - t1).count();
 }
 
 /// Y = X Wᵀ (tokens x out) for a weight stored [out, in].
@@ -243,7 +311,11 @@ inline void linear_input_of(std::size_t b, linear_input which, row_major_matrixf
 /// Y = in Wᵀ for linear layer l of block b, shown to opt.on_output.
 inline row_major_matrixf project(const llama_model& m, std::size_t b, linear l,
                                  const row_major_matrixf& in, const forward_options& opt) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = opt.gemm_seconds ? clock::now() : clock::time_point{};
   row_major_matrixf Y = linear_layer(in, m.blocks[b].weight(l));
+  if (opt.gemm_seconds)
+    *opt.gemm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
   if (opt.on_output) opt.on_output(b, l, Y);
   return Y;
 }
@@ -282,7 +354,14 @@ inline row_major_matrixf block_o_input(const llama_model& m, std::size_t b,
   // Causal softmax(q kᵀ / sqrt(hs)) v, per sequence and head; query head h reads
   // key/value head h / group (grouped-query attention).
   row_major_matrixf att(h.rows(), static_cast<Eigen::Index>(c.dim));
-  lowp::detail::parallel_rows(batch * n_heads, (first + T) * T * hs, true, [&](std::size_t job) {
+  // With opt.gemm_seconds, the products' share of the jobs' time, times the wall time of
+  // them all, is added to it (the jobs run on several threads).
+  using clock = std::chrono::steady_clock;
+  const std::size_t jobs = batch * n_heads;
+  std::vector<double> job_gemm(opt.gemm_seconds ? jobs : 0), job_all(job_gemm.size());
+  const auto start = clock::now();
+  lowp::detail::parallel_rows(jobs, (first + T) * T * hs, true, [&](std::size_t job) {
+    const auto job_start = opt.gemm_seconds ? clock::now() : clock::time_point{};
     const auto s = static_cast<Eigen::Index>((job / n_heads) * T);
     const std::size_t head = job % n_heads, kv_head = head / group;
     const auto n = static_cast<Eigen::Index>(T), d = static_cast<Eigen::Index>(hs);
@@ -290,8 +369,16 @@ inline row_major_matrixf block_o_input(const llama_model& m, std::size_t b,
     const auto hq = static_cast<Eigen::Index>(head * hs),
                hkv = static_cast<Eigen::Index>(kv_head * hs);
     attend(Q.block(s, hq, n, d), Ks.block(s, hkv, seen, d), Vs.block(s, hkv, seen, d), first,
-           att.block(s, hq, n, d));
+           att.block(s, hq, n, d), opt.gemm_seconds ? &job_gemm[job] : nullptr);
+    if (opt.gemm_seconds)
+      job_all[job] = std::chrono::duration<double>(clock::now() - job_start).count();
   });
+  if (opt.gemm_seconds) {
+    const double all = std::accumulate(job_all.begin(), job_all.end(), 0.0);
+    const double wall = std::chrono::duration<double>(clock::now() - start).count();
+    if (all > 0)
+      *opt.gemm_seconds += wall * std::accumulate(job_gemm.begin(), job_gemm.end(), 0.0) / all;
+  }
   linear_input_of(b, linear_input::o, att, opt);
   return att;
 }
@@ -312,7 +399,10 @@ inline row_major_matrixf block_down_input(const llama_model& m, std::size_t b,
                                           const row_major_matrixf& h, const forward_options& opt) {
   row_major_matrixf G = project(m, b, linear::gate, h, opt);
   const row_major_matrixf U = project(m, b, linear::up, h, opt);
-  G = (G.array() / (1.0f + (-G.array()).exp())) * U.array();  // silu(gate) ⊙ up
+  for_row_chunks(G.rows(), G.cols(), [&](Eigen::Index r0, Eigen::Index n) {  // silu(gate) ⊙ up
+    auto g = G.middleRows(r0, n).array();
+    g = (g / (1.0f + (-g).exp())) * U.middleRows(r0, n).array();
+  });
   linear_input_of(b, linear_input::down, G, opt);
   return G;
 }

@@ -231,6 +231,22 @@ packed_weight read_packed_weight(const safetensors_file& f, const std::string& p
 
 }  // namespace detail
 
+/// The model's config as the packed file's __metadata__ "config" stores it (load_packed
+/// reads these keys back; lowp-ptq prints the same object).
+inline nlohmann::ordered_json config_json(const llama_config& c) {
+  return {{"dim", c.dim},
+          {"hidden_dim", c.hidden_dim},
+          {"n_layers", c.n_layers},
+          {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},
+          {"vocab_size", c.vocab_size},
+          {"seq_len", c.seq_len},
+          {"rope_theta", c.rope_theta},
+          {"norm_eps", c.norm_eps},
+          {"shared_classifier", c.shared_classifier},
+          {"rope", c.rope == rope_style::interleaved ? "interleaved" : "half"}};
+}
+
 /// Writes the packed file of model m (its float tensors: embedding, norms, classifier,
 /// and the layers q left in float) and q (quantize_model()'s packed weights, one per
 /// linear layer in block order) to `path`, through a temporary file renamed at the end.
@@ -279,22 +295,10 @@ inline void save_packed(const std::string& path, const llama_model& m, const qua
     e.push_back(
         {"lm_head.weight", safetensors_dtype::F32, mat(c.vocab_size, c.dim), m.classifier.data});
 
-  const nlohmann::ordered_json config = {
-      {"dim", c.dim},
-      {"hidden_dim", c.hidden_dim},
-      {"n_layers", c.n_layers},
-      {"n_heads", c.n_heads},
-      {"n_kv_heads", c.n_kv_heads},
-      {"vocab_size", c.vocab_size},
-      {"seq_len", c.seq_len},
-      {"rope_theta", c.rope_theta},
-      {"norm_eps", c.norm_eps},
-      {"shared_classifier", c.shared_classifier},
-      {"rope", c.rope == rope_style::interleaved ? "interleaved" : "half"}};
   std::string skipped;
   for (const std::string& k : opt.skip) skipped += (skipped.empty() ? "" : ",") + k;
   std::map<std::string, std::string> meta = detail::scheme_metadata(opt.weights, opt.activations);
-  meta["config"] = config.dump();
+  meta["config"] = config_json(c).dump();
   meta["skip"] = skipped;
   write_safetensors(path, e, meta);
 }

@@ -474,10 +474,17 @@ inline std::string layer_name(std::size_t block, linear l) {
 /// Seconds per stage of quantize_model().
 struct pipeline_times {
   double calibration_forward = 0;  ///< block runs over the calibration stream
+  double forward_gemms = 0;        ///< its GEMMs: linear layers, attention's q kᵀ and P v
   double hessians = 0;             ///< accumulating the Hessians
   double quantize = 0;             ///< GPTQ or RTN
   double lorc = 0;
   double total = 0;
+  /// The share of total spent outside GPTQ (its Hessians included: gptq.py's add_batch),
+  /// LoRC and the forward GEMMs: softmax, RoPE, RMSNorm, SwiGLU, the activations'
+  /// quantization, the embedding, packing and the reports.  0 when total is 0.
+  double other_share() const noexcept {
+    return total > 0 ? (total - forward_gemms - hessians - quantize - lorc) / total : 0.0;
+  }
 };
 
 /// What quantize_model() returns: a report and a packed weight per linear layer (in block
@@ -552,6 +559,7 @@ inline quantized_model quantize_model(
   forward_options fo;  // the calibration passes: no hooks, activations as the options say
   fo.activations =
       opt.calibrate_with_quantized_activations ? opt.activations : activation_format::none;
+  fo.gemm_seconds = &out.times.forward_gemms;
   const std::size_t chunk = std::max<std::size_t>(1, opt.chunk);
 
   // The calibration stream, in chunks of sequences, with each chunk's state inside the
