@@ -15,6 +15,8 @@ Usage: check_lowp_ptq.py LOWP_PTQ MODEL WORK_DIR
 - quantize: a report per layer; the packed file evaluates exactly as the fake-quantized
   model; existing outputs, MX with groups of 128, too few calibration tokens are refused.
 - paper: both tables' 17 settings, the float one with KL 0.
+- outliers: the float model's logits unchanged at every point, the sweep's and the model's
+  own figures there, the chart's data written; a factor that is not a power of two refused.
 - failures: a token outside the vocabulary, a truncated checkpoint, a bad command line,
   an unwritable output; each exits non-zero with a message naming the file, and leaves no
   output file behind.
@@ -171,6 +173,21 @@ def main():
     rows = g.get("rows", [])
     check(len(rows) == 17 and rows[0]["setting"] == "W16A16" and rows[0]["kl"] == [0.0],
           f"paper: 17 settings, the float one with KL 0 ({len(rows)})")
+
+    # outliers: the float model unchanged at every point; its own channels measured; a factor
+    # that is not a power of two refused.
+    o = run_json(tool, "outliers", model, "--seeds", "1", "--alphas", "1,256", "--channels", "4",
+                 "--w4a8-alphas", "256", "--calib-count", "4", "--calib-length", "64", "--eval-count", "2",
+                 "--eval-length", "64", "--csv", path("out_outliers.tsv"))
+    check(o.get("function_preserved") is True and len(o.get("w16a8", [])) == 6 and len(o.get("w4a8", [])) == 2
+          and len(o.get("own_channels", [])) == 4 * cfg["n_layers"],
+          f"outliers: the float model kept, 6 W16A8 and 2 W4A8 points, 4 inputs per block ({len(o.get('w16a8', []))})")
+    with open(path("out_outliers.tsv")) as f:
+        check(len([ln for ln in f if ln[:1].isdigit()]) == 2, "outliers: --csv has a line per alpha")
+    os.remove(path("out_outliers.tsv"))
+    p = run(tool, "outliers", model, "--alphas", "3", "--seeds", "1", "--eval-count", "2", "--eval-length", "16",
+            "--calib-count", "4", "--calib-length", "64", expect=1)
+    check("power of two" in p.stderr, f"outliers: alpha 3 is refused: {p.stderr.strip()}")
 
     # failures
     bad = tokens.copy()

@@ -6,6 +6,9 @@
 //   lowp-ptq convert IN OUT --to FORMAT      llama2c-v0, llama2c-v1 or hf
 //   lowp-ptq quantize MODEL OUT [--packed P]  every linear layer quantized (GPTQ/RTN, LoRC)
 //   lowp-ptq layer W.npy X.npy --out P       one weight quantized on its activations
+//   lowp-ptq paper MODEL                      ZeroQuant-FP's Table 1 and Table B.1
+//   lowp-ptq outliers MODEL                   INT8 vs FP8 activations under injected outliers
+//   lowp-ptq synthetic 15M|110M OUT           a random model of that shape, for timings
 //
 // MODEL is a llama2.c checkpoint (a file) or a Hugging Face LLaMA folder.  Every command
 // takes --threads N and --json (a machine-readable summary on stdout); long work shows
@@ -15,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +30,7 @@
 #include <lowp/model/hf_llama.hpp>
 #include <lowp/model/llama2c.hpp>
 #include <lowp/model/npy.hpp>
+#include <lowp/model/outliers.hpp>
 #include <lowp/model/packed_file.hpp>
 #include <lowp/model/quantize_model.hpp>
 #include <lowp/model/tokens.hpp>
@@ -700,6 +705,274 @@ int paper(const paper_args& a, bool as_json) {
   return 0;
 }
 
+// --- outliers: why FP8 activations win (outlier channels injected, function kept) -----
+
+struct outliers_args {
+  std::string model;
+  std::vector<float> alphas = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  std::vector<std::size_t> channels = {1, 4};
+  std::vector<float> w4a8_alphas = {1, 16, 256};
+  std::size_t seeds = 3, calib_count = 32, calib_length = 128, eval_count = 32, eval_length = 256;
+  std::size_t group = 32;
+  std::uint64_t eval_seed = 1000000;
+  std::string csv;
+};
+
+int outliers(const outliers_args& a, bool as_json) {
+  using A = lm::activation_format;
+  const auto start = std::chrono::steady_clock::now();
+  const lm::llama_model reference = load_model(a.model);
+  const lm::llama_config& c = reference.config;
+  if (a.eval_seed < 1000 * (a.seeds + 1))
+    throw std::invalid_argument("--eval-seed must be >= 1000 (seeds + 1)");
+  if (a.calib_count > 1000) throw std::invalid_argument("--calib-count must be at most 1000");
+  for (const std::size_t n : a.channels) {
+    if (n == 0 || n > c.dim)
+      throw std::invalid_argument("--channels: " + std::to_string(n) + " of dim " +
+                                  std::to_string(c.dim));
+  }
+  // The same evaluation and calibration data as `paper`: sampled from the float model, whose
+  // function inject_outliers() keeps, so one set serves every alpha.
+  const std::vector<std::int32_t> ev =
+      lm::sample_sequences(reference, a.eval_count, a.eval_length, {1.0f, 1.0f, a.eval_seed});
+  std::vector<std::vector<std::int32_t>> calib(a.seeds);
+  for (std::size_t k = 0; k < a.seeds; ++k) {
+    calib[k] = lm::sample_sequences(reference, a.calib_count, a.calib_length,
+                                    {1.0f, 1.0f, 1000 * (k + 1)});
+  }
+  const std::size_t batch = 8;
+  if (a.eval_count * a.eval_length * c.vocab_size * sizeof(float) > (std::size_t{512} << 20))
+    throw std::invalid_argument(
+        "the float model's logits of the evaluation data exceed 512 MiB "
+        "(use a smaller --eval-count or --eval-length)");
+  std::vector<lowp::row_major_matrixf> ref_logits;
+  for (std::size_t s0 = 0; s0 < a.eval_count; s0 += batch) {
+    const std::size_t n = std::min(batch, a.eval_count - s0);
+    ref_logits.push_back(lm::forward(reference, ev.data() + s0 * a.eval_length, n, a.eval_length));
+  }
+  // m's scores on the evaluation data against the float model; `same` is cleared when m's
+  // float logits are not bit for bit the float model's.
+  bool same = true;
+  const auto score = [&](const lm::llama_model& m, A act, bool check_float) {
+    lm::token_scores s;
+    lm::forward_options fo;
+    fo.activations = act;
+    for (std::size_t s0 = 0, i = 0; s0 < a.eval_count; s0 += batch, ++i) {
+      const std::size_t n = std::min(batch, a.eval_count - s0);
+      const std::int32_t* toks = ev.data() + s0 * a.eval_length;
+      if (check_float) same = same && lm::forward(m, toks, n, a.eval_length) == ref_logits[i];
+      s.add(lm::forward(m, toks, n, a.eval_length, fo), toks, n, a.eval_length, &ref_logits[i]);
+    }
+    return s;
+  };
+  struct cell {
+    std::vector<double> ppl, kl, top1;
+  };
+  const auto add = [](cell& x, const lm::token_scores& s) {
+    x.ppl.push_back(s.perplexity().ppl);
+    x.kl.push_back(s.kl().mean);
+    x.top1.push_back(s.kl().top1);
+  };
+  const auto pm = [](const std::vector<double>& v, int digits) {
+    const auto [m, sd] = mean_sd(v);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f ± %.*f", digits, m, digits, sd);
+    return std::string(buf);
+  };
+  json out = {{"model", a.model},
+              {"seeds", a.seeds},
+              {"evaluation", {{"sequences", a.eval_count}, {"length", a.eval_length}}},
+              {"calibration", {{"sequences", a.calib_count}, {"length", a.calib_length}}},
+              {"group_size", a.group}};
+
+  // 1. The model's own linear-layer inputs: largest channel over the median channel.
+  const std::vector<lm::channel_stats> own =
+      lm::activation_channel_stats(reference, ev.data(), a.eval_count, a.eval_length, batch);
+  double worst = 0;
+  for (const lm::channel_stats& s : own) worst = std::max(worst, s.ratio());
+  out["own_channels"] = json::array();
+  for (const lm::channel_stats& s : own) {
+    out["own_channels"].push_back({{"block", s.block},
+                                   {"input", lm::linear_input_name(s.which)},
+                                   {"largest", s.largest},
+                                   {"channel", s.largest_at},
+                                   {"median", s.median},
+                                   {"ratio", s.ratio()}});
+  }
+  if (!as_json) {
+    std::printf(
+        "\n**The model's own activations** (%s, %zu x %zu evaluation tokens): per "
+        "linear-layer input, the largest channel magnitude (max |x| over the tokens) "
+        "over the median channel's\n\n| block | input | largest (channel) | median | ratio |\n"
+        "|---:|---|---:|---:|---:|\n",
+        std::filesystem::path(a.model).filename().string().c_str(), a.eval_count, a.eval_length);
+    for (const lm::channel_stats& s : own) {
+      std::printf("| %zu | %s | %.3f (%zu) | %.3f | %.1f |\n", s.block,
+                  lm::linear_input_name(s.which), static_cast<double>(s.largest), s.largest_at,
+                  static_cast<double>(s.median), s.ratio());
+    }
+    std::printf("\nLargest ratio: %.1f.\n", worst);
+  }
+
+  // 2. W16A8: per-token INT8, FP8 E4M3 and E5M2 activations on float weights, per alpha
+  // and number of outlier channels; seed k picks the channels.
+  const A formats[] = {A::int8, A::fp8_e4m3, A::fp8_e5m2};
+  std::vector<std::vector<std::array<cell, 3>>> w16(
+      a.channels.size(), std::vector<std::array<cell, 3>>(a.alphas.size()));
+  const std::size_t steps = a.channels.size() * a.alphas.size() * a.seeds;
+  std::size_t done = 0;
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci) {
+    for (std::size_t ai = 0; ai < a.alphas.size(); ++ai) {
+      for (std::size_t k = 0; k < a.seeds; ++k) {
+        lm::llama_model m = load_model(a.model);
+        lm::inject_outliers(m, lm::pick_channels(c.dim, a.channels[ci], k + 1), a.alphas[ai]);
+        for (std::size_t f = 0; f < 3; ++f) add(w16[ci][ai][f], score(m, formats[f], f == 0));
+        progress("outliers: W16A8", ++done, steps);
+      }
+    }
+  }
+  // The crossover: the smallest alpha of the sweep at which E4M3's mean KL is below INT8's.
+  std::vector<json> crossover;
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci) {
+    json x = nullptr;
+    for (std::size_t ai = 0; ai < a.alphas.size(); ++ai) {
+      if (mean_sd(w16[ci][ai][1].kl).first < mean_sd(w16[ci][ai][0].kl).first) {
+        x = a.alphas[ai];
+        break;
+      }
+    }
+    crossover.push_back(x);
+  }
+  out["function_preserved"] = same;
+  out["w16a8"] = json::array();
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci)
+    for (std::size_t ai = 0; ai < a.alphas.size(); ++ai)
+      for (std::size_t f = 0; f < 3; ++f)
+        out["w16a8"].push_back({{"channels", a.channels[ci]},
+                                {"alpha", a.alphas[ai]},
+                                {"activations", lm::activation_format_name(formats[f])},
+                                {"ppl", w16[ci][ai][f].ppl},
+                                {"kl", w16[ci][ai][f].kl},
+                                {"top1", w16[ci][ai][f].top1}});
+  out["crossover"] = json::array();
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci)
+    out["crossover"].push_back({{"channels", a.channels[ci]}, {"alpha", crossover[ci]}});
+  if (!as_json) {
+    std::printf(
+        "\n**W16A8 under injected outliers** (float weights; per-token activations; %zu "
+        "seeds choose the channels; the float model's logits %s)\n\n"
+        "| channels | alpha | INT8 KL | FP8 E4M3 KL | FP8 E5M2 KL | INT8 PPL | E4M3 PPL | "
+        "INT8 top-1 | E4M3 top-1 |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        a.seeds, same ? "unchanged bit for bit at every point" : "CHANGED (a bug: see --json)");
+    for (std::size_t ci = 0; ci < a.channels.size(); ++ci)
+      for (std::size_t ai = 0; ai < a.alphas.size(); ++ai) {
+        const auto& r = w16[ci][ai];
+        std::printf("| %zu | %g | %s | %s | %s | %s | %s | %s | %s |\n", a.channels[ci],
+                    static_cast<double>(a.alphas[ai]), pm(r[0].kl, 4).c_str(),
+                    pm(r[1].kl, 4).c_str(), pm(r[2].kl, 4).c_str(), pm(r[0].ppl, 2).c_str(),
+                    pm(r[1].ppl, 2).c_str(), pm(r[0].top1, 3).c_str(), pm(r[1].top1, 3).c_str());
+      }
+    std::printf(
+        "\nCrossover (the smallest alpha of the sweep where FP8 E4M3's mean KL is below "
+        "INT8's):");
+    for (std::size_t ci = 0; ci < a.channels.size(); ++ci) {
+      if (crossover[ci].is_null())
+        std::printf(" %zu channel(s): none up to %g;", a.channels[ci],
+                    static_cast<double>(a.alphas.back()));
+      else
+        std::printf(" %zu channel(s): alpha %g;", a.channels[ci], crossover[ci].get<double>());
+    }
+    std::printf("\n");
+  }
+
+  // 3. W4A8 with GPTQ on the injected model: FP-FP (E2M1 weights, M2 scales, E4M3
+  // activations) and INT-INT (INT4 absmax weights, INT8 activations; M2 is for FP).
+  struct w4_setting {
+    const char* name;
+    lm::weight_format format;
+    lm::scale_policy policy;
+    A act;
+  };
+  const w4_setting w4[] = {
+      {"W4A8 FP-FP (M2)", lm::weight_format::fp4_e2m1, lm::scale_policy::m2, A::fp8_e4m3},
+      {"W4A8 INT-INT", lm::weight_format::int4, lm::scale_policy::absmax, A::int8}};
+  std::vector<std::vector<std::array<cell, 2>>> w4r(
+      a.channels.size(), std::vector<std::array<cell, 2>>(a.w4a8_alphas.size()));
+  const std::size_t steps4 = a.channels.size() * a.w4a8_alphas.size() * a.seeds;
+  done = 0;
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci) {
+    for (std::size_t ai = 0; ai < a.w4a8_alphas.size(); ++ai) {
+      for (std::size_t k = 0; k < a.seeds; ++k) {
+        const std::vector<std::size_t> ch = lm::pick_channels(c.dim, a.channels[ci], k + 1);
+        for (std::size_t s = 0; s < 2; ++s) {
+          lm::llama_model m = load_model(a.model);
+          lm::inject_outliers(m, ch, a.w4a8_alphas[ai]);
+          lm::model_quant_options o;
+          o.weights.format = w4[s].format;
+          o.weights.policy = w4[s].policy;
+          o.weights.group_size = a.group;
+          o.activations = w4[s].act;
+          (void)lm::quantize_model(m, calib[k].data(), a.calib_count, a.calib_length, o);
+          add(w4r[ci][ai][s], score(m, w4[s].act, false));
+        }
+        progress("outliers: W4A8", ++done, steps4);
+      }
+    }
+  }
+  out["w4a8"] = json::array();
+  for (std::size_t ci = 0; ci < a.channels.size(); ++ci)
+    for (std::size_t ai = 0; ai < a.w4a8_alphas.size(); ++ai)
+      for (std::size_t s = 0; s < 2; ++s)
+        out["w4a8"].push_back({{"channels", a.channels[ci]},
+                               {"alpha", a.w4a8_alphas[ai]},
+                               {"setting", w4[s].name},
+                               {"ppl", w4r[ci][ai][s].ppl},
+                               {"kl", w4r[ci][ai][s].kl},
+                               {"top1", w4r[ci][ai][s].top1}});
+  if (!as_json) {
+    std::printf(
+        "\n**W4A8 with GPTQ under injected outliers** (groups of %zu; %zu calibration "
+        "seeds, each also choosing the channels)\n\n| channels | alpha | FP-FP (M2) KL | "
+        "INT-INT KL | FP-FP PPL | INT-INT PPL |\n|---:|---:|---:|---:|---:|---:|\n",
+        a.group, a.seeds);
+    for (std::size_t ci = 0; ci < a.channels.size(); ++ci)
+      for (std::size_t ai = 0; ai < a.w4a8_alphas.size(); ++ai) {
+        const auto& r = w4r[ci][ai];
+        std::printf("| %zu | %g | %s | %s | %s | %s |\n", a.channels[ci],
+                    static_cast<double>(a.w4a8_alphas[ai]), pm(r[0].kl, 4).c_str(),
+                    pm(r[1].kl, 4).c_str(), pm(r[0].ppl, 2).c_str(), pm(r[1].ppl, 2).c_str());
+      }
+    std::printf("\nTime: %.1f s.\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (!a.csv.empty()) {  // for the chart: one line per (channels, alpha)
+    lm::write_file_atomically(a.csv, "lowp-ptq outliers", [&](std::ostream& os) {
+      os << "# channels\talpha\tint8_kl\tint8_sd\te4m3_kl\te4m3_sd\te5m2_kl\te5m2_sd\n";
+      for (std::size_t ci = 0; ci < a.channels.size(); ++ci) {
+        if (ci > 0) os << "\n\n";  // gnuplot: one data block per channel count
+        const std::string n = std::to_string(a.channels[ci]) +
+                              (a.channels[ci] == 1 ? " outlier channel" : " outlier channels");
+        os << "channels\talpha\t\"INT8, " << n << "\"\tsd\t\"FP8 E4M3, " << n
+           << "\"\tsd\t\"FP8 E5M2, " << n << "\"\tsd\n";  // the chart's titles
+        for (std::size_t ai = 0; ai < a.alphas.size(); ++ai) {
+          os << a.channels[ci] << '\t' << a.alphas[ai];
+          for (std::size_t f = 0; f < 3; ++f) {
+            const auto [m, sd] = mean_sd(w16[ci][ai][f].kl);
+            os << '\t' << m << '\t' << sd;
+          }
+          os << '\n';
+        }
+      }
+    });
+  }
+  if (as_json) std::cout << out.dump(2) << "\n";
+  if (!same) {
+    std::fprintf(stderr, "lowp-ptq: inject_outliers changed the float model's logits\n");
+    return 1;
+  }
+  return 0;
+}
+
 // --- synthetic: random models of a given shape, for timings -----------------------
 
 int synthetic(const std::string& shape, const std::string& out, std::uint64_t seed, bool force,
@@ -854,6 +1127,34 @@ int main(int argc, char** argv) {
   paper_cmd->add_option("--csv", pa.csv,
                         "also write each setting's mean KL and its sd (for the chart)");
 
+  outliers_args oa;
+  CLI::App* outliers_cmd = app.add_subcommand(
+      "outliers",
+      "why FP8 activations win: outlier channels injected without changing the float model, "
+      "INT8 vs FP8 activations swept over their size");
+  outliers_cmd->add_option("model", oa.model, "llama2.c checkpoint or Hugging Face folder")
+      ->required();
+  outliers_cmd->add_option("--alphas", oa.alphas, "outlier factors, powers of two (W16A8 sweep)")
+      ->delimiter(',');
+  outliers_cmd->add_option("--channels", oa.channels, "numbers of outlier channels")
+      ->delimiter(',');
+  outliers_cmd->add_option("--w4a8-alphas", oa.w4a8_alphas, "outlier factors of the W4A8 runs")
+      ->delimiter(',');
+  outliers_cmd->add_option("--seeds", oa.seeds, "seeds (each picks the channels and calibrates)")
+      ->check(CLI::PositiveNumber);
+  outliers_cmd->add_option("--calib-count", oa.calib_count, "calibration sequences per seed")
+      ->check(CLI::PositiveNumber);
+  outliers_cmd->add_option("--calib-length", oa.calib_length, "tokens per calibration sequence")
+      ->check(CLI::PositiveNumber);
+  outliers_cmd->add_option("--eval-count", oa.eval_count, "sampled evaluation sequences")
+      ->check(CLI::PositiveNumber);
+  outliers_cmd->add_option("--eval-length", oa.eval_length, "tokens per evaluation sequence")
+      ->check(CLI::PositiveNumber);
+  outliers_cmd->add_option("--eval-seed", oa.eval_seed, "seed of the sampled evaluation data");
+  outliers_cmd->add_option("--group", oa.group, "columns per scale group of the W4A8 weights");
+  outliers_cmd->add_option("--csv", oa.csv,
+                           "also write the W16A8 sweep's mean KLs (for the chart)");
+
   std::string synth_shape, synth_out;
   std::uint64_t synth_seed = 1;
   bool synth_force = false;
@@ -867,8 +1168,8 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--seed", synth_seed, "seed of the weights");
   synth_cmd->add_flag("--force", synth_force, "overwrite an existing output");
 
-  for (CLI::App* sub :
-       {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd, paper_cmd, synth_cmd})
+  for (CLI::App* sub : {info_cmd, sample_cmd, eval_cmd, convert_cmd, quantize_cmd, layer_cmd,
+                        paper_cmd, outliers_cmd, synth_cmd})
     sub->fallthrough();  // --json, --threads anywhere
   try {
     app.parse(argc, argv);
@@ -889,6 +1190,7 @@ int main(int argc, char** argv) {
       return quantize(qa, o, as_json);
     }
     if (*paper_cmd) return paper(pa, as_json);
+    if (*outliers_cmd) return outliers(oa, as_json);
     if (*synth_cmd) return synthetic(synth_shape, synth_out, synth_seed, synth_force, as_json);
     if (*layer_cmd) return layer(layer_w, layer_x, layer_out, layer_force, la.scheme(), as_json);
   } catch (const std::exception& e) {
