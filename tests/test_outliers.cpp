@@ -156,6 +156,7 @@ TEST_CASE("activation_channel_stats: the largest and median channel of every inp
         p.size() % 2 ? p[p.size() / 2] : (p[p.size() / 2 - 1] + p[p.size() / 2]) / 2;
     CHECK(s[i].median == median);
   }
+  CHECK_THROWS_AS(lm::activation_channel_stats(m, toks.data(), 3, 32, 0), std::invalid_argument);
   // One injected channel of alpha 1024 becomes the largest of the qkv and gate_up inputs.
   lm::inject_outliers(m, {9}, 1024.0f);
   for (const lm::channel_stats& t : lm::activation_channel_stats(m, toks.data(), 3, 32)) {

@@ -113,12 +113,14 @@ struct channel_stats {
 };
 
 /// channel_stats of every linear-layer input of m (block by block: qkv, o, gate_up, down)
-/// over `count` sequences of T tokens (row-major), in float, without activation
-/// quantization.  Throws what forward() throws for bad tokens or lengths.
+/// over `count` sequences of T tokens (row-major), `batch` sequences per forward pass, in
+/// float, without activation quantization.  Throws std::invalid_argument for a batch of
+/// 0, and what forward() throws for bad tokens or lengths.
 inline std::vector<channel_stats> activation_channel_stats(const llama_model& m,
                                                            const std::int32_t* tokens,
                                                            std::size_t count, std::size_t T,
                                                            std::size_t batch = 8) {
+  if (batch == 0) throw std::invalid_argument("lowp::model::activation_channel_stats: batch is 0");
   const std::size_t inputs = 4;
   std::vector<std::vector<float>> peak(m.blocks.size() * inputs);
   forward_options fo;
