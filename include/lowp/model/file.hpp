@@ -138,7 +138,9 @@ class mapped_file {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::vector<std::byte> owned_;  // the bytes when not mapped
-  bool mapped_ = false;
+#if LOWP_MODEL_HAS_MMAP
+  bool mapped_ = false;  // data_ is a mapping to undo
+#endif
 };
 
 /// Writes a file through `write(std::ostream&)`, first to `path` + ".tmp", then renamed
