@@ -216,19 +216,23 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
   return 0;
 }
 
+// Saves m as a Hugging Face folder at out.  A folder this made is removed again if the
+// save fails; each file in it is written through a temporary file and a rename.
+void save_hf_folder(const lm::llama_model& m, const std::string& out) {
+  const bool made = std::filesystem::create_directories(out);
+  try {
+    lm::save_hf_llama(m, out);
+  } catch (...) {
+    std::error_code ignored;
+    if (made) std::filesystem::remove_all(out, ignored);
+    throw;
+  }
+}
+
 int convert(const std::string& in, const std::string& out, const std::string& to, bool as_json) {
   lm::llama_model m = load_model(in);
   if (to == "hf") {
-    // A folder this command made is removed again if the save fails; each file in it is
-    // written through a temporary file and a rename.
-    const bool made = std::filesystem::create_directories(out);
-    try {
-      lm::save_hf_llama(m, out);
-    } catch (...) {
-      std::error_code ignored;
-      if (made) std::filesystem::remove_all(out, ignored);
-      throw;
-    }
+    save_hf_folder(m, out);
   } else if (to == "llama2c-v0" || to == "llama2c-v1") {
     if (m.config.rope == lm::rope_style::half) {  // back to llama2.c's interleaved q/k rows
       const std::size_t hs = m.config.head_size();
@@ -359,14 +363,7 @@ void require_new(const std::string& path, bool force) {
 // written as a Hugging Face folder) to out; a folder this made is removed on failure.
 void save_like(const lm::llama_model& m, const std::string& like, const std::string& out) {
   if (is_hf(like)) {
-    const bool made = std::filesystem::create_directories(out);
-    try {
-      lm::save_hf_llama(m, out);
-    } catch (...) {
-      std::error_code ignored;
-      if (made) std::filesystem::remove_all(out, ignored);
-      throw;
-    }
+    save_hf_folder(m, out);
   } else {
     lm::save_llama2c(m, out, lm::llama2c_file_version(like));
   }
