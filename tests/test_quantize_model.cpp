@@ -241,6 +241,17 @@ TEST_CASE("packed file: a quantized model round-trips bit for bit; bad files are
   o.activations = lm::activation_format::fp8_e4m3;
   o.skip = {"layers.1.v_proj"};
   const lm::quantized_model q = lm::quantize_model(m, calib.data(), 4, 24, o);
+  // The stage times: the GEMMs are part of the calibration forward, and other_share() is
+  // what the named stages leave of the total.
+  const lm::pipeline_times& times = q.times;
+  CHECK(times.forward_gemms > 0);
+  CHECK(times.forward_gemms <= times.calibration_forward);
+  CHECK(times.other_share() ==
+        (times.total - times.forward_gemms - times.hessians - times.quantize - times.lorc) /
+            times.total);
+  CHECK(times.other_share() >= 0);
+  CHECK(times.other_share() < 1);
+  CHECK(lm::pipeline_times{}.other_share() == 0);
   const std::string path = temp_path("model.safetensors");
   lm::save_packed(path, m, q, o);
   const lm::packed_model p = lm::load_packed(path);
