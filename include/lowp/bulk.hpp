@@ -1,16 +1,30 @@
 // lowp/bulk.hpp — bulk conversions over arrays: lowp::convert, and the fused
 // scale-and-cast operations lowp::convert_scaled (x * inv_scale -> codes) and
-// lowp::convert_unscaled (codes -> value * scale), plain or packed; and lowp::encode,
-// lowp::decode and lowp::transcode, the same conversions on raw code buffers
-// (std::uint8_t, std::byte, std::uint16_t) as an engine holds them.  (The quantizer that
-// computes scales, lowp::quantize, is in quantize.hpp.)
+// lowp::convert_unscaled (codes -> value * scale), plain or packed; lowp::convert_stochastic
+// (stochastic rounding with counter-based random bits, plain or packed); and lowp::encode,
+// lowp::decode, lowp::encode_stochastic and lowp::transcode, the same conversions on raw
+// code buffers (std::uint8_t, std::byte, std::uint16_t) as an engine holds them.  (The
+// quantizer that computes scales, lowp::quantize, is in quantize.hpp.)
 //
-// Layer: bulk.  Includes cast.hpp, packed.hpp and the internal SIMD layer.
+// Layer: bulk.  Includes cast.hpp, packed.hpp, the internal SIMD layer, detail/philox.hpp
+// (the random bits of convert_stochastic) and detail/threads.hpp (the threaded loop).
 //
 // Every function here computes, element by element, exactly what the scalar API
-// computes (lowp::cast, static_cast<float>); the SIMD fast paths (AVX-512, AVX2; chosen
-// at compile time, LOWP_NO_SIMD forces the portable path) are bit-identical to it, which
-// the tests check over all 2^32 floats.  See docs/bulk.md for a guide.
+// computes (lowp::cast, lowp::cast_stochastic, static_cast<float>); the SIMD fast paths
+// (AVX-512, AVX2; chosen at compile time, LOWP_NO_SIMD forces the portable path) are
+// bit-identical to it, which the tests check over all 2^32 floats.  See docs/bulk.md for
+// a guide.
+//
+// Threads: compiled with OpenMP, convert, convert_scaled, convert_unscaled, encode,
+// decode, convert_stochastic and encode_stochastic split n >= detail::parallel_threshold
+// elements into fixed chunks of 64 Ki (detail::for_each_chunk; OMP_NUM_THREADS or
+// omp_set_num_threads set the thread count).  Each element's result depends only on its
+// own input (and, for convert_stochastic, on (seed, i)), and every chunk runs under the
+// calling thread's rounding mode and FTZ/DAZ, so the bits are the same for any thread
+// count.  In-place calls (see Aliasing) stay on the calling thread, in one sequential
+// pass; a call from inside a parallel region gets OpenMP's nested-region behaviour (by
+// default a team of one: the chunks run in order on that thread).  Without OpenMP every
+// call is one sequential loop, as before.  transcode is not threaded.
 //
 // Fast paths (everything else is a correct per-element loop over lowp::cast):
 //   float            -> E4M3FN, E5M2, E4M3FNUZ, E5M2FNUZ, FP6 x2, FP4, int4/uint4/int8/uint8
@@ -30,6 +44,7 @@
 // is written, and writes never pass the read position.  Partial overlap is never allowed.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -40,8 +55,10 @@
 #endif
 
 #include "cast.hpp"
+#include "detail/philox.hpp"
 #include "detail/simd.hpp"
 #include "detail/simd_convert.hpp"
+#include "detail/threads.hpp"
 #include "packed.hpp"
 
 namespace lowp {
@@ -131,30 +148,43 @@ inline void dispatch_encode(round_mode m, overflow o, F&& body) {
   }
 }
 
-// Encodes n floats (times inv_scales[i / g], or one_scale when inv_scales is null, or
-// nothing when !Scaled) into one code per byte.  The specials' constants and the mode
-// dispatch are set up once per call, not per group.
+// Encodes elements [first, first + count) of the n floats at src (times inv_scales[i / g],
+// or one_scale when inv_scales is null, or nothing when !Scaled) into one code per byte,
+// dst[i].  The specials' constants and the mode dispatch are set up once per call, not per
+// group.  A range that is a chunk of a threaded call (first > 0 or count < n) starts and
+// ends anywhere, groups too; its source prefetches run as they would over the whole array.
 template <class B, class T, bool Scaled>
-inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n,
-                            const float* inv_scales, float one_scale, std::size_t g, rounding r,
-                            overflow o) noexcept {
+inline void encode_range(const float* src, std::uint8_t* dst, std::size_t n, std::size_t first,
+                         std::size_t count, const float* inv_scales, float one_scale, std::size_t g,
+                         rounding r, overflow o) noexcept {
   const round_mode m = to_mode(r);
   const simd::encode_consts k = simd::make_encode_consts<T>(m, o);
   dispatch_encode(m, o, [&](auto mode, auto sat) {
     constexpr round_mode Mode = decltype(mode)::value;
     constexpr bool Sat = decltype(sat)::value;
-    if (!Scaled || inv_scales == nullptr) {
-      simd::encode_run<B, T, Mode, Scaled, Sat>(src, dst, n, one_scale, k);  // prefetches itself
+    if (!Scaled || inv_scales == nullptr) {  // one run, which prefetches itself
+      simd::encode_run<B, T, Mode, Scaled, Sat>(src + first, dst + first, count, one_scale, k,
+                                                simd::prefetch_end(n, first, count));
       return;
     }
-    simd::stream_prefetcher ahead(src, n * sizeof(float));
-    for (std::size_t start = 0; start < n; start += g) {
+    simd::stream_prefetcher ahead(src, n * sizeof(float), first * sizeof(float));
+    const std::size_t last = first + count;
+    for (std::size_t start = first; start < last;) {
       ahead.reader_at(start * sizeof(float));
-      const std::size_t len = n - start < g ? n - start : g;
+      const std::size_t len = g - start % g < last - start ? g - start % g : last - start;
       simd::encode_run<B, T, Mode, true, Sat>(src + start, dst + start, len, inv_scales[start / g],
                                               k);
+      start += len;
     }
   });
+}
+
+// encode_range over the whole array.
+template <class B, class T, bool Scaled>
+inline void encode_dispatch(const float* src, std::uint8_t* dst, std::size_t n,
+                            const float* inv_scales, float one_scale, std::size_t g, rounding r,
+                            overflow o) noexcept {
+  encode_range<B, T, Scaled>(src, dst, n, 0, n, inv_scales, one_scale, g, r, o);
 }
 
 // The same into packed storage (element 0 of src goes to element 0 of the stream).
@@ -172,23 +202,30 @@ inline void encode_halves(const Src* src, std::uint8_t* dst, std::size_t n, roun
   }
 }
 
+// Elements [first, first + count) of the n floats at src into packed storage (element i of
+// src to element i of the stream), as encode_range.  A range that is a chunk of a threaded
+// call starts at a multiple of 64 elements, so it shares no byte with another chunk.
 template <class B, class T, packed_layout L, bool Scaled>
-inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::size_t n,
-                                   const float* inv_scales, float one_scale, std::size_t g,
-                                   rounding r, overflow o) noexcept {
+inline void encode_packed_range(const float* src, std::uint8_t* bytes, std::size_t n,
+                                std::size_t first, std::size_t count, const float* inv_scales,
+                                float one_scale, std::size_t g, rounding r, overflow o) noexcept {
   const round_mode m = to_mode(r);
   const simd::encode_consts k = simd::make_encode_consts<T>(m, o);
-  if (!Scaled || inv_scales == nullptr) g = n == 0 ? 1 : n;  // one run, which prefetches itself
+  const bool grouped = Scaled && inv_scales != nullptr;  // else one run, which prefetches itself
   dispatch_encode(m, o, [&](auto mode, auto sat) {
     constexpr round_mode Mode = decltype(mode)::value;
     constexpr bool Sat = decltype(sat)::value;
-    simd::stream_prefetcher ahead(src, n * sizeof(float));
-    for (std::size_t start = 0; start < n; start += g) {
+    simd::stream_prefetcher ahead(src, n * sizeof(float), first * sizeof(float));
+    const std::size_t last = first + count;
+    for (std::size_t start = first; start < last;) {
       ahead.reader_at(start * sizeof(float));
-      const std::size_t len = n - start < g ? n - start : g;
-      const float sc = inv_scales != nullptr ? inv_scales[start / g] : one_scale;
+      const std::size_t len =
+          grouped && g - start % g < last - start ? g - start % g : last - start;
+      const float sc = grouped ? inv_scales[start / g] : one_scale;
       if constexpr (packed_bits_v<T> == 4) {
-        simd::encode_run_nib<B, T, L, Mode, Scaled, Sat>(src + start, bytes, start, len, sc, k);
+        simd::encode_run_nib<B, T, L, Mode, Scaled, Sat>(
+            src + start, bytes, start, len, sc, k,
+            grouped ? simd::prefetch_end(len) : simd::prefetch_end(n, start, len));
       } else {  // FP6: encode a chunk of codes, then pack them
         constexpr std::size_t chunk = 512;
         std::uint8_t codes[chunk];
@@ -199,8 +236,17 @@ inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::s
             packed_store_code<T, L>(bytes, start + i + j, codes[j]);
         }
       }
+      start += len;
     }
   });
+}
+
+// encode_packed_range over the whole array.
+template <class B, class T, packed_layout L, bool Scaled>
+inline void encode_packed_dispatch(const float* src, std::uint8_t* bytes, std::size_t n,
+                                   const float* inv_scales, float one_scale, std::size_t g,
+                                   rounding r, overflow o) noexcept {
+  encode_packed_range<B, T, L, Scaled>(src, bytes, n, 0, n, inv_scales, one_scale, g, r, o);
 }
 
 template <class B, class T, packed_layout L, bool Scaled>
@@ -219,6 +265,104 @@ inline void decode_packed_run(const std::uint8_t* bytes, std::size_t first, floa
   }
 }
 
+// ---- Threads ---------------------------------------------------------------------------
+//
+// A call over n >= parallel_threshold elements runs in fixed chunks of chunk_elems on
+// OpenMP's threads (detail::for_each_chunk); every element is computed by the same
+// function of its own input wherever its chunk runs, so the results are the same bits for
+// any thread count (and, without OpenMP, the call is the one sequential loop it always
+// was).  An in-place call (the output's bytes overlap the input's: the narrowing
+// dst == src of the file comment) stays on the calling thread, in one piece: its
+// correctness rests on every block being read before it is written, which holds in one
+// sequential pass, not when a thread writes the bytes of floats another has yet to read.
+
+// Elements per chunk: a multiple of 64, so that no chunk boundary splits a byte of packed
+// storage (two 4-bit codes, or four FP6 codes in three bytes) or a SIMD step (at most 64
+// floats); 64 Ki elements (256 KiB of floats) is 10 us or more of work per chunk (at the
+// fastest paths' few G elements/s), against a few for starting a parallel region.  Per-group forms
+// split groups at chunk boundaries (each element still takes the scale of its own group, i / g).
+inline constexpr std::size_t chunk_elems = std::size_t{1} << 16;
+static_assert(chunk_elems % 64 == 0, "chunks must not split packed bytes");
+
+// Whether the byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte.  Compared as
+// addresses (std::uintptr_t): the two pointers need not point into one array.
+inline bool overlaps(const void* a, std::size_t a_bytes, const void* b,
+                     std::size_t b_bytes) noexcept {
+  const auto x = reinterpret_cast<std::uintptr_t>(a), y = reinterpret_cast<std::uintptr_t>(b);
+  return a_bytes != 0 && b_bytes != 0 && x < y + b_bytes && y < x + a_bytes;
+}
+
+// Runs body(first, count) over [0, n): chunk by chunk on OpenMP's threads when compiled
+// with OpenMP, n >= parallel_threshold and !in_place, each chunk under the calling
+// thread's floating-point control state (simd::fp_control: the scaled forms' multiplies
+// round as on the caller); otherwise body(0, n), once, on the calling thread.
+template <class F>
+inline void run_chunks(std::size_t n, bool in_place, F&& body) {
+#if defined(_OPENMP)
+  if (!in_place && n >= parallel_threshold && n > chunk_elems) {
+    const simd::fp_control caller = simd::fp_control::current();
+    for_each_chunk(n, chunk_elems, [&](std::size_t first, std::size_t count) {
+      struct restore {
+        simd::fp_control own;
+        ~restore() { own.install(); }
+      } guard{caller.install()};
+      body(first, count);
+    });
+    return;
+  }
+#else
+  (void)in_place;
+#endif
+  body(std::size_t{0}, n);
+}
+
+// Elements [first, first + count) of convert_stochastic: store(i, cast_stochastic<To>(
+// src[i], stochastic_bits(seed, i), o)).  One Philox call gives the bits of four elements
+// (stochastic_bits4), so the bits of a block are generated into a buffer first, then one
+// loop rounds; the words are the same as stochastic_bits(seed, i) element by element.
+template <class To, class Store>
+inline void stochastic_range(const float* src, std::size_t first, std::size_t count,
+                             std::uint64_t seed, overflow o, Store&& store) noexcept {
+  constexpr std::size_t block = 256;  // elements per buffer, a multiple of 4
+  std::uint32_t bits[block];
+  const std::size_t last = first + count;
+  for (std::size_t i = first; i < last;) {
+    const std::size_t base = i - i % 4;  // bits[j - base] is element j's word
+    const std::size_t end = last - base < block ? last : base + block;
+    for (std::size_t q = base; q < end; q += 4) {
+      const std::array<std::uint32_t, 4> w = stochastic_bits4(seed, q / 4);
+      for (std::size_t j = 0; j < 4; ++j) bits[q - base + j] = w[j];
+    }
+    for (; i < end; ++i) store(i, cast_stochastic<To>(src[i], bits[i - base], o));
+  }
+}
+
+// Elements [first, first + count) of convert(src, dst, n, r, o).
+template <class B, class From, class To>
+inline void convert_range(const From* src, To* dst, std::size_t n, std::size_t first,
+                          std::size_t count, rounding r, overflow o) {
+  namespace s = simd;
+  if constexpr (std::is_same_v<From, float> && s::kernel_v<To>) {
+    static_assert(sizeof(To) == 1);
+    encode_range<B, To, false>(src, reinterpret_cast<std::uint8_t*>(dst), n, first, count, nullptr,
+                               1.0f, 1, r, o);
+  } else if constexpr (is_half_v<From> && s::kernel_v<To>) {
+    encode_halves<B, From, To>(src + first, reinterpret_cast<std::uint8_t*>(dst + first), count, r,
+                               o);
+  } else if constexpr (s::kernel_v<From> && std::is_same_v<To, float>) {
+    static_assert(sizeof(From) == 1);
+    const auto* codes = reinterpret_cast<const std::uint8_t*>(src);
+    // Decoding into float is exact: the overflow policy does not apply (as lowp::cast).
+    (void)o;
+    s::decode_run<B, From, false>(codes + first, dst + first, count, 1.0f);
+  } else if constexpr (is_lowp_float_v<From> && sizeof(From) == 1 && is_half_v<To>) {
+    const std::uint16_t* t = half_table<From, To>(o);
+    for (std::size_t i = first; i < first + count; ++i) dst[i] = To::from_bits(t[src[i].bits()]);
+  } else {
+    for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<To>(src[i], r, o);
+  }
+}
+
 }  // namespace detail::bulk
 
 /// Converts n elements: dst[i] = lowp::cast<To>(src[i], r, o) for every i < n.
@@ -227,32 +371,17 @@ inline void decode_packed_run(const std::uint8_t* bytes, std::size_t first, floa
 /// lowp::cast).  Same results as lowp::cast element by element, bit for bit, including
 /// NaN, Inf, -0 and saturation (decoding a lowp type into float is exact and ignores
 /// the overflow policy: an E5M2/FP16 Inf stays Inf, as with lowp::cast<float>).
-/// n == 0 does nothing.
+/// n == 0 does nothing.  Threaded over large n (see the file comment), with the same bits.
 /// Throws std::invalid_argument when n > 0 and src or dst is null.  Overlap: see the file
 /// comment (dst == src is allowed for float -> 1-byte types only).
 template <class From, class To, class B = detail::simd::best_backend>
 void convert(const From* src, To* dst, std::size_t n, rounding r = rounding::nearest_even,
              overflow o = overflow::saturate) {
   detail::bulk::check_ptrs(src, dst, n, "convert");
-  namespace s = detail::simd;
-  if constexpr (std::is_same_v<From, float> && s::kernel_v<To>) {
-    static_assert(sizeof(To) == 1);
-    detail::bulk::encode_dispatch<B, To, false>(src, reinterpret_cast<std::uint8_t*>(dst), n,
-                                                nullptr, 1.0f, 1, r, o);
-  } else if constexpr (detail::bulk::is_half_v<From> && s::kernel_v<To>) {
-    detail::bulk::encode_halves<B, From, To>(src, reinterpret_cast<std::uint8_t*>(dst), n, r, o);
-  } else if constexpr (s::kernel_v<From> && std::is_same_v<To, float>) {
-    static_assert(sizeof(From) == 1);
-    const auto* codes = reinterpret_cast<const std::uint8_t*>(src);
-    // Decoding into float is exact: the overflow policy does not apply (as lowp::cast).
-    (void)o;
-    s::decode_run<B, From, false>(codes, dst, n, 1.0f);
-  } else if constexpr (is_lowp_float_v<From> && sizeof(From) == 1 && detail::bulk::is_half_v<To>) {
-    const std::uint16_t* t = detail::bulk::half_table<From, To>(o);
-    for (std::size_t i = 0; i < n; ++i) dst[i] = To::from_bits(t[src[i].bits()]);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = cast<To>(src[i], r, o);
-  }
+  const bool in_place = detail::bulk::overlaps(src, n * sizeof(From), dst, n * sizeof(To));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::convert_range<B>(src, dst, n, first, count, r, o);
+  });
 }
 
 /// Encodes src[0 .. dst.size()) into packed storage: element i = cast<To>(src[i], r, o).
@@ -262,25 +391,36 @@ template <class To, packed_layout L, class B = detail::simd::best_backend>
 void convert(const float* src, packed_span<To, L> dst, rounding r = rounding::nearest_even,
              overflow o = overflow::saturate) {
   static_assert(!std::is_const_v<To>, "convert: the destination span must be mutable");
-  detail::bulk::check_ptrs(src, dst.data(), dst.size(), "convert");
-  detail::bulk::encode_packed_dispatch<B, To, L, false>(src, dst.data(), dst.size(), nullptr, 1.0f,
-                                                        1, r, o);
+  const std::size_t n = dst.size();
+  detail::bulk::check_ptrs(src, dst.data(), n, "convert");
+  const bool in_place =
+      detail::bulk::overlaps(src, n * sizeof(float), dst.data(), dst.size_in_bytes());
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::encode_packed_range<B, To, L, false>(src, dst.data(), n, first, count, nullptr,
+                                                       1.0f, 1, r, o);
+  });
 }
 
 /// Decodes packed storage: dst[i] = cast<To>(src[i], r, o) for i < src.size() (To float:
-/// exact).  dst must hold src.size() elements.
+/// exact).  dst must hold src.size() elements (throws std::invalid_argument when src is
+/// not empty and either pointer is null).
 template <class From, packed_layout L, class To, class B = detail::simd::best_backend>
 void convert(packed_span<From, L> src, To* dst, rounding r = rounding::nearest_even,
              overflow o = overflow::saturate) {
   using F = std::remove_const_t<From>;
-  detail::bulk::check_ptrs(src.data(), dst, src.size(), "convert");
-  if constexpr (std::is_same_v<To, float>) {
-    (void)r;
-    (void)o;  // 4- and 6-bit values are exact in float and never Inf
-    detail::bulk::decode_packed_run<B, F, L, false>(src.data(), 0, dst, src.size(), 1.0f);
-  } else {
-    for (std::size_t i = 0; i < src.size(); ++i) dst[i] = cast<To>(src.get(i), r, o);
-  }
+  const std::size_t n = src.size();
+  detail::bulk::check_ptrs(src.data(), dst, n, "convert");
+  const bool in_place =
+      detail::bulk::overlaps(src.data(), src.size_in_bytes(), dst, n * sizeof(To));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    if constexpr (std::is_same_v<To, float>) {
+      (void)r;
+      (void)o;  // 4- and 6-bit values are exact in float and never Inf
+      detail::bulk::decode_packed_run<B, F, L, false>(src.data(), first, dst + first, count, 1.0f);
+    } else {
+      for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<To>(src.get(i), r, o);
+    }
+  });
 }
 
 #if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
@@ -317,23 +457,37 @@ void convert(std::span<From, E1> src, std::span<To, E2> dst, rounding r = roundi
 
 namespace detail::bulk {
 
+// Elements [first, first + count) of convert_scaled.
 template <class B, class To>
-void convert_scaled_impl(const float* x, To* q, std::size_t n, const float* inv_scales,
-                         float one_scale, std::size_t g, rounding r, overflow o) {
+inline void convert_scaled_range(const float* x, To* q, std::size_t n, std::size_t first,
+                                 std::size_t count, const float* inv_scales, float one_scale,
+                                 std::size_t g, rounding r, overflow o) {
   if constexpr (simd::kernel_v<To>) {
-    encode_dispatch<B, To, true>(x, reinterpret_cast<std::uint8_t*>(q), n, inv_scales, one_scale, g,
-                                 r, o);
+    encode_range<B, To, true>(x, reinterpret_cast<std::uint8_t*>(q), n, first, count, inv_scales,
+                              one_scale, g, r, o);
   } else {
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = first; i < first + count; ++i)
       q[i] = cast<To>(x[i] * (inv_scales ? inv_scales[i / g] : one_scale), r, o);
   }
 }
 
+template <class B, class To>
+void convert_scaled_impl(const float* x, To* q, std::size_t n, const float* inv_scales,
+                         float one_scale, std::size_t g, rounding r, overflow o) {
+  const bool in_place = overlaps(x, n * sizeof(float), q, n * sizeof(To));
+  run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    convert_scaled_range<B>(x, q, n, first, count, inv_scales, one_scale, g, r, o);
+  });
+}
+
+// Elements [first, first + count) of convert_unscaled (scales null: one_scale for all).
 template <class B, class From>
-void convert_unscaled_impl(const From* q, float* y, std::size_t n, const float* scales,
-                           float one_scale, std::size_t g) {
-  for (std::size_t start = 0; start < n; start += g) {
-    const std::size_t len = n - start < g ? n - start : g;
+inline void convert_unscaled_range(const From* q, float* y, std::size_t first, std::size_t count,
+                                   const float* scales, float one_scale, std::size_t g) {
+  const std::size_t last = first + count;
+  for (std::size_t start = first; start < last;) {
+    const std::size_t len =
+        scales != nullptr && g - start % g < last - start ? g - start % g : last - start;
     const float s = scales ? scales[start / g] : one_scale;
     if constexpr (simd::kernel_v<From>) {
       simd::decode_run<B, From, true>(reinterpret_cast<const std::uint8_t*>(q + start), y + start,
@@ -341,6 +495,31 @@ void convert_unscaled_impl(const From* q, float* y, std::size_t n, const float* 
     } else {
       for (std::size_t i = start; i < start + len; ++i) y[i] = static_cast<float>(q[i]) * s;
     }
+    start += len;
+  }
+}
+
+template <class B, class From>
+void convert_unscaled_impl(const From* q, float* y, std::size_t n, const float* scales,
+                           float one_scale, std::size_t g) {
+  const bool in_place = overlaps(q, n * sizeof(From), y, n * sizeof(float));
+  run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    convert_unscaled_range<B>(q, y, first, count, scales, one_scale, g);
+  });
+}
+
+// Elements [first, first + count) of the packed convert_unscaled.
+template <class B, class F, packed_layout L>
+inline void decode_packed_scaled_range(const std::uint8_t* bytes, float* y, std::size_t first,
+                                       std::size_t count, const float* scales, float one_scale,
+                                       std::size_t g) noexcept {
+  const std::size_t last = first + count;
+  for (std::size_t start = first; start < last;) {
+    const std::size_t len =
+        scales != nullptr && g - start % g < last - start ? g - start % g : last - start;
+    decode_packed_run<B, F, L, true>(bytes, start, y + start, len,
+                                     scales ? scales[start / g] : one_scale);
+    start += len;
   }
 }
 
@@ -371,9 +550,13 @@ template <class To, packed_layout L, class B = detail::simd::best_backend>
 void convert_scaled(const float* x, packed_span<To, L> q, float inv_scale,
                     rounding r = rounding::nearest_even, overflow o = overflow::saturate) {
   static_assert(!std::is_const_v<To>, "convert_scaled: the destination span must be mutable");
-  detail::bulk::check_ptrs(x, q.data(), q.size(), "convert_scaled");
-  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), q.size(), nullptr, inv_scale, 1,
-                                                       r, o);
+  const std::size_t n = q.size();
+  detail::bulk::check_ptrs(x, q.data(), n, "convert_scaled");
+  const bool in_place = detail::bulk::overlaps(x, n * sizeof(float), q.data(), q.size_in_bytes());
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::encode_packed_range<B, To, L, true>(x, q.data(), n, first, count, nullptr,
+                                                      inv_scale, 1, r, o);
+  });
 }
 
 /// Packed destination with one inverse scale per group of group_size elements.
@@ -385,8 +568,11 @@ void convert_scaled(const float* x, packed_span<To, L> q, const float* inv_scale
   const std::size_t n = q.size();
   detail::bulk::check_ptrs(x, q.data(), n, "convert_scaled");
   detail::bulk::check_group(group_size, inv_scales, n, "convert_scaled");
-  detail::bulk::encode_packed_dispatch<B, To, L, true>(x, q.data(), n, inv_scales, 0.0f, group_size,
-                                                       r, o);
+  const bool in_place = detail::bulk::overlaps(x, n * sizeof(float), q.data(), q.size_in_bytes());
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::encode_packed_range<B, To, L, true>(x, q.data(), n, first, count, inv_scales,
+                                                      0.0f, group_size, r, o);
+  });
 }
 
 /// y[i] = static_cast<float>(q[i]) * scale for i < n (From: any lowp type).
@@ -411,8 +597,12 @@ void convert_unscaled(const From* q, float* y, std::size_t n, const float* scale
 template <class From, packed_layout L, class B = detail::simd::best_backend>
 void convert_unscaled(packed_span<From, L> q, float* y, float scale) {
   using F = std::remove_const_t<From>;
-  detail::bulk::check_ptrs(q.data(), y, q.size(), "convert_unscaled");
-  detail::bulk::decode_packed_run<B, F, L, true>(q.data(), 0, y, q.size(), scale);
+  const std::size_t n = q.size();
+  detail::bulk::check_ptrs(q.data(), y, n, "convert_unscaled");
+  const bool in_place = detail::bulk::overlaps(q.data(), q.size_in_bytes(), y, n * sizeof(float));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::decode_packed_run<B, F, L, true>(q.data(), first, y + first, count, scale);
+  });
 }
 
 /// Packed source with one scale per group of group_size elements.
@@ -423,11 +613,68 @@ void convert_unscaled(packed_span<From, L> q, float* y, const float* scales,
   const std::size_t n = q.size();
   detail::bulk::check_ptrs(q.data(), y, n, "convert_unscaled");
   detail::bulk::check_group(group_size, scales, n, "convert_unscaled");
-  for (std::size_t start = 0; start < n; start += group_size) {
-    const std::size_t len = n - start < group_size ? n - start : group_size;
-    detail::bulk::decode_packed_run<B, F, L, true>(q.data(), start, y + start, len,
-                                                   scales[start / group_size]);
-  }
+  const bool in_place = detail::bulk::overlaps(q.data(), q.size_in_bytes(), y, n * sizeof(float));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::decode_packed_scaled_range<B, F, L>(q.data(), y, first, count, scales, 0.0f,
+                                                      group_size);
+  });
+}
+
+// ------------------------------------------------------------------------------------
+// Stochastic rounding in bulk: lowp::cast_stochastic with counter-based random bits.
+//
+//   convert_stochastic(src, dst, n, seed, o):
+//     dst[i] = lowp::cast_stochastic<To>(src[i], detail::stochastic_bits(seed, i), o)
+//
+// detail::stochastic_bits(seed, i) is word i % 4 of Philox4x32-10 (detail/philox.hpp) of
+// the counter (i / 4, 0, 0) under the key `seed`: a function of (seed, i) alone, so the
+// result does not depend on the thread count, the chunking or the SIMD width, and a
+// scalar loop over cast_stochastic with those bits reproduces it bit for bit.  Element i
+// of a call is element i of the array passed: a caller that converts a tensor in several
+// calls gets independent draws per call only with a distinct seed per call (or by
+// passing the whole tensor once).  The rounding is unbiased: E[result] = src[i] for
+// every value between two finite codes (cast_stochastic rounds away from the truncated
+// code with probability equal to the discarded fraction of an ulp, to 2^-32).  Overflow,
+// NaN and the other specials follow cast_stochastic, i.e. cast<To>.
+// ------------------------------------------------------------------------------------
+
+/// dst[i] = cast_stochastic<To>(src[i], detail::stochastic_bits(seed, i), o) for i < n.
+/// To: any lowp type (FP8, FP6, FP4, E8M0, float16, bfloat16, the integers; packed
+/// storage: the overload below).  Every seed is valid; the same (src, n, seed, o) give
+/// the same bits on any thread count.  Threaded over large n (see the file comment).
+/// Throws std::invalid_argument when n > 0 and src or dst is null.  Overlap: as convert()
+/// (dst == src is allowed for 1-byte To).
+template <class To, class B = detail::simd::best_backend>
+void convert_stochastic(const float* src, To* dst, std::size_t n, std::uint64_t seed,
+                        overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<To>, "convert_stochastic: the destination must be a lowp type");
+  detail::bulk::check_ptrs(src, dst, n, "convert_stochastic");
+  const bool in_place = detail::bulk::overlaps(src, n * sizeof(float), dst, n * sizeof(To));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::stochastic_range<To>(src, first, count, seed, o,
+                                       [dst](std::size_t i, To v) noexcept { dst[i] = v; });
+  });
+}
+
+/// Packed destination: element i of dst = cast_stochastic<To>(src[i],
+/// detail::stochastic_bits(seed, i), o) for i < dst.size(); src must hold dst.size()
+/// floats.  Only dst's elements' bits are written.  Throws std::invalid_argument when dst
+/// is not empty and src or dst.data() is null.  dst may write over src (as convert()).
+template <class To, packed_layout L, class B = detail::simd::best_backend>
+void convert_stochastic(const float* src, packed_span<To, L> dst, std::uint64_t seed,
+                        overflow o = overflow::saturate) {
+  static_assert(!std::is_const_v<To>, "convert_stochastic: the destination span must be mutable");
+  const std::size_t n = dst.size();
+  detail::bulk::check_ptrs(src, dst.data(), n, "convert_stochastic");
+  const bool in_place =
+      detail::bulk::overlaps(src, n * sizeof(float), dst.data(), dst.size_in_bytes());
+  std::uint8_t* const bytes = dst.data();
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::stochastic_range<To>(src, first, count, seed, o,
+                                       [bytes](std::size_t i, To v) noexcept {
+                                         detail::packed_store_code<To, L>(bytes, i, v.bits());
+                                       });
+  });
 }
 
 // =======================================================================================
@@ -453,26 +700,34 @@ void encode(const float* src, code_t<F>* dst, std::size_t n, rounding r = roundi
             overflow o = overflow::saturate) {
   static_assert(is_lowp_type_v<F>, "encode<F>: F must be a lowp type");
   detail::bulk::check_ptrs(src, dst, n, "encode");
-  if constexpr (detail::simd::kernel_v<F>) {
-    detail::bulk::encode_dispatch<B, F, false>(src, dst, n, nullptr, 1.0f, 1, r, o);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = cast<F>(src[i], r, o).bits();
-  }
+  const bool in_place = detail::bulk::overlaps(src, n * sizeof(float), dst, n * sizeof(code_t<F>));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    if constexpr (detail::simd::kernel_v<F>) {
+      detail::bulk::encode_range<B, F, false>(src, dst, n, first, count, nullptr, 1.0f, 1, r, o);
+    } else {
+      for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<F>(src[i], r, o).bits();
+    }
+  });
 }
 
-/// dst[i] = static_cast<float>(F::from_bits(src[i])) for i < n: exact.  Throws
-/// std::invalid_argument when n > 0 and src or dst is null.
+/// dst[i] = static_cast<float>(F::from_bits(src[i])) for i < n: exact.  Threaded over
+/// large n (see the file comment).  Throws std::invalid_argument when n > 0 and src or
+/// dst is null.
 template <class F, class B = detail::simd::best_backend>
 void decode(const code_t<F>* src, float* dst, std::size_t n) {
   static_assert(is_lowp_type_v<F>, "decode<F>: F must be a lowp type");
   detail::bulk::check_ptrs(src, dst, n, "decode");
-  if constexpr (detail::simd::kernel_v<F>) {
-    detail::simd::decode_run<B, F, false>(src, dst, n, 1.0f);
-  } else if constexpr (detail::bulk::is_half_v<F>) {
-    detail::bulk::half_chunk_to_float<F>(src, dst, n);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(F::from_bits(src[i]));
-  }
+  const bool in_place = detail::bulk::overlaps(src, n * sizeof(code_t<F>), dst, n * sizeof(float));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    if constexpr (detail::simd::kernel_v<F>) {
+      detail::simd::decode_run<B, F, false>(src + first, dst + first, count, 1.0f);
+    } else if constexpr (detail::bulk::is_half_v<F>) {
+      detail::bulk::half_chunk_to_float<F>(src + first, dst + first, count);
+    } else {
+      for (std::size_t i = first; i < first + count; ++i)
+        dst[i] = static_cast<float>(F::from_bits(src[i]));
+    }
+  });
 }
 
 /// encode() into a std::byte buffer (1-byte formats).
@@ -489,6 +744,31 @@ template <class F, class B = detail::simd::best_backend,
           std::enable_if_t<sizeof(code_t<F>) == 1, int> = 0>
 void decode(const std::byte* src, float* dst, std::size_t n) {
   decode<F, B>(reinterpret_cast<const std::uint8_t*>(src), dst, n);
+}
+
+/// convert_stochastic() into a code buffer: dst[i] = cast_stochastic<F>(src[i],
+/// detail::stochastic_bits(seed, i), o).bits() for i < n (the same bits as
+/// convert_stochastic<F>).  F: any lowp type (packed 4-bit/FP6 storage: the packed_span
+/// overload of convert_stochastic).  Throws std::invalid_argument when n > 0 and src or
+/// dst is null.  dst == src is allowed for 1-byte F (as encode()).
+template <class F, class B = detail::simd::best_backend>
+void encode_stochastic(const float* src, code_t<F>* dst, std::size_t n, std::uint64_t seed,
+                       overflow o = overflow::saturate) {
+  static_assert(is_lowp_type_v<F>, "encode_stochastic<F>: F must be a lowp type");
+  detail::bulk::check_ptrs(src, dst, n, "encode_stochastic");
+  const bool in_place = detail::bulk::overlaps(src, n * sizeof(float), dst, n * sizeof(code_t<F>));
+  detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
+    detail::bulk::stochastic_range<F>(src, first, count, seed, o,
+                                      [dst](std::size_t i, F v) noexcept { dst[i] = v.bits(); });
+  });
+}
+
+/// encode_stochastic() into a std::byte buffer (1-byte formats).
+template <class F, class B = detail::simd::best_backend,
+          std::enable_if_t<sizeof(code_t<F>) == 1, int> = 0>
+void encode_stochastic(const float* src, std::byte* dst, std::size_t n, std::uint64_t seed,
+                       overflow o = overflow::saturate) {
+  encode_stochastic<F, B>(src, reinterpret_cast<std::uint8_t*>(dst), n, seed, o);
 }
 
 /// Codes of From to codes of To: dst[i] = cast<To>(From::from_bits(src[i]), r, o).bits()

@@ -1,7 +1,8 @@
 // lowp/detail/simd.hpp — the internal SIMD layer: three back-ends with one interface.
 //
 // Layer: bulk (internal).  Includes config.hpp and, where the compiler targets them, the
-// x86 intrinsics headers.  Nothing here is public API.
+// x86 intrinsics headers (<xmmintrin.h>, for MXCSR, on every x86-64 target).  Nothing
+// here is public API.
 //
 // Every bulk kernel (detail/simd_convert.hpp, detail/simd_lut.hpp) is written once, as a
 // template over a back-end B that supplies 32-bit lanes and these operations (each one is
@@ -58,6 +59,11 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>  // _mm_getcsr / _mm_setcsr (fp_control), on every x86-64 CPU
+#else
+#include <cfenv>
+#endif
 
 #include "../config.hpp"
 
@@ -113,6 +119,11 @@ class stream_prefetcher {
 
   stream_prefetcher(const void* base, std::size_t bytes) noexcept
       : p_(static_cast<const char*>(base)), end_(bytes >= min_bytes ? bytes : 0) {}
+  /// For a reader that starts at byte `first` of the array (a chunk of a threaded bulk
+  /// call): on or off as for the whole array, requests from `first` on, up to the array's
+  /// end, so that consecutive chunks on one thread are requested as one stream.
+  stream_prefetcher(const void* base, std::size_t bytes, std::size_t first) noexcept
+      : p_(static_cast<const char*>(base)), end_(bytes >= min_bytes ? bytes : 0), done_(first) {}
 
   /// The reader is at byte `pos` of the array: request every line up to pos + distance.
   void reader_at(std::size_t pos) noexcept {
@@ -125,6 +136,47 @@ class stream_prefetcher {
   const char* p_;
   std::size_t end_;  // 0: off
   std::size_t done_ = 0;
+};
+
+// ---------------------------------------------------------------------------------
+// The floating-point control state of a thread: what decides how a float multiply rounds
+// (convert_scaled's x * inv_scale, convert_unscaled's code * scale).  A worker of OpenMP's
+// pool keeps the state it was created with, so a rounding mode or FTZ/DAZ that a caller
+// set later would apply to the caller's own chunks only, and one threaded call would round
+// differently in different chunks; the threaded bulk paths run each chunk under the
+// caller's state.  On x86-64 (where SSE does all float arithmetic) it is MXCSR's control
+// bits, 6..15: DAZ, the exception masks, rounding control, FTZ (Intel SDM vol. 1, 10.2.3);
+// bits 0..5, the sticky exception flags, stay each thread's own.  Elsewhere it is the C
+// rounding mode (<cfenv>).
+// ---------------------------------------------------------------------------------
+class fp_control {
+ public:
+  /// The calling thread's state.
+  static fp_control current() noexcept {
+#if defined(__x86_64__) || defined(_M_X64)
+    return fp_control(_mm_getcsr() & control_bits);
+#else
+    return fp_control(static_cast<unsigned>(std::fegetround()));
+#endif
+  }
+  /// Makes this the calling thread's state; returns the state it replaced (install() that
+  /// to restore).  Writes only when the state differs: ldmxcsr serializes the pipeline.
+  fp_control install() const noexcept {
+    const fp_control old = current();
+    if (old.bits_ != bits_) {
+#if defined(__x86_64__) || defined(_M_X64)
+      _mm_setcsr((_mm_getcsr() & ~control_bits) | bits_);
+#else
+      std::fesetround(static_cast<int>(bits_));
+#endif
+    }
+    return old;
+  }
+
+ private:
+  static constexpr unsigned control_bits = 0xFFC0u;
+  explicit fp_control(unsigned bits) noexcept : bits_(bits) {}
+  unsigned bits_;
 };
 
 // ---------------------------------------------------------------------------------

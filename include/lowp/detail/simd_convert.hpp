@@ -391,12 +391,20 @@ inline constexpr std::size_t prefetch_ahead = stream_prefetcher::distance / size
 constexpr std::size_t prefetch_end(std::size_t n) noexcept {
   return n * sizeof(float) >= stream_prefetcher::min_bytes ? n - prefetch_ahead - 64 : 0;
 }
+// The same for elements [first, first + n) of an array of `total` (a chunk of a threaded
+// bulk call), relative to the chunk: the requests are those the whole array's run would
+// make there, so they continue into the next chunk (the same thread's, with OpenMP's
+// static schedule) and stay inside the array.
+constexpr std::size_t prefetch_end(std::size_t total, std::size_t first, std::size_t n) noexcept {
+  const std::size_t end = prefetch_end(total);
+  return end <= first ? 0 : (end - first < n ? end - first : n);
+}
 
+// pf_end: the prefetch limit, prefetch_end(n) for a whole array (the overload below).
 template <class B, class T, round_mode Mode, bool Scaled, bool Saturate = false>
 inline void encode_run(const float* src, std::uint8_t* dst, std::size_t n, float inv_scale,
-                       const encode_consts k) noexcept {
+                       const encode_consts k, const std::size_t pf_end) noexcept {
   std::size_t i = 0;
-  const std::size_t pf_end = prefetch_end(n);
   if constexpr (B::has_store_u8x4) {  // four vectors per step, their codes in one store
     constexpr std::size_t step = 4 * B::width, line_floats = 64 / sizeof(float);
     static_assert(step <= 64, "prefetch_end(n) leaves room for steps of 64 floats");
@@ -434,10 +442,18 @@ inline void encode_run(const float* src, std::uint8_t* dst, std::size_t n, float
   }
 }
 
-// Packed 4-bit destination; `first` is the element index of src[0] in the packed stream.
+template <class B, class T, round_mode Mode, bool Scaled, bool Saturate = false>
+inline void encode_run(const float* src, std::uint8_t* dst, std::size_t n, float inv_scale,
+                       const encode_consts k) noexcept {
+  encode_run<B, T, Mode, Scaled, Saturate>(src, dst, n, inv_scale, k, prefetch_end(n));
+}
+
+// Packed 4-bit destination; `first` is the element index of src[0] in the packed stream;
+// pf_end as for encode_run.
 template <class B, class T, packed_layout L, round_mode Mode, bool Scaled, bool Saturate = false>
 inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t first, std::size_t n,
-                           float inv_scale, const encode_consts k) noexcept {
+                           float inv_scale, const encode_consts k,
+                           const std::size_t pf_end) noexcept {
   std::size_t i = 0;
   if constexpr (B::width > 1) {
     // The vector path needs whole bytes: start at an even element.
@@ -448,7 +464,6 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
                                               encode_lanes<scalar_backend, T, Mode>(x, k));
       i = 1;
     }
-    const std::size_t pf_end = prefetch_end(n);
     for (const std::size_t nv = i + (n - i) / B::width * B::width; i < nv; i += B::width) {
       if (i < pf_end) prefetch_l2(src + i + prefetch_ahead);  // one line per AVX-512 vector
       typename B::vec x = B::load_f32(src + i);
@@ -463,6 +478,13 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
     ::lowp::detail::packed_store_code<T, L>(
         bytes, first + i, encode_lanes_fast<scalar_backend, T, Mode, Saturate>(x, k));
   }
+}
+
+template <class B, class T, packed_layout L, round_mode Mode, bool Scaled, bool Saturate = false>
+inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t first, std::size_t n,
+                           float inv_scale, const encode_consts k) noexcept {
+  encode_run_nib<B, T, L, Mode, Scaled, Saturate>(src, bytes, first, n, inv_scale, k,
+                                                  prefetch_end(n));
 }
 
 template <class B, class T, bool Scaled>
