@@ -201,11 +201,15 @@ void check_grid_values(const qref::grid& g, long double neg_max) {
 }
 }  // namespace
 
-TEST_CASE("fake_quantize's grid rounding: every rounding bin of E4M3, E5M2 and INT8",
+TEST_CASE("fake_quantize's grid rounding: every rounding bin of FP8, FP6, FP4, INT8 and INT4",
           "[quant][fastpath]") {
   check_grid_values<lowp::float8_e4m3fn>(qref::e4m3(), -1);
   check_grid_values<lowp::float8_e5m2>(qref::e5m2(), -1);
+  check_grid_values<lowp::float6_e2m3fn>(qref::e2m3(), -1);
+  check_grid_values<lowp::float6_e3m2fn>(qref::e3m2(), -1);
+  check_grid_values<lowp::float4_e2m1fn>(qref::e2m1(), -1);
   check_grid_values<lowp::int8>(qref::int_grid(127), 128);
+  check_grid_values<lowp::int4>(qref::int_grid(7), 8);
 }
 
 TEST_CASE("quantized_tensor: layout, raw access, assembling from codes", "[quant][tensor]") {

@@ -49,6 +49,7 @@
 
 #include "detail/exact_quotient.hpp"
 #include "detail/finite.hpp"
+#include "detail/threads.hpp"
 #include "packed.hpp"
 #include "scale.hpp"
 
@@ -195,10 +196,33 @@ std::optional<typename Policy::params> fit_if_finite(const Policy& pol, const fl
   throw_nonfinite<std::domain_error>(who, "W", x[i < n ? i : 0], at_index(first + i, cols));
 }
 
-/// The group loop of quantize() and fake_quantize().  Prepares the policy in blocks of
-/// whole compute groups just before their rows are fitted (so each row of W is read from
-/// memory once), fits every group in row-major order, and calls
-/// visit(group index, flat index of its first element, x, n, params) for it.
+/// detail::for_each_chunk with every chunk run under the calling thread's floating-point
+/// control state (simd::fp_control, as bulk.hpp's threaded paths do): a worker thread
+/// keeps the rounding mode and FTZ/DAZ it was created with, and the float multiplies of
+/// the bulk paths must round as on the caller, or the result would depend on the thread
+/// count.
+template <class F>
+void for_each_chunk_as_caller(std::size_t n, std::size_t chunk, F&& f,
+                              std::size_t elements_per_item = 1, bool threaded = true) {
+  const simd::fp_control caller = simd::fp_control::current();
+  for_each_chunk(
+      n, chunk,
+      [&](std::size_t first, std::size_t count) {
+        struct restore {
+          simd::fp_control own;
+          ~restore() { own.install(); }
+        } guard{caller.install()};
+        f(first, count);
+      },
+      elements_per_item, threaded);
+}
+
+/// The group loop of quantize() and fake_quantize() over grid rows [r0, r1) (r0 a
+/// multiple of the policy's prepare block).  Prepares the policy in blocks of whole
+/// compute groups just before their rows are fitted (so each row of W is read from memory
+/// once; not when `prepared`: the whole matrix was prepared already), fits every group in
+/// row-major order, and calls visit(group index, flat index of its first element, x, n,
+/// params) for it.
 ///
 /// W is checked for NaN/Inf here, the one check of quantize() and fake_quantize(): lowp's
 /// policies see a NaN/Inf in the scans that prepare and fit the groups anyway (their
@@ -207,13 +231,14 @@ std::optional<typename Policy::params> fit_if_finite(const Policy& pol, const fl
 /// element is reported as "<who>: W contains NaN or Inf (NaN at index 145 (row 2, column
 /// 17))", in the rows x cols of the caller's matrix.
 template <class Policy, class Visit>
-void for_each_group(const char* who, Policy& pol, const float* W, std::size_t cols,
-                    const group_grid& grid, Visit&& visit) {
+void for_each_group_in(const char* who, Policy& pol, const float* W, std::size_t cols,
+                       const group_grid& grid, std::size_t r0, std::size_t r1, bool prepared,
+                       Visit&& visit) {
   const std::size_t gpr = grid.per_row(), block = prepare_block_rows(pol);
   const std::size_t rows_per_block = block == 0 ? grid.qrows : block;
-  for (std::size_t r = 0; r < grid.qrows; ++r) {
+  for (std::size_t r = r0; r < r1; ++r) {
     const float* row = W + r * grid.qcols;
-    if (r % rows_per_block == 0) {
+    if (!prepared && r % rows_per_block == 0) {
       const std::size_t last = std::min(r + rows_per_block, grid.qrows);
       if (!prepare_rows_if_finite(pol, W, grid, r, last))
         throw_nonfinite_in(who, row, (last - r) * grid.qcols, r * grid.qcols, cols);
@@ -226,6 +251,113 @@ void for_each_group(const char* who, Policy& pol, const float* W, std::size_t co
     }
   }
 }
+
+/// Runs chunk(r0, r1) over blocks of grid rows that together cover the grid, each of
+/// which calls for_each_group_in(..., r0, r1, prepared, ...) with its own scratch.  The
+/// blocks run on OpenMP's threads (detail::for_each_chunk) for lowp's policies that are
+/// not stochastic (their stream is drawn in row-major order); `prepared` tells the chunks
+/// whether the whole matrix was prepared up front (a policy whose prepare block is the
+/// whole matrix: NVFP4's tensor scale, any policy outside lowp).
+///
+/// Why the threads may share one policy: fit() and a deterministic encode() only read it,
+/// and prepare_rows_if_finite() of disjoint blocks writes disjoint state (M2: the s_max of
+/// its own compute groups), once a call with first = last = 0 has sized it for W.
+/// Blocks: whole prepare blocks of about 2^15 elements, their element count a multiple of
+/// 4, so that no two blocks share a byte of packed codes.  The results do not depend on
+/// the thread count: each group is fitted and encoded the same way in any block.
+template <class Policy, class Chunk>
+void for_each_row_block(const char* who, Policy& pol, const float* W, std::size_t cols,
+                        const group_grid& grid, Chunk&& chunk) {
+  const std::size_t block = prepare_block_rows(pol);
+  bool threaded = false;
+  if constexpr (is_lowp_policy_v<Policy>) threaded = !pol.rounding_config().stochastic;
+  const bool prepared = block == 0 || grid.qrows <= 1;
+  if (prepared) {
+    if (!prepare_rows_if_finite(pol, W, grid, 0, grid.qrows))
+      throw_nonfinite_in(who, W, grid.qrows * grid.qcols, 0, cols);
+  } else {
+    prepare_rows_if_finite(pol, W, grid, 0, 0);  // sizes the policy's state for W
+  }
+  const std::size_t step = block == 0 ? 1 : block;
+  std::size_t rows =
+      std::max<std::size_t>((std::size_t{1} << 15) / std::max<std::size_t>(grid.qcols, 1), 1);
+  rows = (rows + step - 1) / step * step;
+  if (grid.qcols % 4 != 0) rows *= 4;
+  for_each_chunk_as_caller(
+      grid.qrows, rows, [&](std::size_t r0, std::size_t n) { chunk(r0, r0 + n, prepared); },
+      grid.qcols, threaded);
+}
+
+template <template <class> class Template, class T>
+struct is_instance_of : std::false_type {};
+template <template <class> class Template, class F>
+struct is_instance_of<Template, Template<F>> : std::true_type {};
+template <class T>
+inline constexpr bool always_false_v = false;
+
+/// The float s with policy.decode(c, p) == s * static_cast<float>(F::from_bits(c)), in
+/// binary32, for every code c; nullopt when there is none (minmax's zero point, a policy
+/// outside lowp, an exact scale that is not a float: below 2^-149 or above FLT_MAX).
+/// Why the product is the same bits: decode() rounds exact_scale(p) * element once to
+/// float, computed in double, where it is exact (an element has at most 8 significant
+/// bits, s 24); the float multiply rounds the same exact product once.
+template <class Policy>
+std::optional<float> decode_multiplier(const Policy& pol,
+                                       const typename Policy::params& p) noexcept {
+  if constexpr (is_lowp_policy_v<Policy> && !is_instance_of<minmax, Policy>::value) {
+    const double exact = pol.exact_scale(p);
+    const float s = static_cast<float>(exact);
+    if (static_cast<double>(s) == exact && std::isfinite(s)) return s;
+  } else {
+    (void)pol;
+    (void)p;
+  }
+  return std::nullopt;
+}
+
+/// out[0..n) = s * the values of codes [first, first + n): the SIMD decoders of bulk.hpp
+/// (packed nibbles or FP6 from any element position, or one code per byte/element).
+template <class Codes>
+void decode_codes_scaled(const Codes& codes, std::size_t first, std::size_t n, float s,
+                         float* out) {
+  using F = typename Codes::value_type;
+  if constexpr (is_packable_v<F>) {
+    bulk::decode_packed_run<simd::best_backend, F, packed_layout::low_nibble_first, true>(
+        codes.bytes(), first, out, n, s);
+  } else {
+    convert_unscaled(codes.data() + first, out, n, s);
+  }
+}
+
+/// Elements [first, first + n) of t's codes, all in one group with params p, dequantized
+/// into out[0..n): policy.decode() of each, in bulk where decode_multiplier() allows.
+template <class Policy, class Codes>
+void dequantize_run(const Policy& pol, const typename Policy::params& p, const Codes& codes,
+                    std::size_t first, std::size_t n, float* out) {
+  if constexpr (is_instance_of<minmax, Policy>::value) {
+    // decode() = fl(scale * (element - zero)): element - zero is a small integer, exact
+    // in float, so one float multiply rounds the same exact product.
+    decode_codes_scaled(codes, first, n, 1.0f, out);
+    const float z = static_cast<float>(p.zero), sc = p.scale;
+    LOWP_SIMD_LOOP
+    for (std::size_t i = 0; i < n; ++i) out[i] = (out[i] - z) * sc;
+    return;
+  }
+  if (const std::optional<float> s = decode_multiplier(pol, p)) {
+    decode_codes_scaled(codes, first, n, *s, out);
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) out[i] = pol.decode(codes[first + i].bits(), p);
+}
+
+/// Formats whose nearest-even grid scaled_grid_values() rounds on (with subnormals and a
+/// signed zero, or signed/unsigned integers): fake_quantize() skips their codes.
+template <class F>
+inline constexpr bool has_grid_values_v = is_lowp_int_v<F> || (std::is_same_v<F, float8_e4m3fn> ||
+                                                               std::is_same_v<F, float8_e5m2> ||
+                                                               std::is_same_v<F, float6_e3m2fn> ||
+                                                               std::is_same_v<F, float6_e2m3fn> ||
+                                                               std::is_same_v<F, float4_e2m1fn>);
 
 }  // namespace detail
 
@@ -274,6 +406,16 @@ class quantized_tensor {
     return t;
   }
 
+  /// from_codes() with a per-column group index (see set_group_index()).
+  static quantized_tensor from_codes(Policy policy, std::size_t rows, std::size_t cols,
+                                     granularity gran, const storage_type* codes,
+                                     std::vector<params_type> params,
+                                     std::vector<std::uint32_t> group_index) {
+    quantized_tensor t = from_codes(std::move(policy), rows, cols, gran, codes, std::move(params));
+    t.set_group_index(std::move(group_index));
+    return t;
+  }
+
   std::size_t rows() const noexcept { return rows_; }
   std::size_t cols() const noexcept { return cols_; }
   std::size_t size() const noexcept { return rows_ * cols_; }
@@ -296,10 +438,41 @@ class quantized_tensor {
   params_type& group_params(std::size_t r, std::size_t j) noexcept {
     return params_[r * grid_.per_row() + j];
   }
+  /// The group of column c: group_index()[c] when the tensor has a group index, else
+  /// c / group_size().  Unchecked (c < cols(); not for per_tensor).
+  std::size_t group_of_column(std::size_t c) const noexcept {
+    return g_idx_.empty() ? c / grid_.group : g_idx_[c];
+  }
   /// The params that element (r, c) uses.  Unchecked.
   const params_type& element_params(std::size_t r, std::size_t c) const noexcept {
     if (gran_.type() == granularity::kind::per_tensor) return params_[0];
-    return params_[r * grid_.per_row() + c / grid_.group];
+    return params_[r * grid_.per_row() + group_of_column(c)];
+  }
+
+  /// The group index: empty when group j of a row is its columns [j*g, (j+1)*g) (the
+  /// default), else one entry per column naming the group (of the same row) whose params
+  /// the column uses.  GPTQ with act_order and groups shorter than a row forms its groups
+  /// along the quantization order (AutoGPTQ's desc_act without static groups), so a
+  /// group's columns are scattered: this is AutoGPTQ's g_idx.
+  const std::vector<std::uint32_t>& group_index() const noexcept { return g_idx_; }
+  /// Sets the group index (an empty vector restores the default).  Throws
+  /// std::invalid_argument, changing nothing, when it has not cols() entries, an entry
+  /// is not below groups_per_row(), or the granularity is per_tensor.
+  void set_group_index(std::vector<std::uint32_t> group_index) {
+    constexpr const char* who = "lowp::quantized_tensor::set_group_index";
+    if (!group_index.empty()) {
+      if (gran_.type() == granularity::kind::per_tensor)
+        throw std::invalid_argument(std::string(who) + ": a per_tensor tensor has one group");
+      if (group_index.size() != cols_)
+        throw std::invalid_argument(std::string(who) + ": " + std::to_string(group_index.size()) +
+                                    " entries for " + std::to_string(cols_) + " columns");
+      for (std::size_t c = 0; c < cols_; ++c)
+        if (group_index[c] >= grid_.per_row())
+          throw std::invalid_argument(std::string(who) + ": column " + std::to_string(c) +
+                                      " names group " + std::to_string(group_index[c]) +
+                                      ", a row has " + std::to_string(grid_.per_row()));
+    }
+    g_idx_ = std::move(group_index);
   }
 
   /// The codes container (packed_vector<format> or std::vector<format>).
@@ -344,10 +517,56 @@ class quantized_tensor {
   float value(std::size_t r, std::size_t c) const noexcept {
     return policy_.decode(code(r, c), element_params(r, c));
   }
-  /// All rows*cols dequantized values, row-major, into out.
-  void dequantize(float* out) const noexcept {
-    for (std::size_t r = 0; r < rows_; ++r)
-      for (std::size_t c = 0; c < cols_; ++c) out[r * cols_ + c] = value(r, c);
+  /// All rows*cols dequantized values, row-major, into out: value(r, c) of every element,
+  /// bit for bit.  For lowp's policies in bulk: each group's codes go through the SIMD
+  /// decoders of bulk.hpp times the group's scale (detail::decode_multiplier), in chunks
+  /// on OpenMP's threads when compiled with OpenMP; the result does not depend on the
+  /// thread count.  out must hold size() floats and not overlap the tensor.  Throws
+  /// nothing but std::bad_alloc (a tensor with a group index takes a row's scales).
+  void dequantize(float* out) const {
+    if (!g_idx_.empty()) {
+      dequantize_indexed(out);
+      return;
+    }
+    if constexpr (detail::is_lowp_policy_v<Policy>) {
+      const std::size_t qcols = grid_.qcols, g = grid_.group, gpr = grid_.per_row();
+      constexpr std::size_t chunk = std::size_t{1} << 14;  // elements: 64 KiB of floats
+      // Short groups (MX: 32, NVFP4: 16): a call per group would cost more than its work,
+      // so each row piece is decoded at scale 1 (the element values, exact) in one call,
+      // then multiplied by its groups' scales: one float multiply, the same bits.
+      constexpr bool has_multiplier = !detail::is_instance_of<minmax, Policy>::value;
+      const bool short_groups = has_multiplier && g < 64;
+      detail::for_each_chunk_as_caller(size(), chunk, [&](std::size_t first, std::size_t n) {
+        for (std::size_t i = first; short_groups && i < first + n;) {
+          const std::size_t r = i / qcols, c0 = i % qcols;
+          const std::size_t len = std::min(first + n, (r + 1) * qcols) - i;
+          detail::decode_codes_scaled(codes_, i, len, 1.0f, out + i);
+          for (std::size_t c = c0; c < c0 + len;) {
+            const std::size_t j = c / g,
+                              glen = std::min(std::min((j + 1) * g, qcols), c0 + len) - c;
+            const params_type& p = params_[r * gpr + j];
+            float* y = out + r * qcols + c;
+            if (const std::optional<float> sc = detail::decode_multiplier(policy_, p)) {
+              for (std::size_t k = 0; k < glen; ++k) y[k] *= *sc;
+            } else {
+              for (std::size_t k = 0; k < glen; ++k)
+                y[k] = policy_.decode(codes_[r * qcols + c + k].bits(), p);
+            }
+            c += glen;
+          }
+          i += len;
+        }
+        for (std::size_t i = first; !short_groups && i < first + n;) {
+          const std::size_t r = i / qcols, c = i % qcols, j = c / g;
+          const std::size_t len = std::min(first + n - i, std::min((j + 1) * g, qcols) - c);
+          detail::dequantize_run(policy_, params_[r * gpr + j], codes_, i, len, out + i);
+          i += len;
+        }
+      });
+    } else {
+      for (std::size_t r = 0; r < rows_; ++r)
+        for (std::size_t c = 0; c < cols_; ++c) out[r * cols_ + c] = value(r, c);
+    }
   }
   std::vector<float> dequantize() const {
     std::vector<float> out(size());
@@ -356,12 +575,49 @@ class quantized_tensor {
   }
 
  private:
+  /// dequantize() with a group index: each row's codes decoded in bulk (scale 1: the
+  /// element values, exact), then each column times its group's scale (one float multiply,
+  /// as in detail::dequantize_run); rows whose groups lack a float multiplier go element
+  /// by element.
+  void dequantize_indexed(float* out) const {
+    const std::size_t cols = cols_, gpr = grid_.per_row();
+    detail::for_each_chunk_as_caller(
+        rows_, 1,
+        [&](std::size_t r, std::size_t) {
+          float* y = out + r * cols;
+          const params_type* p = params_.data() + r * gpr;
+          if constexpr (detail::is_lowp_policy_v<Policy>) {
+            std::vector<float> scale(gpr), zero(gpr, 0.0f);
+            bool bulk = true;
+            for (std::size_t j = 0; j < gpr && bulk; ++j) {
+              if constexpr (detail::is_instance_of<minmax, Policy>::value) {
+                scale[j] = p[j].scale;
+                zero[j] = static_cast<float>(p[j].zero);
+              } else {
+                const std::optional<float> s = detail::decode_multiplier(policy_, p[j]);
+                bulk = s.has_value();
+                if (bulk) scale[j] = *s;
+              }
+            }
+            if (bulk) {
+              detail::decode_codes_scaled(codes_, r * cols, cols, 1.0f, y);
+              for (std::size_t c = 0; c < cols; ++c)
+                y[c] = (y[c] - zero[g_idx_[c]]) * scale[g_idx_[c]];
+              return;
+            }
+          }
+          for (std::size_t c = 0; c < cols; ++c) y[c] = policy_.decode(code(r, c), p[g_idx_[c]]);
+        },
+        cols);
+  }
+
   Policy policy_{};
   std::size_t rows_ = 0, cols_ = 0;
   granularity gran_ = granularity::per_channel();
   detail::group_grid grid_{};
   code_container codes_{};
   std::vector<params_type> params_{};
+  std::vector<std::uint32_t> g_idx_{};  ///< empty: groups of consecutive columns
 };
 
 /// A quantized tensor's scales as a kernel reads them: separate arrays in the hardware form
@@ -395,15 +651,6 @@ struct kernel_scales {
            (has_tensor_scale ? sizeof(float) : 0);
   }
 };
-
-namespace detail {
-template <template <class> class Template, class T>
-struct is_instance_of : std::false_type {};
-template <template <class> class Template, class F>
-struct is_instance_of<Template, Template<F>> : std::true_type {};
-template <class T>
-inline constexpr bool always_false_v = false;
-}  // namespace detail
 
 /// The scales of t in its policy's hardware form (see kernel_scales).  For lowp's policies
 /// only (a static_assert says so for others).
@@ -446,7 +693,10 @@ kernel_scales scales_for_kernel(const quantized_tensor<Policy>& t) {
 /// stochastic policy is reproducible).  Groups whose encode() is a plain cast of x / s
 /// (policy_base::cast_divisor(): every deterministic policy but minmax and MXINT) are
 /// encoded in bulk (detail::quotient_encoder: SIMD conversions of exact quotients), with
-/// the same codes as policy.encode() element by element.  Contract:
+/// the same codes as policy.encode() element by element.  Blocks of rows of a
+/// deterministic lowp policy run on OpenMP's threads when compiled with OpenMP (see
+/// detail::for_each_row_block): the same codes and params on any number of threads.
+/// Contract:
 /// - rows*cols == 0: an empty tensor of that shape (no error, unless the group size is 0);
 /// - group size 0, a group larger than the row, per_block without a block policy:
 ///   std::invalid_argument;
@@ -462,25 +712,28 @@ quantized_tensor<Policy> quantize(Policy policy, const float* W, std::size_t row
   auto& pol = t.policy();
   using format = typename Policy::format;
   using codes_type = typename quantized_tensor<Policy>::code_container;
-  std::optional<detail::quotient_encoder<format, codes_type>> bulk;
-  if constexpr (detail::is_lowp_policy_v<Policy>) {
-    constexpr std::size_t buffer = 4096;  // quotients per bulk conversion, at most
-    bulk.emplace(t.codes(), pol.rounding_config().mode, std::min(buffer, grid.qcols));
-  }
-  auto encode_group = [&](std::size_t group, std::size_t first, const float* x, std::size_t n,
-                          const typename Policy::params& p) {
-    t.params()[group] = p;
-    if constexpr (detail::is_lowp_policy_v<Policy>) {
-      const float s = pol.cast_divisor(p);
-      if (s > 0.0f) {
-        bulk->encode(x, n, s, first);
-        return;
-      }
-    }
-    for (std::size_t i = 0; i < n; ++i) t.set_code_flat(first + i, pol.encode(x[i], p));
-  };
-  detail::for_each_group(who, pol, W, cols, grid, encode_group);
-  if (bulk) bulk->finish();
+  detail::for_each_row_block(
+      who, pol, W, cols, grid, [&](std::size_t r0, std::size_t r1, bool prepared) {
+        std::optional<detail::quotient_encoder<format, codes_type>> bulk;
+        if constexpr (detail::is_lowp_policy_v<Policy>) {
+          constexpr std::size_t buffer = 4096;  // quotients per bulk conversion, at most
+          bulk.emplace(t.codes(), pol.rounding_config().mode, std::min(buffer, grid.qcols));
+        }
+        auto encode_group = [&](std::size_t group, std::size_t first, const float* x, std::size_t n,
+                                const typename Policy::params& p) {
+          t.params()[group] = p;
+          if constexpr (detail::is_lowp_policy_v<Policy>) {
+            const float s = pol.cast_divisor(p);
+            if (s > 0.0f) {
+              bulk->encode(x, n, s, first);
+              return;
+            }
+          }
+          for (std::size_t i = 0; i < n; ++i) t.set_code_flat(first + i, pol.encode(x[i], p));
+        };
+        detail::for_each_group_in(who, pol, W, cols, grid, r0, r1, prepared, encode_group);
+        if (bulk) bulk->finish();
+      });
   return t;
 }
 
@@ -488,14 +741,18 @@ quantized_tensor<Policy> quantize(Policy policy, const float* W, std::size_t row
 /// the same group loop.  out may alias W (in-place): every block of rows is prepared, and
 /// every group fitted, before any of it is written.
 ///
-/// For lowp's policies on one-byte formats (INT8, FP8: the per-token activations of the
-/// model layer), a group whose encode() is a plain cast of x / s (cast_divisor() > 0) goes
-/// through the exact quotients x / s of quantize()'s bulk path: rounded to nearest even,
-/// they are rounded on the format's grid in float arithmetic (detail::scaled_grid_values);
-/// in other modes, encoded by the SIMD converter and decoded.  Either way multiplied by s
-/// in float: the same bits as policy.fake(), as the element has at most 8 significant
-/// bits and s 24, so s * element is exact in double, and decode() and the float product
-/// both round that exact product once.
+/// For lowp's policies, a group whose encode() is a plain cast of x / s (cast_divisor()
+/// > 0) goes through the exact quotients x / s of quantize()'s bulk path.  Rounded to
+/// nearest even on FP8 (E4M3, E5M2), FP6, FP4 (E2M1) and INT formats, they are rounded on
+/// the format's grid in float arithmetic (detail::scaled_grid_values); otherwise encoded
+/// by the SIMD converter and decoded.  Either way multiplied by s in float: the same bits
+/// as policy.fake(), as the element has at most 8 significant bits and s 24, so s *
+/// element is exact in double, and decode() and the float product both round that exact
+/// product once.  Other groups (minmax, MXINT's clamp, stochastic rounding, a scale that
+/// is not a float) call policy.fake() per element.
+///
+/// Threads: the blocks of rows of lowp's deterministic policies run on OpenMP's threads
+/// (see detail::for_each_row_block); the result does not depend on the thread count.
 /// Same contract as quantize(); on an exception, out is unspecified (partially written).
 template <class Policy>
 void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, std::size_t cols,
@@ -504,40 +761,46 @@ void fake_quantize(Policy policy, const float* W, float* out, std::size_t rows, 
   const detail::group_grid grid = detail::resolve_grid(who, gran, policy, rows, cols);
   if (rows * cols == 0) return;
   using format = typename Policy::format;
-  constexpr bool bulk = detail::is_lowp_policy_v<Policy> && !is_packable_v<format> &&
-                        sizeof(typename format::storage_type) == 1;
-  // The bulk path's quotients and codes of one group, and its encoder (reused from group
-  // to group).  Rounded to nearest even, the quotients go to their values directly.
-  std::vector<float> quotients(bulk ? grid.group : 0);
-  std::vector<format> codes(bulk ? grid.group : 0);
-  auto encoder = [&] {
-    if constexpr (bulk) {
-      return detail::quotient_encoder<format, std::vector<format>>(
-          codes, policy.rounding_config().mode, codes.size());
-    } else {
-      return 0;  // unused
-    }
-  }();
-  auto fake_group = [&](std::size_t, std::size_t first, const float* x, std::size_t n,
-                        const typename Policy::params& p) {
-    float* y = out + first;
-    if constexpr (bulk) {
-      const float s = policy.cast_divisor(p);
-      if (s > 0.0f && policy.rounding_config().mode == rounding::nearest_even) {
-        detail::exact_quotients<format>(x, n, s, quotients.data());
-        detail::scaled_grid_values<format>(quotients.data(), n, s, y);
-        return;
-      }
-      if (s > 0.0f) {
-        encoder.encode(x, n, s, 0);
-        encoder.finish();
-        convert_unscaled(codes.data(), y, n, s);
-        return;
-      }
-    }
-    for (std::size_t i = 0; i < n; ++i) y[i] = policy.fake(x[i], p);
-  };
-  detail::for_each_group(who, policy, W, cols, grid, fake_group);
+  using codes_type =
+      std::conditional_t<is_packable_v<format>, packed_vector<format>, std::vector<format>>;
+  constexpr bool bulk = detail::is_lowp_policy_v<Policy>;
+  constexpr bool grid_values = detail::has_grid_values_v<format>;
+  detail::for_each_row_block(
+      who, policy, W, cols, grid, [&](std::size_t r0, std::size_t r1, bool prepared) {
+        // One group's quotients and codes, and its encoder (reused from group to group).
+        std::vector<float> quotients(bulk ? grid.group : 0);
+        codes_type codes(bulk ? grid.group : 0);
+        auto encoder = [&] {
+          if constexpr (bulk) {
+            return detail::quotient_encoder<format, codes_type>(
+                codes, policy.rounding_config().mode, codes.size());
+          } else {
+            return 0;  // unused
+          }
+        }();
+        auto fake_group = [&](std::size_t, std::size_t first, const float* x, std::size_t n,
+                              const typename Policy::params& p) {
+          float* y = out + first;
+          if constexpr (bulk) {
+            const float s = policy.cast_divisor(p);
+            if constexpr (grid_values) {
+              if (s > 0.0f && policy.rounding_config().mode == rounding::nearest_even) {
+                detail::exact_quotients<format>(x, n, s, quotients.data());
+                detail::scaled_grid_values<format>(quotients.data(), n, s, y);
+                return;
+              }
+            }
+            if (s > 0.0f) {
+              encoder.encode(x, n, s, 0);
+              encoder.finish();
+              detail::decode_codes_scaled(codes, 0, n, s, y);
+              return;
+            }
+          }
+          for (std::size_t i = 0; i < n; ++i) y[i] = policy.fake(x[i], p);
+        };
+        detail::for_each_group_in(who, policy, W, cols, grid, r0, r1, prepared, fake_group);
+      });
 }
 
 namespace detail {

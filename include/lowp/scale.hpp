@@ -731,26 +731,32 @@ class pow2_relative : public detail::policy_base<pow2_relative<F>, F> {
                               std::size_t group_size, std::size_t first, std::size_t last) {
     detail::check_group_size("lowp::pow2_relative::prepare", cols, group_size);
     const std::size_t rpg = compute_rows(rows), groups = rows == 0 ? 0 : (rows + rpg - 1) / rpg;
+    // Only a new shape resizes: quantize() on several threads first calls this with
+    // first = last = 0, then prepares disjoint blocks at once, chunk 0 included, and each
+    // block sets (never accumulates into) only its own compute groups' entries.
     if (first == 0) {
-      rows_ = rows;
-      smax_.assign(groups, 0.0f);
+      if (rows != rows_ || smax_.size() != groups) {
+        rows_ = rows;
+        smax_.assign(groups, 0.0f);
+      }
     } else if (rows != rows_ || smax_.size() != groups) {
       throw std::logic_error(
           "lowp::pow2_relative::prepare_rows: rows [0, first) of this matrix "
           "were not prepared first");
     }
     const float q = detail::format_max<F>();
-    for (std::size_t r = first; r < last; ++r) {
-      for (std::size_t c0 = 0; c0 < cols; c0 += group_size) {
-        const std::size_t n = std::min(group_size, cols - c0);
-        const std::optional<float> amax = detail::finite_amax(W + r * cols + c0, n, 1);
-        if (!amax) return false;
-        float& m = smax_[r / rpg];
-        m = std::max(m, detail::real_scale(*amax, q));
+    for (std::size_t k = first / rpg; k < (last + rpg - 1) / rpg; ++k) {
+      float m = 0.0f;
+      for (std::size_t r = k * rpg; r < std::min((k + 1) * rpg, rows); ++r) {
+        for (std::size_t c0 = 0; c0 < cols; c0 += group_size) {
+          const std::size_t n = std::min(group_size, cols - c0);
+          const std::optional<float> amax = detail::finite_amax(W + r * cols + c0, n, 1);
+          if (!amax) return false;
+          m = std::max(m, detail::real_scale(*amax, q));
+        }
       }
+      smax_[k] = m > 0.0f ? m : 1.0f;
     }
-    for (std::size_t k = first / rpg; k < (last + rpg - 1) / rpg; ++k)
-      if (!(smax_[k] > 0.0f)) smax_[k] = 1.0f;
     return true;
   }
 

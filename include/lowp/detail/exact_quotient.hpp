@@ -69,8 +69,9 @@ inline void exact_quotients(const float* x, std::size_t n, float s, float* q) no
 }
 
 /// out[i] = s · v[i], where v[i] is q[i] rounded to F's grid to nearest, ties to even,
-/// and saturated: the value of lowp::cast<F>(q[i]), for finite q and F a one-byte format
-/// (FP8, INT8) with subnormals.  fake_quantize()'s path for exact quotients q = x / s:
+/// and saturated: the value of lowp::cast<F>(q[i]), for finite q and F either a float
+/// format with subnormals and a signed zero (FP8 E4M3/E5M2, FP6, FP4 E2M1) or an integer
+/// format (INT8, INT4, unsigned).  fake_quantize()'s path for exact quotients q = x / s:
 /// the same bits as decoding the codes, without them.  Branch-free, so that it
 /// vectorizes.  The magnitude a = |q| is rounded in one of two ways:
 ///
@@ -80,25 +81,30 @@ inline void exact_quotients(const float* x, std::size_t n, float s, float* q) no
 ///   a <  2^emin (subnormal): (a + 2^(emin-M+23)) - 2^(emin-M+23): float's own rounding
 ///                            at that exponent, whose ulp is F's subnormal quantum.
 ///
-/// INT8 takes the second form alone, with quantum 1 ((a + 2^23) - 2^23), and saturates
-/// at 127, or at 128 below zero.
+/// An integer format takes the second form alone, with quantum 1 ((a + 2^23) - 2^23),
+/// and saturates at its max, or at -min below zero (127 and 128 for INT8).
 template <class F>
 inline void scaled_grid_values(const float* q, std::size_t n, float s, float* out) noexcept {
-  static_assert(sizeof(typename F::storage_type) == 1, "one-byte formats");
+  static_assert(sizeof(typename F::storage_type) == 1, "formats of at most 8 bits");
   using u32 = std::uint32_t;
   if constexpr (is_lowp_int_v<F>) {
     using Tr = typename F::traits_type;
     const float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23 to an integer
     const float hi = static_cast<float>(Tr::max), lo = -static_cast<float>(Tr::min);
+    // The saturation on the magnitudes' bits, with masks (see the float branch below).
+    using i32 = std::int32_t;
+    const auto hi_bits = static_cast<i32>(bit_cast<u32>(hi));
+    const auto lo_bits = static_cast<i32>(bit_cast<u32>(lo));
     LOWP_SIMD_LOOP
     for (std::size_t i = 0; i < n; ++i) {
       const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u;
       const float a = bit_cast<float>(b ^ sign);
-      float r = (a + magic) - magic;
-      const float top = sign != 0 ? lo : hi;
-      r = r < top ? r : top;
+      const auto r = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
+      const i32 negative = -static_cast<i32>(sign >> 31);
+      const i32 top = (lo_bits & negative) | (hi_bits & ~negative);
+      const i32 m = r < top ? r : top;
       // + 0: an integer has no -0 (a negative q that rounds to 0 gives code 0, value +0).
-      out[i] = (bit_cast<float>(bit_cast<u32>(r) | sign) + 0.0f) * s;
+      out[i] = (bit_cast<float>(static_cast<u32>(m) | sign) + 0.0f) * s;
     }
   } else {
     using L = float_layout<typename F::traits_type>;
@@ -109,15 +115,24 @@ inline void scaled_grid_values(const float* q, std::size_t n, float s, float* ou
     const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
     const float top =
         static_cast<float>(F::from_bits(static_cast<typename F::storage_type>(L::max_magnitude)));
+    // The selections on the magnitudes' bits as signed integers (a non-negative float
+    // orders as its bits; every candidate, rounded up past the largest float included,
+    // stays below 2^31): integer compares, masks and min, which vectorize.
+    using i32 = std::int32_t;
+    const auto min_normal_bits = static_cast<i32>(bit_cast<u32>(min_normal));
+    const auto top_bits = static_cast<i32>(bit_cast<u32>(top));
     LOWP_SIMD_LOOP
     for (std::size_t i = 0; i < n; ++i) {
       const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u, ab = b ^ sign;
       const float a = bit_cast<float>(ab);
-      const float normal = bit_cast<float>((ab + below + ((ab >> shift) & 1u)) & keep);
-      const float sub = (a + magic) - magic;
-      float r = a < min_normal ? sub : normal;
-      r = r < top ? r : top;
-      out[i] = bit_cast<float>(bit_cast<u32>(r) | sign) * s;
+      const auto normal = static_cast<i32>((ab + below + ((ab >> shift) & 1u)) & keep);
+      const auto sub = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
+      // A mask, not a ?: on sub: GCC keeps a branch around the float add/subtract that
+      // may raise FP exceptions (-ftrapping-math), and the loop then does not vectorize.
+      const i32 is_sub = -static_cast<i32>(static_cast<i32>(ab) < min_normal_bits);
+      i32 r = (sub & is_sub) | (normal & ~is_sub);
+      r = r < top_bits ? r : top_bits;
+      out[i] = bit_cast<float>(static_cast<u32>(r) | sign) * s;
     }
   }
 }
