@@ -396,12 +396,69 @@ TEST_CASE("GPTQ results are consistent and in the original column order", "[gptq
       CHECK(res.quantized.params()[i].scale == rtn.params()[i].scale);
     }
   }
+}
 
-  SECTION("act_order needs static groups when groups are smaller than a row") {
+TEST_CASE("GPTQ act_order with dynamic groups matches the unblocked reference in act order",
+          "[gptq]") {
+  // AutoGPTQ's desc_act without static groups: the columns are quantized by descending
+  // diag H and the groups are runs of g columns of that order.  The reference: the order
+  // computed here (a stable sort), the unblocked OBS-form GPTQ run on W and H permuted by
+  // it with groups of consecutive permuted columns, its codes mapped back.
+  const std::size_t rows = 16, cols = 96;
+  const Mf W = student_t_weights(rows, cols, 27);
+  const Eigen::MatrixXf H = hessian_of(calibration(384, cols, 2, 28));
+  std::vector<Eigen::Index> order(cols);
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
+  Mf Wp(W.rows(), W.cols());
+  Eigen::MatrixXf Hp(H.rows(), H.cols());
+  for (std::size_t j = 0; j < cols; ++j) {
+    Wp.col(static_cast<Eigen::Index>(j)) = W.col(order[j]);
+    for (std::size_t i = 0; i < cols; ++i)
+      Hp(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = H(order[i], order[j]);
+  }
+  for (const std::size_t g : {std::size_t{32}, std::size_t{40}}) {  // 40: a short last group
+    for (const std::size_t block : {std::size_t{128}, std::size_t{24}}) {
+      CAPTURE(g, block);
+      lowp::gptq_options opt;
+      opt.act_order = true;
+      opt.groups = groups_of(g);
+      opt.block_size = block;
+      const auto res = lowp::gptq(W, H, int4_sym{}, opt);
+      const auto ref = reference_gptq(Wp, Hp.cast<double>(), int4_sym{}, g, opt.percdamp);
+      std::size_t same = 0;
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < cols; ++j)
+          same +=
+              res.quantized.code(r, static_cast<std::size_t>(order[j])) == ref.codes[r * cols + j];
+      CAPTURE(same, res.total_loss, ref.loss);
+      CHECK(same >= rows * cols - cols);
+      CHECK(res.total_loss == Approx(ref.loss).epsilon(2e-3));
+      // The group index names each column's group in the order, and dequantize() and
+      // value() follow it: the same Ŵ as the solver's own.
+      REQUIRE(res.quantized.group_index().size() == cols);
+      for (std::size_t j = 0; j < cols; ++j)
+        CHECK(res.quantized.group_index()[static_cast<std::size_t>(order[j])] == j / g);
+      CHECK(to_matrix(res.quantized.dequantize(), rows, cols) == res.dequantized);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c)
+          CHECK(res.quantized.value(r, c) ==
+                res.dequantized(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
+      CHECK(
+          res.total_loss ==
+          Approx(quadratic_loss(W, res.dequantized, H.cast<double>(), res.damping)).epsilon(1e-3));
+    }
+  }
+  SECTION("static groups and per-channel params keep consecutive groups") {
     lowp::gptq_options opt;
     opt.act_order = true;
     opt.groups = groups_of(32);
-    REQUIRE_THROWS_AS(lowp::gptq(W, H, int4_sym{}, opt), std::invalid_argument);
+    opt.static_groups = true;
+    CHECK(lowp::gptq(W, H, int4_sym{}, opt).quantized.group_index().empty());
+    opt.static_groups = false;
+    opt.groups = groups_of(0);
+    CHECK(lowp::gptq(W, H, int4_sym{}, opt).quantized.group_index().empty());
   }
 }
 

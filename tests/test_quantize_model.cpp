@@ -129,7 +129,7 @@ TEST_CASE("weight_scheme: every combination that cannot work is refused before a
     s.group_size = group;
     s.act_order = act_order;
     s.lorc_rank = rank;
-    const std::string e = error_of([&] { s.validate(64, 256); });
+    const std::string e = error_of([&] { s.validate(64); });
     INFO(e);
     CHECK(e.find(needle) != std::string::npos);
   };
@@ -141,18 +141,17 @@ TEST_CASE("weight_scheme: every combination that cannot work is refused before a
   refused(F::fp4_e2m1, P::mx, 128, "MX scales blocks of 32 elements, group size 128");
   refused(F::fp4_e2m1, P::nvfp4, 32, "NVFP4 scales blocks of 16 elements, group size 32");
   refused(F::int4, P::absmax, 128,
-          "act_order with groups of 128 (shorter than a row) needs static_groups", true);
-  refused(F::int4, P::absmax, 128,
           "LoRC rank 65 is larger than the smallest layer's min(rows, cols) = 64", false, 65);
   lm::weight_scheme ok;
   ok.act_order = true;
   ok.static_groups = true;
-  CHECK_NOTHROW(ok.validate(64, 256));
-  ok.group_size = 0;  // per channel: act_order needs nothing more
-  ok.static_groups = false;
-  CHECK_NOTHROW(ok.validate(64, 256));
+  CHECK_NOTHROW(ok.validate(64));
+  ok.static_groups = false;  // act-order groups (g_idx)
+  CHECK_NOTHROW(ok.validate(64));
+  ok.group_size = 0;
+  CHECK_NOTHROW(ok.validate(64));
   ok.percdamp = -1;
-  CHECK_THROWS_AS(ok.validate(64, 256), std::invalid_argument);
+  CHECK_THROWS_AS(ok.validate(64), std::invalid_argument);
 }
 
 TEST_CASE(
@@ -178,9 +177,13 @@ TEST_CASE(
         if (lf == lowp::lorc_factor_format::fp32 && method == lm::weight_method::gptq) {
           s.lorc_rank = 3;  // fp32 factors with LoRC once
         }
+        // Once per policy, GPTQ's act_order with groups along its order (a g_idx).
+        s.act_order = method == lm::weight_method::gptq && lf == lowp::lorc_factor_format::int8;
         INFO(scheme_name(s) << (method == lm::weight_method::gptq ? " gptq" : " rtn") << " lorc "
-                            << s.lorc_rank << " " << lm::lorc_factor_format_name(lf));
+                            << s.lorc_rank << " " << lm::lorc_factor_format_name(lf)
+                            << (s.act_order ? " act_order" : ""));
         const lm::weight_outcome q = lm::quantize_weight(W.data(), rows, cols, H, s);
+        CHECK(q.packed.g_idx.size() == (s.act_order ? cols : 0));
         const row_major_matrixf back = lm::unpack_weight(q.packed, s);
         REQUIRE(back.size() == q.fake.size());
         CHECK(same_bits(back.data(), q.fake.data(), rows * cols));
@@ -238,6 +241,7 @@ TEST_CASE("packed file: a quantized model round-trips bit for bit; bad files are
   o.weights.group_size = 32;
   o.weights.lorc_rank = 4;
   o.weights.lorc_factors = lowp::lorc_factor_format::fp8_e4m3;
+  o.weights.act_order = true;  // groups along the order: a g_idx per layer
   o.activations = lm::activation_format::fp8_e4m3;
   o.skip = {"layers.1.v_proj"};
   const lm::quantized_model q = lm::quantize_model(m, calib.data(), 4, 24, o);
@@ -311,6 +315,23 @@ TEST_CASE("packed file: a quantized model round-trips bit for bit; bad files are
   meta.erase("config");
   CHECK(load_error(rewrite("config.safetensors", meta, "", false))
             .find("no __metadata__ field config") != std::string::npos);
+  // The group index: written for every quantized layer, and checked when read.
+  const std::string g_idx_name = "model.layers.0.self_attn.q_proj.g_idx";
+  REQUIRE(f.tensors().count(g_idx_name) == 1);
+  {
+    const lm::safetensors_tensor& t = f.tensors().at(g_idx_name);
+    std::vector<std::int32_t> bad_idx(t.size());
+    std::memcpy(bad_idx.data(), t.data, t.bytes);
+    bad_idx[5] = 1000;
+    std::vector<lm::safetensors_entry> e;
+    for (const auto& [n, x] : f.tensors())
+      e.push_back({n, x.dtype, x.shape,
+                   n == g_idx_name ? static_cast<const void*>(bad_idx.data())
+                                   : static_cast<const void*>(x.data)});
+    const std::string out = temp_path("g_idx.safetensors");
+    lm::write_safetensors(out, e, f.metadata());
+    CHECK(load_error(out).find("g_idx: column 5 names group 1000") != std::string::npos);
+  }
 }
 
 TEST_CASE(

@@ -86,10 +86,13 @@ struct gptq_options {
   granularity groups = granularity::per_channel();
   /// λ = percdamp · mean(diag H) is added to diag H (reference `percdamp`).  >= 0.
   double percdamp = 0.01;
-  /// Quantize columns by descending diag H (reference `actorder`).
+  /// Quantize columns by descending diag H (reference `actorder`).  With groups shorter
+  /// than a row and no static_groups, the groups are runs of g columns of that order,
+  /// fitted when they start (AutoGPTQ's `desc_act`); the result's quantized tensor then
+  /// has a group index (quantized_tensor::group_index(), AutoGPTQ's `g_idx`).
   bool act_order = false;
   /// Fit every group's parameters up front on the original weights (reference
-  /// `static_groups`); required with act_order when a group is shorter than the row.
+  /// `static_groups`): groups of consecutive original columns, also with act_order.
   bool static_groups = false;
   /// If the damped H is not positive definite: this many retries, the damping fraction
   /// 10x larger each time; then std::domain_error.
@@ -102,7 +105,9 @@ struct gptq_options {
 template <class Policy>
 struct gptq_result {
   /// Codes + per-group params (+ the prepared policy): group j of row r covers columns
-  /// [j*g, min((j+1)*g, cols)), granularity per_group(g), or per_channel for one group.
+  /// [j*g, min((j+1)*g, cols)), granularity per_group(g), or per_channel for one group;
+  /// with act_order's dynamic groups, the columns group_index() names (group j: the
+  /// columns at positions [j*g, (j+1)*g) of the quantization order).
   quantized_tensor<Policy> quantized;
   row_major_matrixf dequantized;  ///< Ŵ = quantized.dequantize(), rows x cols
   /// Per column: Σ_rows (w̃ - q)² / (2 Hinv_jj²) = Σ_rows ((w̃ - q) F_jj)² / 2 (w̃ the value
@@ -122,7 +127,7 @@ struct gptq_result {
 namespace detail::gptq_steps {
 
 /// Columns per group (cols for one group per row), checked as quantize() checks them (see
-/// gptq_options::groups); act_order with groups shorter than the row needs static_groups.
+/// gptq_options::groups).
 template <class Policy>
 std::size_t group_columns(const Policy& policy, std::size_t rows, std::size_t cols,
                           const gptq_options& opt) {
@@ -132,13 +137,7 @@ std::size_t group_columns(const Policy& policy, std::size_t rows, std::size_t co
         "lowp::gptq: groups must be per_channel(), per_group(g) or per_block() (GPTQ fits its "
         "groups along each row of W)");
   }
-  const std::size_t g = detail::resolve_grid("lowp::gptq", opt.groups, policy, rows, cols).group;
-  if (opt.act_order && g < cols && !opt.static_groups) {
-    throw std::invalid_argument(
-        "lowp::gptq: act_order with groups shorter than the row needs static_groups = true "
-        "(dynamic act-order groups are not runs of original columns)");
-  }
-  return g;
+  return detail::resolve_grid("lowp::gptq", opt.groups, policy, rows, cols).group;
 }
 
 /// gptq()'s contract (see there); throws std::invalid_argument or std::domain_error.
@@ -448,8 +447,7 @@ std::vector<std::string> warnings_of(const Result& res, std::size_t cols, const 
 /// (cols x cols, from hessian_accumulator) with the group-quantizer `policy`.
 ///
 /// Contract: rows, cols >= 1; H square with cols rows; W and H finite; block_size >= 1;
-/// percdamp finite and >= 0; opt.groups as quantize() takes them (gptq_options::groups);
-/// act_order with groups shorter than the row needs static_groups.
+/// percdamp finite and >= 0; opt.groups as quantize() takes them (gptq_options::groups).
 /// Violations throw std::invalid_argument (shapes, options) or std::domain_error (NaN/Inf,
 /// H not positive definite after the retries, mean(diag H) <= 0).  H must be symmetric
 /// (it is not checked; the Cholesky reads its lower triangle, act_order both).
@@ -513,6 +511,15 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols,
   const granularity gran = g == cols ? granularity::per_channel() : granularity::per_group(g);
   res.quantized = quantized_tensor<Policy>::from_codes(std::move(policy), rows, cols, gran,
                                                        codes.data(), std::move(params));
+  if (!static_params && opt.act_order && g < cols) {
+    // Dynamic groups: the group of column c is its position in the order, divided by g
+    // (AutoGPTQ: g_idx = [i // groupsize for i in range(columns)][invperm]).
+    std::vector<std::uint32_t> g_idx(cols);
+    const Eigen::Index* order = perm.indices().data();
+    for (std::size_t pos = 0; pos < cols; ++pos)
+      g_idx[static_cast<std::size_t>(order[pos])] = static_cast<std::uint32_t>(pos / g);
+    res.quantized.set_group_index(std::move(g_idx));
+  }
   return res;
 }
 

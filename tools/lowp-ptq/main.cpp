@@ -298,8 +298,9 @@ struct scheme_args {
     cmd->add_option("--group", group, "columns per scale group (0: per channel; mx 32, nvfp4 16)");
     cmd->add_option("--method", method, "gptq or rtn")->check(CLI::IsMember({"gptq", "rtn"}));
     cmd->add_flag("--act-order", act_order, "GPTQ: columns by descending Hessian diagonal");
-    cmd->add_flag("--static-groups", static_groups,
-                  "GPTQ: group scales fitted up front (needed with --act-order)");
+    cmd->add_flag(
+        "--static-groups", static_groups,
+        "GPTQ: group scales fitted up front on consecutive columns (with --act-order: no g_idx)");
     cmd->add_option("--percdamp", percdamp,
                     "GPTQ damping, a fraction of the mean Hessian diagonal");
     cmd->add_option("--lorc-rank", lorc_rank, "LoRC rank (0: off)");

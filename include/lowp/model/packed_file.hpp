@@ -78,6 +78,8 @@ inline void append_packed_entries(const std::string& pre, const packed_weight& p
   if (!s.group_shift.empty())
     e.push_back(
         {pre + "group_shifts", safetensors_dtype::U8, mat(p.rows, g), s.group_shift.data()});
+  if (!p.g_idx.empty())
+    e.push_back({pre + "g_idx", safetensors_dtype::I32, vec(p.cols), p.g_idx.data()});
   if (p.lorc_rank == 0) return;
   const std::size_t r = p.lorc_rank;
   if (p.lorc_factors == lorc_factor_format::fp32) {
@@ -203,6 +205,15 @@ packed_weight read_packed_weight(const safetensors_file& f, const std::string& p
       copy(pre + "row_scales", safetensors_dtype::F32, rows, p.scales.row_scale);
       copy(pre + "group_shifts", safetensors_dtype::U8, groups, p.scales.group_shift);
       break;
+  }
+  // Optional: present when GPTQ's act_order formed the groups along its order.
+  if (f.tensors().count(pre + "g_idx") != 0) {
+    copy(pre + "g_idx", safetensors_dtype::I32, cols, p.g_idx);
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (p.g_idx[c] < 0 || static_cast<std::size_t>(p.g_idx[c]) >= p.groups_per_row)
+        fail("tensor " + pre + "g_idx: column " + std::to_string(c) + " names group " +
+             std::to_string(p.g_idx[c]) + ", a row has " + std::to_string(p.groups_per_row));
+    }
   }
   if (s.lorc_rank > 0) {
     const std::size_t r = s.lorc_rank;
@@ -344,7 +355,7 @@ inline packed_model load_packed(std::shared_ptr<const mapped_file> file) {
   }
   c.validate(who, path);
   try {
-    s.validate(std::min({c.kv_dim(), c.dim, c.hidden_dim}), 0);
+    s.validate(std::min({c.kv_dim(), c.dim, c.hidden_dim}));
   } catch (const std::invalid_argument& e) {
     fail(e.what());
   }
@@ -450,7 +461,7 @@ inline std::pair<packed_weight, weight_scheme> load_packed_layer(const std::stri
   const std::size_t rows = dim("rows"), cols = dim("cols");
   if (rows == 0 || cols == 0) fail("an empty weight");
   try {
-    s.validate(std::min(rows, cols), cols);
+    s.validate(std::min(rows, cols));
   } catch (const std::invalid_argument& e) {
     fail(e.what());
   }

@@ -130,10 +130,9 @@ struct weight_scheme {
 
   /// Throws std::invalid_argument, naming the option, for a combination that cannot work:
   /// minmax with FP elements, M1/M2/MX with INT elements, NVFP4 other than with FP4, MX
-  /// with a group size other than 32, NVFP4 other than 16, act_order with groups shorter
-  /// than a row of `cols` (max_cols: the longest row) without static_groups, a LoRC rank
-  /// above min(rows, cols) of the smallest layer (min_dim), percdamp negative or not finite.
-  void validate(std::size_t min_dim, std::size_t max_cols) const {
+  /// with a group size other than 32, NVFP4 other than 16, a LoRC rank above min(rows,
+  /// cols) of the smallest layer (min_dim), percdamp negative or not finite.
+  void validate(std::size_t min_dim) const {
     const auto bad = [](const std::string& why) {
       throw std::invalid_argument("lowp::model::weight_scheme: " + why);
     };
@@ -155,11 +154,6 @@ struct weight_scheme {
     if (policy == scale_policy::nvfp4 && group_size != 16) {
       bad("NVFP4 scales blocks of 16 elements, group size " + std::to_string(group_size) +
           " asked for");
-    }
-    if (act_order && method == weight_method::gptq && !static_groups &&
-        group_columns(max_cols) < max_cols) {
-      bad("act_order with groups of " + std::to_string(group_columns(max_cols)) +
-          " (shorter than a row) needs static_groups");
     }
     if (lorc_rank > min_dim) {
       bad("LoRC rank " + std::to_string(lorc_rank) +
@@ -207,7 +201,7 @@ void visit_weight_policy(const weight_scheme& s, F&& f) {
       if (s.format == weight_format::fp4_e2m1) return f(nvfp4{});
       break;
   }
-  s.validate(0, 0);  // throws for the combination; unreachable for a validated scheme
+  s.validate(0);  // throws for the combination; unreachable for a validated scheme
   throw std::invalid_argument("lowp::model: no policy for this weight scheme");
 }
 
@@ -246,6 +240,10 @@ struct packed_weight {
   std::vector<std::uint8_t> codes;
   kernel_scales scales;
   std::size_t groups_per_row = 0;
+  /// Empty, or one entry per column naming the group of its row whose scales it uses
+  /// (GPTQ's act_order with groups shorter than a row: AutoGPTQ's g_idx; see
+  /// quantized_tensor::group_index()).
+  std::vector<std::int32_t> g_idx;
   /// LoRC (rank 0: none): Û (rows x r) and V̂ (r x cols) as used, and their codes and
   /// scales when quantized (lorc_result's layout: a scale per row of Û, per column of V̂).
   std::size_t lorc_rank = 0;
@@ -273,7 +271,7 @@ struct weight_outcome {
 inline weight_outcome quantize_weight(const float* W, std::size_t rows, std::size_t cols,
                                       const Eigen::MatrixXf& H, const weight_scheme& s) {
   using clock = std::chrono::steady_clock;
-  s.validate(std::min(rows, cols), cols);
+  s.validate(std::min(rows, cols));
   if (H.rows() != static_cast<Eigen::Index>(cols) || H.cols() != static_cast<Eigen::Index>(cols)) {
     throw std::invalid_argument("lowp::model::quantize_weight: H is " + std::to_string(H.rows()) +
                                 "x" + std::to_string(H.cols()) + ", the weight has " +
@@ -306,6 +304,7 @@ inline weight_outcome quantize_weight(const float* W, std::size_t rows, std::siz
     p.cols = cols;
     p.scales = scales_for_kernel(q);
     p.groups_per_row = q.groups_per_row();
+    p.g_idx.assign(q.group_index().begin(), q.group_index().end());
     constexpr bool four_bit = packed_bits_v<typename quantized_tensor<Policy>::format> == 4;
     const std::size_t n = rows * cols;
     p.codes.assign(four_bit ? (n + 1) / 2 : n, 0);
@@ -405,8 +404,16 @@ inline row_major_matrixf unpack_weight(const packed_weight& p, const weight_sche
         params[g].shift = k.group_shift[g];
       }
     }
-    const T q =
-        T::from_codes(policy, rows, cols, s.groups_for(cols), codes.data(), std::move(params));
+    if (!p.g_idx.empty() && p.g_idx.size() != cols)
+      bad("g_idx: " + std::to_string(p.g_idx.size()) + " values, " + std::to_string(cols) +
+          " expected");
+    std::vector<std::uint32_t> g_idx(p.g_idx.size());
+    for (std::size_t c = 0; c < g_idx.size(); ++c) {
+      if (p.g_idx[c] < 0) bad("g_idx: column " + std::to_string(c) + " names a negative group");
+      g_idx[c] = static_cast<std::uint32_t>(p.g_idx[c]);
+    }
+    const T q = T::from_codes(policy, rows, cols, s.groups_for(cols), codes.data(),
+                              std::move(params), std::move(g_idx));
     q.dequantize(W_hat.data());
   });
   if (p.lorc_rank == 0) return W_hat;
@@ -523,7 +530,7 @@ inline quantized_model quantize_model(
   const auto start = clock::now();
   const llama_config& c = m.config;
   // 0. Everything checked before any work.
-  opt.weights.validate(std::min({c.kv_dim(), c.dim, c.hidden_dim}), std::max(c.dim, c.hidden_dim));
+  opt.weights.validate(std::min({c.kv_dim(), c.dim, c.hidden_dim}));
   if (count == 0 || T < 2 || T > c.seq_len || calibration == nullptr) {
     throw std::invalid_argument(std::string(who) + ": " + std::to_string(count) +
                                 " calibration sequences of " + std::to_string(T) +
