@@ -197,23 +197,18 @@ BENCHMARK(BM_Hessian)
     ->Args({4096, 2, 4096})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-// {cols, threads, rows}
-BENCHMARK(BM_GptqSolve)
-    ->Args({1024, 1, 1024})
-    ->Args({1024, 2, 1024})
-    ->Args({4096, 1, 4096})
-    ->Args({4096, 2, 4096})
-    ->Args({4096, 2, 11008})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_GptqSolve_m2_fp4)
-    ->Args({1024, 1, 1024})
-    ->Args({1024, 2, 1024})
-    ->Args({4096, 1, 4096})
-    ->Args({4096, 2, 4096})
-    ->Args({4096, 2, 11008})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+// {cols, threads, rows}: the same shapes for both policies.
+void gptq_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({1024, 1, 1024})
+      ->Args({1024, 2, 1024})
+      ->Args({4096, 1, 4096})
+      ->Args({4096, 2, 4096})
+      ->Args({4096, 2, 11008})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+BENCHMARK(BM_GptqSolve)->Apply(gptq_shapes);
+BENCHMARK(BM_GptqSolve_m2_fp4)->Apply(gptq_shapes);
 // {n, threads, randomized}
 BENCHMARK(BM_LorcRank8)
     ->Args({1024, 2, 0})
