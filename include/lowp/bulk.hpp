@@ -302,10 +302,7 @@ inline void run_chunks(std::size_t n, bool in_place, F&& body) {
   if (!in_place && n >= parallel_threshold && n > chunk_elems) {
     const simd::fp_control caller = simd::fp_control::current();
     for_each_chunk(n, chunk_elems, [&](std::size_t first, std::size_t count) {
-      struct restore {
-        simd::fp_control own;
-        ~restore() { own.install(); }
-      } guard{caller.install()};
+      const simd::fp_control_scope as_caller(caller);
       body(first, count);
     });
     return;

@@ -208,10 +208,7 @@ void for_each_chunk_as_caller(std::size_t n, std::size_t chunk, F&& f,
   for_each_chunk(
       n, chunk,
       [&](std::size_t first, std::size_t count) {
-        struct restore {
-          simd::fp_control own;
-          ~restore() { own.install(); }
-        } guard{caller.install()};
+        const simd::fp_control_scope as_caller(caller);
         f(first, count);
       },
       elements_per_item, threaded);

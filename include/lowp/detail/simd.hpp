@@ -179,6 +179,20 @@ class fp_control {
   unsigned bits_;
 };
 
+/// Runs a scope under a given floating-point control state (a chunk of a threaded bulk
+/// call under its caller's), restoring the thread's own state when the scope ends, also
+/// by an exception.
+class fp_control_scope {
+ public:
+  explicit fp_control_scope(const fp_control& state) noexcept : own_(state.install()) {}
+  ~fp_control_scope() { own_.install(); }
+  fp_control_scope(const fp_control_scope&) = delete;
+  fp_control_scope& operator=(const fp_control_scope&) = delete;
+
+ private:
+  fp_control own_;
+};
+
 // ---------------------------------------------------------------------------------
 // scalar: one lane.  Shifts take counts in [0, 31] only (the kernels clamp them), so
 // there is no out-of-range shift.
