@@ -20,6 +20,14 @@
 // float bit patterns, random inputs) and both loop variants against lowp::convert, by a
 // one-off program outside the repository; they are benchmark code, not part of the library.
 //
+// Packed FP6 (E2M3, E3M2): the public entry points (convert_*_packed*/best), the same
+// conversions one code per byte (*_unpacked/best: the encoder's own cost), the path they
+// had before their packing was SIMD (baseline_bufpack_*: codes through a buffer, packed
+// and unpacked one element at a time), and the plain 6-bit packing loops
+// (roofline_*_6bit: four low 6-bit fields to three bytes and back, no conversion work;
+// GCC vectorizes these stride-3 byte loops poorly, so they are slower than lowp's kernels
+// in cache, and from memory the nibble rooflines and memcpy_5B are the bandwidth bound).
+//
 // Sizes: n elements from 1 Ki to 64 Mi (a float source of 4 KiB to 256 MiB); the
 // "in cache" point of the targets is n = 64 Ki, the "memory" point n = 64 Mi.
 // Items/s counts elements, bytes/s counts bytes read + written.  Inputs are fixed-seed
@@ -93,6 +101,8 @@ template <class T>
 constexpr float absmax_of() {
   if constexpr (std::is_same_v<T, float8_e4m3fn>) return 448.0f;
   if constexpr (std::is_same_v<T, float8_e5m2>) return 57344.0f;
+  if constexpr (std::is_same_v<T, float6_e2m3fn>) return 7.5f;
+  if constexpr (std::is_same_v<T, float6_e3m2fn>) return 28.0f;
   return 6.0f;
 }
 
@@ -179,6 +189,37 @@ void BM_convert_decode_packed_e2m1(benchmark::State& st) {
     benchmark::ClobberMemory();
   }
   counters(st, n, 4.5);
+}
+
+// float -> packed FP6 (E2M3 / E3M2, no scale): the public entry point.  4 bytes read and
+// 3/4 of a byte written per element.
+template <class T>
+void BM_convert_encode_packed_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto& x = input(n, absmax_of<T>());
+  packed_vector<T> q(n);
+  for (auto _ : st) {
+    convert(x.data(), q.span());
+    benchmark::DoNotOptimize(q.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
+}
+
+// packed FP6 -> float (no scale): the public entry point.
+template <class T>
+void BM_convert_decode_packed_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto& x = input(n, absmax_of<T>());
+  packed_vector<T> q(n);
+  convert(x.data(), q.span());
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    convert(q.span(), out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
 }
 
 // float -> packed E2M1 / int4 with one inverse scale per 32 elements.
@@ -319,6 +360,48 @@ void BM_roofline_decode_nib(benchmark::State& st) {
   }
   counters(st, n, 4.5);
 }
+// Packed 6-bit rooflines: 4 bytes -> 6 bits (four elements to three bytes), and back.
+void BM_roofline_encode_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto& x = input(n, 6.0f);
+  std::vector<std::uint32_t> bits(n);
+  std::memcpy(bits.data(), x.data(), n * 4);
+  std::vector<std::uint8_t> out(n / 4 * 3);
+  for (auto _ : st) {
+    const std::uint32_t* __restrict src = bits.data();
+    std::uint8_t* __restrict dst = out.data();
+    for (std::size_t j = 0; j < n / 4; ++j) {
+      const std::uint32_t w = (src[4 * j] & 63u) | (src[4 * j + 1] & 63u) << 6 |
+                              (src[4 * j + 2] & 63u) << 12 | (src[4 * j + 3] & 63u) << 18;
+      dst[3 * j] = static_cast<std::uint8_t>(w);
+      dst[3 * j + 1] = static_cast<std::uint8_t>(w >> 8);
+      dst[3 * j + 2] = static_cast<std::uint8_t>(w >> 16);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
+}
+void BM_roofline_decode_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto c = codes<float8_e4m3fn>(n / 4 * 3);
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    const std::uint8_t* __restrict src = c.data();
+    float* __restrict dst = out.data();
+    for (std::size_t j = 0; j < n / 4; ++j) {
+      const std::uint32_t w = src[3 * j] | static_cast<std::uint32_t>(src[3 * j + 1]) << 8 |
+                              static_cast<std::uint32_t>(src[3 * j + 2]) << 16;
+      dst[4 * j] = static_cast<float>(w & 63u);
+      dst[4 * j + 1] = static_cast<float>((w >> 6) & 63u);
+      dst[4 * j + 2] = static_cast<float>((w >> 12) & 63u);
+      dst[4 * j + 3] = static_cast<float>(w >> 18);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
+}
 void BM_memcpy(benchmark::State& st) {  // the same 5 bytes per element, copied
   const std::size_t n = static_cast<std::size_t>(st.range(0));
   std::vector<std::uint8_t> a(n * 5 / 2 + 64, 1), b(n * 5 / 2 + 64);
@@ -382,6 +465,52 @@ void BM_lut256_decode_e4m3(benchmark::State& st) {
     benchmark::ClobberMemory();
   }
   counters(st, n, 5.0);
+}
+
+// The packed FP6 path as it was before its packing was SIMD (kept to compare both in one
+// run): the SIMD encoder into a buffer of 512 codes, then packed_store_code per element;
+// packed_load_code per element into a buffer, then the SIMD decoder.
+template <class T>
+void BM_bufpack_encode_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto& x = input(n, absmax_of<T>());
+  packed_vector<T> q(n);
+  const auto k = s::make_encode_consts<T>(round_mode::nearest_even, overflow::saturate);
+  for (auto _ : st) {
+    constexpr std::size_t chunk = 512;
+    std::uint8_t buf[chunk];
+    for (std::size_t i = 0; i < n; i += chunk) {
+      const std::size_t c = n - i < chunk ? n - i : chunk;
+      s::encode_run<s::best_backend, T, round_mode::nearest_even, false, true>(x.data() + i, buf, c,
+                                                                               1.0f, k);
+      for (std::size_t j = 0; j < c; ++j)
+        lowp::detail::packed_store_code<T>(q.data(), i + j, buf[j]);
+    }
+    benchmark::DoNotOptimize(q.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
+}
+template <class T>
+void BM_bufpack_decode_fp6(benchmark::State& st) {
+  const std::size_t n = static_cast<std::size_t>(st.range(0));
+  const auto& x = input(n, absmax_of<T>());
+  packed_vector<T> q(n);
+  convert(x.data(), q.span());
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    constexpr std::size_t chunk = 512;
+    std::uint8_t buf[chunk];
+    for (std::size_t i = 0; i < n; i += chunk) {
+      const std::size_t c = n - i < chunk ? n - i : chunk;
+      for (std::size_t j = 0; j < c; ++j)
+        buf[j] = lowp::detail::packed_load_code<T>(q.data(), i + j);
+      s::decode_run<s::best_backend, T, false>(buf, out.data() + i, c, 1.0f);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  counters(st, n, 4.75);
 }
 
 void BM_generic_cast_encode_e4m3(benchmark::State& st) {
@@ -634,6 +763,12 @@ LOWP_BENCH(BM_convert_encode<float4_e2m1fn>)->Name("convert_float_to_e2m1_unpack
 LOWP_BENCH(BM_convert_encode_packed_e2m1)->Name("convert_float_to_e2m1_packed/best");
 LOWP_BENCH(BM_convert_decode<float8_e4m3fn>)->Name("convert_e4m3_to_float/best");
 LOWP_BENCH(BM_convert_decode_packed_e2m1)->Name("convert_e2m1_packed_to_float/best");
+LOWP_BENCH(BM_convert_encode<float6_e2m3fn>)->Name("convert_float_to_e2m3_unpacked/best");
+LOWP_BENCH(BM_convert_encode<float6_e3m2fn>)->Name("convert_float_to_e3m2_unpacked/best");
+LOWP_BENCH(BM_convert_encode_packed_fp6<float6_e2m3fn>)->Name("convert_float_to_e2m3_packed/best");
+LOWP_BENCH(BM_convert_encode_packed_fp6<float6_e3m2fn>)->Name("convert_float_to_e3m2_packed/best");
+LOWP_BENCH(BM_convert_decode_packed_fp6<float6_e2m3fn>)->Name("convert_e2m3_packed_to_float/best");
+LOWP_BENCH(BM_convert_decode_packed_fp6<float6_e3m2fn>)->Name("convert_e3m2_packed_to_float/best");
 LOWP_BENCH(BM_convert_scaled_packed_g32<float4_e2m1fn>)->Name("quantize_packed_e2m1_g32/best");
 LOWP_BENCH(BM_convert_scaled_packed_g32<lowp::int4>)->Name("quantize_packed_int4_g32/best");
 LOWP_BENCH(BM_convert_unscaled_packed_g32<float4_e2m1fn>)->Name("dequantize_packed_e2m1_g32/best");
@@ -646,10 +781,16 @@ LOWP_BENCH(BM_roofline_encode)->Name("roofline_encode_4B_to_1B");
 LOWP_BENCH(BM_roofline_decode)->Name("roofline_decode_1B_to_4B");
 LOWP_BENCH(BM_roofline_encode_nib)->Name("roofline_encode_4B_to_nibble");
 LOWP_BENCH(BM_roofline_decode_nib)->Name("roofline_decode_nibble_to_4B");
+LOWP_BENCH(BM_roofline_encode_fp6)->Name("roofline_encode_4B_to_6bit");
+LOWP_BENCH(BM_roofline_decode_fp6)->Name("roofline_decode_6bit_to_4B");
 LOWP_BENCH(BM_memcpy)->Name("memcpy_5B");
 LOWP_BENCH(BM_plain_scalar_encode_e4m3)->Name("baseline_plain_scalar_encode_e4m3");
 LOWP_BENCH(BM_lut256_decode_e4m3)->Name("baseline_lut256_decode_e4m3");
 LOWP_BENCH(BM_generic_cast_encode_e4m3)->Name("baseline_generic_cast_encode_e4m3");
+LOWP_BENCH(BM_bufpack_encode_fp6<float6_e2m3fn>)->Name("baseline_bufpack_encode_e2m3_packed");
+LOWP_BENCH(BM_bufpack_encode_fp6<float6_e3m2fn>)->Name("baseline_bufpack_encode_e3m2_packed");
+LOWP_BENCH(BM_bufpack_decode_fp6<float6_e2m3fn>)->Name("baseline_bufpack_decode_e2m3_packed");
+LOWP_BENCH(BM_bufpack_decode_fp6<float6_e3m2fn>)->Name("baseline_bufpack_decode_e3m2_packed");
 // The plain converters, vectorizer off ("novec") and left to the compiler ("autovec").
 LOWP_BENCH(BM_plain_encode<plain::enc_e4m3, false, float8_e4m3fn, false>)
     ->Name("peer_plain_novec_encode_e4m3");

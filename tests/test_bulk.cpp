@@ -429,6 +429,235 @@ TEST_CASE("packed spans at odd element offsets (subspan) and shared bytes", "[bu
   for (std::size_t i = 0; i < 33; ++i) CHECK(s.get(i).value() == static_cast<int>(x[i]));
 }
 
+// --- packed FP6 at every start offset ------------------------------------------------
+//
+// The vector back-ends pack and unpack FP6 32 codes (24 bytes) at a time in registers,
+// from the first group of four on; the elements before it and the last fewer than 32 go
+// one by one.  A run of a bulk call can start at any element (a group of convert_scaled /
+// convert_unscaled; threaded chunks start at multiples of 64), so the kernels are called
+// here directly, the way the public functions call them per run, at start elements 0..7
+// and lengths 0..100 plus some thousands, with random bytes around and inside the run's
+// partial bytes.  The reference stores lowp::cast's code of each element with
+// packed_store_code, and every byte of the buffer, canaries included, must equal it: so a
+// bit outside the run that changed is caught as well as a wrong code.  Decoding is checked
+// the same way against packed_load_code and lowp::cast<float>, into a float buffer with
+// canaries on both sides, from a stream exactly as long as the run (AddressSanitizer
+// reports a read past it).
+
+using fp6_backend = detail::simd::best_backend;
+
+// The 64 codes' values (each encodes back to its own code) and probe_floats (specials,
+// midpoints, neighbours, random), shuffled so that each lane of a step sees all kinds.
+template <class T>
+std::vector<float> fp6_pool(std::uint32_t seed) {
+  std::vector<float> v;
+  for (unsigned c = 0; c < 64; ++c)
+    v.push_back(static_cast<float>(T::from_bits(static_cast<std::uint8_t>(c))));
+  const std::vector<float> p = probe_floats<T>(seed);
+  v.insert(v.end(), p.begin(), p.end());
+  std::mt19937 rng(seed);
+  for (std::size_t i = v.size() - 1; i > 0; --i) std::swap(v[i], v[rng() % (i + 1)]);
+  return v;
+}
+
+// Run lengths: every one of 0..100 (the head, the 32-code steps and the tail in every
+// combination), then a few thousand.
+std::vector<std::size_t> fp6_lengths() {
+  std::vector<std::size_t> v;
+  for (std::size_t n = 0; n <= 100; ++n) v.push_back(n);
+  for (std::size_t n : {1023u, 2048u, 3001u, 4099u}) v.push_back(n);
+  return v;
+}
+
+// Encodes elements [first, first + len) of the stream (element i from x[i], times
+// inv_scale when Scaled) into a buffer of random bytes with pad canary bytes on either
+// side, and compares every byte with the scalar reference.  Returns the number of
+// mismatched bytes (and the first in *where).
+template <class T, bool Scaled>
+std::size_t fp6_encode_mismatches(const float* x, std::size_t first, std::size_t len, rounding r,
+                                  overflow o, float inv_scale, std::mt19937& rng,
+                                  std::size_t* where) {
+  constexpr std::size_t pad = 8;
+  std::vector<std::uint8_t> got(pad + packed_size_in_bytes<T>(first + len) + pad);
+  for (std::uint8_t& b : got) b = static_cast<std::uint8_t>(rng());
+  std::vector<std::uint8_t> want = got;
+  detail::bulk::encode_packed_range<fp6_backend, T, packed_layout::low_nibble_first, Scaled>(
+      x, got.data() + pad, first + len, first, len, nullptr, inv_scale, 1, r, o);
+  for (std::size_t i = first; i < first + len; ++i)
+    detail::packed_store_code<T>(want.data() + pad, i,
+                                 cast<T>(Scaled ? x[i] * inv_scale : x[i], r, o).bits());
+  std::size_t bad = 0;
+  for (std::size_t b = 0; b < got.size(); ++b)
+    if (got[b] != want[b] && bad++ == 0) *where = b;
+  return bad;
+}
+
+template <class T>
+void check_fp6_encode_offsets() {
+  const std::vector<float> pool = fp6_pool<T>(11);
+  std::mt19937 rng(12);
+  std::size_t runs = 0;
+  for (std::size_t first = 0; first < 8; ++first)
+    for (std::size_t len : fp6_lengths())
+      for (rounding r : all_modes)
+        for (overflow o : all_policies) {
+          // src[i] is element i's float: pool[off + i - first] for a varying offset
+          const std::size_t off = 8 + (runs * 37) % (pool.size() - len - 8);
+          const float* src = pool.data() + off - first;
+          std::size_t where = 0;
+          const std::size_t bad =
+              fp6_encode_mismatches<T, false>(src, first, len, r, o, 1.0f, rng, &where);
+          const std::size_t bad_scaled =
+              fp6_encode_mismatches<T, true>(src, first, len, r, o, 0.37f, rng, &where);
+          ++runs;
+          if (bad != 0 || bad_scaled != 0) {
+            INFO(fmt_name<T>() << " backend " << fp6_backend::name << " first " << first
+                               << " length " << len << " rounding " << static_cast<int>(r)
+                               << " overflow " << static_cast<int>(o) << ": " << bad << " + "
+                               << bad_scaled << " bytes differ (scaled), first at buffer byte "
+                               << where << " (8 canary bytes before the stream)");
+            REQUIRE(bad + bad_scaled == 0);
+          }
+        }
+  CHECK(runs == 8 * fp6_lengths().size() * 10);
+}
+
+// Decodes elements [first, first + len) of a stream of random bytes (so every code
+// appears) into floats with canaries on either side; each result must be lowp::cast<float>
+// of the code packed_load_code reads (times scale when Scaled: one binary32 multiply).
+template <class T, bool Scaled>
+std::size_t fp6_decode_mismatches(std::size_t first, std::size_t len, float scale,
+                                  std::mt19937& rng, std::size_t* where) {
+  std::vector<std::uint8_t> stream(packed_size_in_bytes<T>(first + len));  // no slack
+  for (std::uint8_t& b : stream) b = static_cast<std::uint8_t>(rng());
+  const std::vector<std::uint8_t> before = stream;
+  constexpr std::size_t pad = 8;
+  constexpr std::uint32_t canary = 0x7FBADBADu;
+  std::vector<float> got(pad + len + pad, from_fbits(canary));
+  detail::bulk::decode_packed_run<fp6_backend, T, packed_layout::low_nibble_first, Scaled>(
+      stream.data(), first, got.data() + pad, len, scale);
+  std::size_t bad = stream == before ? 0 : 1;
+  for (std::size_t j = 0; j < got.size(); ++j) {
+    std::uint32_t want = canary;
+    if (j >= pad && j < pad + len) {
+      const float v =
+          cast<float>(T::from_bits(detail::packed_load_code<T>(stream.data(), first + j - pad)));
+      want = fbits(Scaled ? v * scale : v);
+    }
+    if (fbits(got[j]) != want && bad++ == 0) *where = j;
+  }
+  return bad;
+}
+
+template <class T>
+void check_fp6_decode_offsets() {
+  std::mt19937 rng(13);
+  for (std::size_t first = 0; first < 8; ++first)
+    for (std::size_t len : fp6_lengths()) {
+      std::size_t where = 0;
+      const std::size_t bad = fp6_decode_mismatches<T, false>(first, len, 1.0f, rng, &where);
+      const std::size_t bad_scaled =
+          fp6_decode_mismatches<T, true>(first, len, -0.37f, rng, &where);
+      if (bad != 0 || bad_scaled != 0) {
+        INFO(fmt_name<T>() << " backend " << fp6_backend::name << " first " << first << " length "
+                           << len << ": " << bad << " + " << bad_scaled
+                           << " floats differ (scaled), first at float " << where
+                           << " (8 canaries before the results)");
+        REQUIRE(bad + bad_scaled == 0);
+      }
+    }
+}
+
+// Through the public functions: a span of each length at the start of a buffer with
+// canaries, per-group scales with group sizes that start runs at every position in a
+// group of four (1, 3, 5, 6, 7, 33) or at its start only (4, 32), and the matching
+// decodes; in place; and a stream holding every code at every position of a group.
+template <class T>
+void check_fp6_public() {
+  const std::vector<float> pool = fp6_pool<T>(21);
+  std::mt19937 rng(22);
+  constexpr std::size_t pad = 8;
+  for (std::size_t len : fp6_lengths()) {
+    const float* x = pool.data() + len % 13;
+    std::vector<std::uint8_t> got(pad + packed_size_in_bytes<T>(len) + pad);
+    for (std::uint8_t& b : got) b = static_cast<std::uint8_t>(rng());
+    std::vector<std::uint8_t> want = got;
+    packed_span<T> span(got.data() + pad, len);
+    convert(x, span);
+    for (std::size_t i = 0; i < len; ++i)
+      detail::packed_store_code<T>(want.data() + pad, i, cast<T>(x[i]).bits());
+    INFO(fmt_name<T>() << " length " << len);
+    REQUIRE(got == want);
+    std::vector<float> y(len + 1, from_fbits(0x7FBADBADu));
+    convert(packed_span<const T>(span), y.data());
+    std::size_t bad = fbits(y[len]) != 0x7FBADBADu;
+    for (std::size_t i = 0; i < len; ++i) bad += fbits(y[i]) != fbits(cast<float>(cast<T>(x[i])));
+    REQUIRE(bad == 0);
+    for (std::size_t g : {1u, 3u, 4u, 5u, 6u, 7u, 32u, 33u}) {
+      std::vector<float> inv(len / g + 1), sc(len / g + 1);
+      for (std::size_t k = 0; k < inv.size(); ++k) {
+        inv[k] = static_cast<float>(std::ldexp(1.0 + static_cast<double>(rng() % 64) / 64.0,
+                                               static_cast<int>(rng() % 5) - 2));
+        sc[k] = 1.0f / inv[k];
+      }
+      want = got;
+      convert_scaled(x, span, inv.data(), g);
+      for (std::size_t i = 0; i < len; ++i)
+        detail::packed_store_code<T>(want.data() + pad, i, cast<T>(x[i] * inv[i / g]).bits());
+      INFO("group size " << g);
+      REQUIRE(got == want);
+      convert_unscaled(packed_span<const T>(span), y.data(), sc.data(), g);
+      bad = fbits(y[len]) != 0x7FBADBADu;
+      for (std::size_t i = 0; i < len; ++i)
+        bad += fbits(y[i]) != fbits(static_cast<float>(span.get(i)) * sc[i / g]);
+      REQUIRE(bad == 0);
+    }
+  }
+  // in place: the packed codes written over their own floats (a step reads 128 bytes of
+  // floats, then writes 24 bytes behind them)
+  for (std::size_t len : {std::size_t{37}, std::size_t{4099}}) {
+    std::vector<float> buf(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(len));
+    packed_span<T> in_place(reinterpret_cast<std::uint8_t*>(buf.data()), len);
+    convert(buf.data(), in_place);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < len; ++i) bad += in_place.get(i).bits() != cast<T>(pool[i]).bits();
+    INFO(fmt_name<T>() << " in place, length " << len);
+    CHECK(bad == 0);
+  }
+  // every code at every position of a group (64 codes, 4 positions: 256 elements)
+  packed_vector<T> all(256 + 3);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    all.set(i, T::from_bits(static_cast<std::uint8_t>((i + i / 64) % 64)));
+  std::vector<float> y(all.size());
+  convert(all.span(), y.data());
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) bad += fbits(y[i]) != fbits(cast<float>(all.get(i)));
+  CHECK(bad == 0);
+  packed_vector<T> back(all.size());
+  convert(y.data(), back.span());
+  CHECK(back == all);
+}
+
+TEST_CASE("packed FP6: encode at every start element and length, bytes around untouched",
+          "[bulk][packed][fp6]") {
+  INFO("backend " << bulk_backend_name());
+  check_fp6_encode_offsets<float6_e2m3fn>();
+  check_fp6_encode_offsets<float6_e3m2fn>();
+}
+
+TEST_CASE("packed FP6: decode at every start element and length", "[bulk][packed][fp6]") {
+  INFO("backend " << bulk_backend_name());
+  check_fp6_decode_offsets<float6_e2m3fn>();
+  check_fp6_decode_offsets<float6_e3m2fn>();
+}
+
+TEST_CASE("packed FP6 through convert / convert_scaled / convert_unscaled, every code",
+          "[bulk][packed][fp6]") {
+  INFO("backend " << bulk_backend_name());
+  check_fp6_public<float6_e2m3fn>();
+  check_fp6_public<float6_e3m2fn>();
+}
+
 // --- FP8 <-> float16 / bfloat16 ----------------------------------------------------
 
 template <class F8, class H>

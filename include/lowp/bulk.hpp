@@ -222,19 +222,14 @@ inline void encode_packed_range(const float* src, std::uint8_t* bytes, std::size
       const std::size_t len =
           grouped && g - start % g < last - start ? g - start % g : last - start;
       const float sc = grouped ? inv_scales[start / g] : one_scale;
+      const std::size_t pf_end =
+          grouped ? simd::prefetch_end(len) : simd::prefetch_end(n, start, len);
       if constexpr (packed_bits_v<T> == 4) {
-        simd::encode_run_nib<B, T, L, Mode, Scaled, Sat>(
-            src + start, bytes, start, len, sc, k,
-            grouped ? simd::prefetch_end(len) : simd::prefetch_end(n, start, len));
-      } else {  // FP6: encode a chunk of codes, then pack them
-        constexpr std::size_t chunk = 512;
-        std::uint8_t codes[chunk];
-        for (std::size_t i = 0; i < len; i += chunk) {
-          const std::size_t c = len - i < chunk ? len - i : chunk;
-          simd::encode_run<B, T, Mode, Scaled, Sat>(src + start + i, codes, c, sc, k);
-          for (std::size_t j = 0; j < c; ++j)
-            packed_store_code<T, L>(bytes, start + i + j, codes[j]);
-        }
+        simd::encode_run_nib<B, T, L, Mode, Scaled, Sat>(src + start, bytes, start, len, sc, k,
+                                                         pf_end);
+      } else {  // FP6: encoded and packed in registers
+        simd::encode_run_fp6<B, T, Mode, Scaled, Sat>(src + start, bytes, start, len, sc, k,
+                                                      pf_end);
       }
       start += len;
     }
@@ -254,14 +249,8 @@ inline void decode_packed_run(const std::uint8_t* bytes, std::size_t first, floa
                               std::size_t n, float scale) noexcept {
   if constexpr (packed_bits_v<T> == 4) {
     simd::decode_run_nib<B, T, L, Scaled>(bytes, first, dst, n, scale);
-  } else {
-    constexpr std::size_t chunk = 512;
-    std::uint8_t codes[chunk];
-    for (std::size_t i = 0; i < n; i += chunk) {
-      const std::size_t len = n - i < chunk ? n - i : chunk;
-      for (std::size_t j = 0; j < len; ++j) codes[j] = packed_load_code<T, L>(bytes, first + i + j);
-      simd::decode_run<B, T, Scaled>(codes, dst + i, len, scale);
-    }
+  } else {  // FP6 (one layout: L is low_nibble_first, packed.hpp)
+    simd::decode_run_fp6<B, T, Scaled>(bytes, first, dst, n, scale);
   }
 }
 

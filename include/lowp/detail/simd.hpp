@@ -20,7 +20,9 @@
 //   truncated).
 //
 // Vector back-ends (width > 1) also: load_nib<HighFirst> / store_nib<HighFirst> (two
-// 4-bit codes per byte, width/2 bytes).
+// 4-bit codes per byte, width/2 bytes), and pack_fp6_x32(p, codes) / unpack_fp6_x32(p,
+// codes) (32 FP6 codes, the lanes of the 32 / width vectors codes[0..], as the 24 bytes of
+// packed.hpp's FP6 stream at p, which start a group of four; packing takes lanes < 64).
 //
 // Capabilities: every back-end declares these constexpr bools; where one is true, the
 // back-end has its operations and the kernels use them:
@@ -291,6 +293,50 @@ struct ssse3_backend : scalar_backend, ssse3_lut16_ops {
 
 #if defined(LOWP_SIMD_AVX2)
 // ---------------------------------------------------------------------------------
+// Packed FP6 with AVX2, 32 codes to 24 bytes and back (the AVX2 back-end's
+// pack_fp6_x32 / unpack_fp6_x32; the AVX-512 back-end packs through pack_fp6_u8x32 too).
+// The stream (packed.hpp): code i at bits 6i..6i+5 of a little-endian bit stream, so each
+// group of four codes c0..c3 is one 24-bit little-endian word in three bytes,
+//   c0 | c1 << 6 | c2 << 12 | c3 << 18.
+// ---------------------------------------------------------------------------------
+
+// 32 codes, one per byte in element order (each < 64), -> the 24 bytes at p.  A template
+// on the calling back-end B, so that translation units built for different back-ends (the
+// ODR note in bulk.hpp) get differently named functions, each compiled with its own
+// instruction sets.
+template <class B>
+inline void pack_fp6_u8x32(std::uint8_t* p, __m256i codes) noexcept {
+  // A dword holds one group, a code per byte (bit 31 on the left):
+  //   [00 c3 | 00 c2 | 00 c1 | 00 c0]          four 8-bit bytes, codes of 6 bits
+  // vpmaddubsw, byte multipliers (1, 64) per word: c0 + 64 c1 = c0 | c1 << 6 (disjoint
+  // bits, so the add is an OR; at most 4095, no saturation):
+  //   [0000 c3 c2 | 0000 c1 c0]                two 16-bit words
+  // vpmaddwd, word multipliers (1, 4096): the low word plus the high word << 12:
+  //   [00000000 c3 c2 c1 c0]                   the group's 24 stream bits
+  const __m256i pairs = _mm256_maddubs_epi16(codes, _mm256_set1_epi16(0x4001));
+  const __m256i groups = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x10000001));
+  // Bytes 0..2 of each dword to the bottom of its 128-bit half (vpshufb stays within
+  // halves: 12 bytes each), then dwords 0-2 and 4-6 side by side (vpermd): bytes 0..23.
+  const __m256i squeeze = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                           0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(groups, squeeze),
+                                                     _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+  // 16 + 8 bytes: exactly the 24 of the 32 codes, nothing after them.
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+  const long long tail = _mm_cvtsi128_si64(_mm256_extracti128_si256(packed, 1));
+  std::memcpy(p + 16, &tail, 8);
+}
+
+// A dword of a vpshufb control that gathers the group at byte offset O of its 128-bit
+// lane into a dword: bytes O, O+1, O+2 and a zero (index 0x80) give
+//   [0 | b(O+2) | b(O+1) | b(O)]   = [00000000 c3 c2 c1 c0], the group's 24-bit word.
+template <int O>
+inline constexpr int fp6_group_gather = static_cast<int>(static_cast<unsigned>(O) |
+                                                         static_cast<unsigned>(O + 1) << 8 |
+                                                         static_cast<unsigned>(O + 2) << 16 |
+                                                         0x80u << 24);
+
+// ---------------------------------------------------------------------------------
 // AVX2: 8 lanes in a __m256i; masks are all-ones/all-zeros lanes.
 // ---------------------------------------------------------------------------------
 struct avx2_backend : ssse3_lut16_ops {
@@ -386,6 +432,44 @@ struct avx2_backend : ssse3_lut16_ops {
                                 : _mm256_or_si256(w, _mm256_slli_epi64(w, 28));
     return _mm256_and_si256(t, _mm256_set1_epi64x(0x0000000F0000000Fll));
   }
+  // Packed FP6: the 32 codes of codes[0..3] (lane k of codes[m] is code 8m + k) -> the 24
+  // bytes at p.  vpackusdw / vpackuswb narrow the lanes to bytes (exactly: codes < 64)
+  // but work within 128-bit halves, so the dwords (groups of four codes) come out as
+  //   [codes 0-3 | 8-11 | 16-19 | 24-27 || 4-7 | 12-15 | 20-23 | 28-31]
+  // and one vpermd puts them back in element order.
+  static void pack_fp6_x32(std::uint8_t* p, const vec* codes) noexcept {
+    const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(codes[0], codes[1]),
+                                          _mm256_packus_epi32(codes[2], codes[3]));
+    pack_fp6_u8x32<avx2_backend>(
+        p, _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  // The 24 bytes at p -> codes[0..3], code 8m + k in lane k of codes[m].  Group g (codes
+  // 4g..4g+3) is bytes 3g..3g+2; codes[m] takes groups 2m (low half) and 2m + 1 (high).
+  // Two 16-byte loads, each copied to both halves, cover the 24 bytes and read none after
+  // them: bytes 0..15 (groups 0-3 at offsets 0, 3, 6, 9) and 8..23 (groups 4-7 at 4, 7,
+  // 10, 13).  vpshufb gives each lane its group's 24-bit word,
+  //   [00000000 c3 c2 c1 c0]
+  // and vpsrlvd by 0, 6, 12, 18 with a mask of 0x3F leaves code k of the group in lane k
+  // of the half: [0 ... 0 ck].
+  static void unpack_fp6_x32(const std::uint8_t* p, vec* codes) noexcept {
+    const __m256i a =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i b =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+    codes[0] = unpack_fp6_x8<0, 3>(a);
+    codes[1] = unpack_fp6_x8<6, 9>(a);
+    codes[2] = unpack_fp6_x8<4, 7>(b);
+    codes[3] = unpack_fp6_x8<10, 13>(b);
+  }
+  // The groups at byte offsets Lo (low half) and Hi (high half) of src -> their 8 codes.
+  template <int Lo, int Hi>
+  static vec unpack_fp6_x8(__m256i src) noexcept {
+    constexpr int g0 = fp6_group_gather<Lo>, g1 = fp6_group_gather<Hi>;
+    const __m256i words =
+        _mm256_shuffle_epi8(src, _mm256_setr_epi32(g0, g0, g0, g0, g1, g1, g1, g1));
+    return _mm256_and_si256(_mm256_srlv_epi32(words, _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18)),
+                            _mm256_set1_epi32(0x3F));
+  }
 };
 #endif
 
@@ -473,6 +557,40 @@ struct avx512_backend : ssse3_lut16_ops {
     const __m512i t = HighFirst ? _mm512_or_si512(_mm512_srli_epi64(w, 4), _mm512_slli_epi64(w, 32))
                                 : _mm512_or_si512(w, _mm512_slli_epi64(w, 28));
     return _mm512_and_si512(t, _mm512_set1_epi64(0x0000000F0000000Fll));
+  }
+  // Packed FP6: the 32 codes of codes[0..1] (lane k of codes[m] is code 16m + k) -> the 24
+  // bytes at p.  vpmovdb narrows each vector to its 16 bytes in lane order (exactly:
+  // codes < 64), then the AVX2 packing (pack_fp6_u8x32) does the rest on 256 bits; 32
+  // codes a step, not 64, so that a group of 32 (MX blocks) takes this path too.
+  static void pack_fp6_x32(std::uint8_t* p, const vec* codes) noexcept {
+    pack_fp6_u8x32<avx512_backend>(
+        p, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(codes[0])),
+                                   _mm512_cvtepi32_epi8(codes[1]), 1));
+  }
+  // The 24 bytes at p -> codes[0..1], code 16m + k in lane k of codes[m], as the AVX2
+  // unpack_fp6_x32 with four 128-bit quarters a vector: codes[m] takes groups 4m..4m+3,
+  // one per quarter.  A 16-byte load copied to every quarter: bytes 0..15 for codes[0]
+  // (groups 0-3 at offsets 0, 3, 6, 9), bytes 8..23 for codes[1] (groups 4-7 at 4, 7, 10,
+  // 13); vpshufb gives each lane its group's 24-bit word, [00000000 c3 c2 c1 c0], and
+  // vpsrlvd by 0, 6, 12, 18 with a mask of 0x3F leaves code k of the group in lane k of
+  // the quarter.
+  static void unpack_fp6_x32(const std::uint8_t* p, vec* codes) noexcept {
+    codes[0] = unpack_fp6_x16<0>(p);
+    codes[1] = unpack_fp6_x16<4>(p + 8);
+  }
+  // The four groups at byte offsets O, O+3, O+6, O+9 of the 16 bytes at src (one per
+  // quarter) -> their 16 codes.
+  template <int O>
+  static vec unpack_fp6_x16(const std::uint8_t* src) noexcept {
+    constexpr int g0 = fp6_group_gather<O>, g1 = fp6_group_gather<O + 3>;
+    constexpr int g2 = fp6_group_gather<O + 6>, g3 = fp6_group_gather<O + 9>;
+    const __m512i gather =
+        _mm512_setr_epi32(g0, g0, g0, g0, g1, g1, g1, g1, g2, g2, g2, g2, g3, g3, g3, g3);
+    const __m512i words = _mm512_shuffle_epi8(
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src))), gather);
+    const __m512i shifts =
+        _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+    return _mm512_and_si512(_mm512_srlv_epi32(words, shifts), _mm512_set1_epi32(0x3F));
   }
   // A binary16 whose low byte is zero, from its high byte:
   //   [s eeeee mm] -> [s eeeee mm 00000000]
@@ -591,6 +709,11 @@ template <class B>
 using load_nib = decltype(B::template load_nib<false>(ptr<const std::uint8_t>()));
 template <class B>
 using store_nib = decltype(B::template store_nib<false>(ptr<std::uint8_t>(), v<B>()));
+template <class B>
+using pack_fp6_x32 = decltype(B::pack_fp6_x32(ptr<std::uint8_t>(), ptr<const typename B::vec>()));
+template <class B>
+using unpack_fp6_x32 =
+    decltype(B::unpack_fp6_x32(ptr<const std::uint8_t>(), ptr<typename B::vec>()));
 // capabilities
 template <class B>
 using has_store_u8x4 = decltype(B::has_store_u8x4);
@@ -668,6 +791,9 @@ constexpr bool check_backend() noexcept {
   constexpr bool vector = B::width > 1;
   static_assert(!vector || provides<B, o::load_nib, V>::value, "back-end lacks load_nib");
   static_assert(!vector || provides<B, o::store_nib, void>::value, "back-end lacks store_nib");
+  static_assert(!vector || 32 % B::width == 0, "pack_fp6_x32 takes 32 codes in whole vectors");
+  static_assert(!vector || provides<B, o::pack_fp6_x32, void>::value, "lacks pack_fp6_x32");
+  static_assert(!vector || provides<B, o::unpack_fp6_x32, void>::value, "lacks unpack_fp6_x32");
   static_assert(provides<B, o::has_store_u8x4, const bool>::value, "no has_store_u8x4");
   static_assert(provides<B, o::has_permute16, const bool>::value, "no has_permute16");
   static_assert(provides<B, o::has_load_f16hi, const bool>::value, "no has_load_f16hi");

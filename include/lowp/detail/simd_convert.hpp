@@ -487,6 +487,52 @@ inline void encode_run_nib(const float* src, std::uint8_t* bytes, std::size_t fi
                                                   prefetch_end(n));
 }
 
+// Packed FP6 destination (packed.hpp: four codes per three bytes); `first` is the element
+// index of src[0] in the packed stream; pf_end as for encode_run.  Vector back-ends encode
+// 32 floats into registers and pack them there (B::pack_fp6_x32: 24 whole bytes, so these
+// steps start at a group of four: the elements before the first multiple of 4 go one by
+// one).  The last fewer than 32 are encoded into a buffer by encode_run (vector steps
+// still) and stored one by one, so the bytes the run shares with its neighbours, at either
+// end, keep every bit outside the run.  The scalar back-end stores one element at a time.
+template <class B, class T, round_mode Mode, bool Scaled, bool Saturate = false>
+inline void encode_run_fp6(const float* src, std::uint8_t* bytes, std::size_t first, std::size_t n,
+                           float inv_scale, const encode_consts k,
+                           const std::size_t pf_end) noexcept {
+  static_assert(packed_bits_v<T> == 6);
+  const auto store_one = [&](std::size_t i) {
+    std::uint32_t x = scalar_backend::load_f32(src + i);
+    if constexpr (Scaled) x = scalar_backend::mul_f32(x, inv_scale);
+    ::lowp::detail::packed_store_code<T>(
+        bytes, first + i, encode_lanes_fast<scalar_backend, T, Mode, Saturate>(x, k));
+  };
+  std::size_t i = 0;
+  if constexpr (B::width > 1) {
+    constexpr std::size_t step = 32, nvec = step / B::width;
+    for (; i < n && (first + i) % 4 != 0; ++i) store_one(i);
+    for (const std::size_t nv = i + (n - i) / step * step; i < nv; i += step) {
+      if (i < pf_end) {  // the step's two cache lines
+        prefetch_l2(src + i + prefetch_ahead);
+        prefetch_l2(src + i + prefetch_ahead + 16);
+      }
+      typename B::vec codes[nvec];
+      for (std::size_t j = 0; j < nvec; ++j) {
+        typename B::vec x = B::load_f32(src + i + j * B::width);
+        if constexpr (Scaled) x = B::mul_f32(x, inv_scale);
+        codes[j] = encode_lanes_fast<B, T, Mode, Saturate>(x, k);
+      }
+      B::pack_fp6_x32(bytes + (first + i) / 4 * 3, codes);
+    }
+    if (i < n) {
+      std::uint8_t codes[step];
+      encode_run<B, T, Mode, Scaled, Saturate>(src + i, codes, n - i, inv_scale, k, 0);
+      for (std::size_t j = 0; j < n - i; ++j)
+        ::lowp::detail::packed_store_code<T>(bytes, first + i + j, codes[j]);
+    }
+  } else {
+    for (; i < n; ++i) store_one(i);
+  }
+}
+
 template <class B, class T, bool Scaled>
 inline void decode_run(const std::uint8_t* src, float* dst, std::size_t n, float scale) noexcept {
   std::size_t i = 0;
@@ -542,6 +588,44 @@ inline void decode_run_nib(const std::uint8_t* bytes, std::size_t first, float* 
         decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T, L>(bytes, first + i));
     if constexpr (Scaled) f = scalar_backend::mul_f32(f, scale);
     scalar_backend::store_f32(dst + i, f);
+  }
+}
+
+// Packed FP6 source, the inverse of encode_run_fp6: vector back-ends unpack 24 bytes into
+// 32 codes in registers (B::unpack_fp6_x32) from the first group boundary on; the elements
+// before it, and the last fewer than 32 (through a buffer and decode_run), are read one by
+// one, so no byte outside the run's own is read.
+template <class B, class T, bool Scaled>
+inline void decode_run_fp6(const std::uint8_t* bytes, std::size_t first, float* dst, std::size_t n,
+                           float scale) noexcept {
+  static_assert(packed_bits_v<T> == 6);
+  const auto load_one = [&](std::size_t i) {
+    std::uint32_t f =
+        decode_lanes<scalar_backend, T>(::lowp::detail::packed_load_code<T>(bytes, first + i));
+    if constexpr (Scaled) f = scalar_backend::mul_f32(f, scale);
+    scalar_backend::store_f32(dst + i, f);
+  };
+  std::size_t i = 0;
+  if constexpr (B::width > 1) {
+    constexpr std::size_t step = 32, nvec = step / B::width;
+    for (; i < n && (first + i) % 4 != 0; ++i) load_one(i);
+    for (const std::size_t nv = i + (n - i) / step * step; i < nv; i += step) {
+      typename B::vec codes[nvec];
+      B::unpack_fp6_x32(bytes + (first + i) / 4 * 3, codes);
+      for (std::size_t j = 0; j < nvec; ++j) {
+        typename B::vec f = decode_lanes<B, T>(codes[j]);
+        if constexpr (Scaled) f = B::mul_f32(f, scale);
+        B::store_f32(dst + i + j * B::width, f);
+      }
+    }
+    if (i < n) {
+      std::uint8_t codes[step];
+      for (std::size_t j = 0; j < n - i; ++j)
+        codes[j] = ::lowp::detail::packed_load_code<T>(bytes, first + i + j);
+      decode_run<B, T, Scaled>(codes, dst + i, n - i, scale);
+    }
+  } else {
+    for (; i < n; ++i) load_one(i);
   }
 }
 
