@@ -1,5 +1,5 @@
 // lowp/lowp.hpp — everything that needs only the standard library: the formats, bulk
-// and packed conversions, scale policies, quantizers and metrics.
+// and packed conversions, scale policies, quantizers, metrics and the W4A8 linear layer.
 // (The Eigen-based headers are included by name: lowp/eigen.hpp, lowp/gptq.hpp,
 // lowp/lorc.hpp; link lowp::solvers for them.)
 #pragma once
@@ -15,3 +15,4 @@
 #include "scale.hpp"
 #include "shift_cast.hpp"
 #include "types.hpp"
+#include "w4a8.hpp"

@@ -1,0 +1,764 @@
+// lowp/w4a8.hpp — a CPU linear layer Y = A · Wᵀ on packed 4-bit weights and per-token
+// 8-bit activations: ZeroQuant-FP's W4A8 run for real, not simulated.
+//
+// Layer: quantize.  Includes quantize.hpp, shift_cast.hpp, detail/threads.hpp,
+// detail/simd.hpp, detail/w4a8_avx2.hpp.
+//
+//   lowp::w4a8_weights W(lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w, out, in,
+//                                       lowp::granularity::per_group(128)));
+//   lowp::w4a8_activations A =
+//       lowp::w4a8_activations::quantize(lowp::w4a8_activation::fp8_e4m3, x, tokens, in);
+//   std::vector<float> Y = lowp::w4a8_linear(A, W);           // tokens x out
+//
+// The pairs (weights, activations):
+//   FP4 E2M1 under M1 (pow2), M2 (pow2_relative) or absmax scales, with FP8 E4M3
+//   activations; INT4 (symmetric absmax) with INT8 activations.  Activations are
+//   quantized per token with absmax scales, as the model layer's forward pass does.
+//
+// Why the FP path is cheap (Wu et al. 2023, sec. 4): with M1/M2 a group's scale is the
+// row's s_max times 2^-k_g, so code · 2^-k_g is an exact FP8 value (the shift cast,
+// shift_cast.hpp) and an E4M3 activation times it is exact in float32 (4 × 2 significant
+// bits).  A row then accumulates across all its groups with no per-group multiply, and
+// s_max is applied once per output: the paper's point.  Under absmax the group scales are
+// arbitrary floats and are applied per group.  The INT path accumulates each group in
+// int32 exactly and applies the group's scale once.
+//
+// The exactness contract (docs/w4a8.md has the derivations).  Let p_i = a_i · w_i be the
+// exact products of the element values (E4M3 or INT8 code value a_i, E2M1 value times
+// 2^-k_g or INT4 value w_i), s_a the token's scale, and let "the reference order" be the
+// order below, over the prepared column order (w4a8_weights::column_order()):
+//   - M1/M2:    y = Σ_i p_i (one running float sum, fused multiply-adds),
+//               Y = fl(fl(y · s_row) · s_a);
+//   - absmax:   S_g = Σ_{i in g} p_i (running float sum), y = fma(S_g, s_g, y) over the
+//               groups in order, Y = fl(y · s_a);
+//   - INT:      acc_g = Σ_{i in g} p_i in exact integers, y = fma(float(acc_g), s_g, y)
+//               over the groups in order, Y = fl(y · s_a).
+//   * The portable path and the AVX2 prefill (many tokens) path compute exactly the
+//     reference order: the same bits.  The INT path's decode (GEMV) also gives the same
+//     bits: its sums are integers.  The FP decode path sums in SIMD lanes, another order.
+//   * Every FP result satisfies |Y - Y*| ≤ γ_{K+1} · s_a · Σ_i |p_i| · s_i, where Y* is the
+//     exact real product of the quantized operands, s_i element i's scale (s_row·2^-k_g
+//     folded: s_row for M1/M2, s_g for absmax), K the number of columns and
+//     γ_n = n·u / (1 - n·u), u = 2^-24, as long as nothing overflows float.  The products
+//     are exact for every shift k ≤ 126, subnormal results included (their last bit is at
+//     least 2^-9 · 2^-127).
+//   * The INT sums are exact while |acc_g| < 2^24, i.e. for groups of at most 16384
+//     columns (|a| ≤ 128, |w| ≤ 8); w4a8_weights throws for longer groups.
+//   * On data whose running sums are exact in float (small integers times powers of two,
+//     power-of-two scales) every path is bit-exact with a float GEMM on the dequantized
+//     operands.
+//   The contract assumes the default floating-point environment (round to nearest, no
+//   FTZ/DAZ); the kernel runs its threads under the caller's, as the bulk calls do.
+//
+// Paths: w4a8_path::portable (plain C++, the reference order), w4a8_path::avx2 (AVX2 +
+// FMA, compiled with target attributes, so it is there whatever -m flags the program
+// uses, and chosen at run time from CPUID), w4a8_path::automatic (the best this CPU has).
+// Forcing a path the CPU or compiler lacks throws std::invalid_argument.  AVX512-BF16
+// (vdpbf16ps) and AVX512-VNNI (vpdpbusd) paths are not built: see docs/w4a8.md.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "detail/simd.hpp"
+#include "detail/threads.hpp"
+#include "detail/w4a8_avx2.hpp"
+#include "quantize.hpp"
+#include "shift_cast.hpp"
+
+namespace lowp {
+
+/// The activation formats of w4a8_linear: FP8 E4M3 (with FP4 weights) or INT8 (with INT4
+/// weights), quantized per token with absmax scales.
+enum class w4a8_activation : std::uint8_t { fp8_e4m3, int8 };
+
+/// "fp8_e4m3", "int8".
+constexpr const char* w4a8_activation_name(w4a8_activation a) noexcept {
+  return a == w4a8_activation::int8 ? "int8" : "fp8_e4m3";
+}
+
+/// The weight schemes of w4a8_linear.
+enum class w4a8_scheme : std::uint8_t {
+  fp4_m1,      ///< float4_e2m1fn, pow2 (M1) scales
+  fp4_m2,      ///< float4_e2m1fn, pow2_relative (M2) scales
+  fp4_absmax,  ///< float4_e2m1fn, absmax scales
+  int4_absmax  ///< int4, absmax (symmetric) scales
+};
+
+/// "fp4_m1", "fp4_m2", "fp4_absmax", "int4_absmax".
+constexpr const char* w4a8_scheme_name(w4a8_scheme s) noexcept {
+  switch (s) {
+    case w4a8_scheme::fp4_m1:
+      return "fp4_m1";
+    case w4a8_scheme::fp4_m2:
+      return "fp4_m2";
+    case w4a8_scheme::fp4_absmax:
+      return "fp4_absmax";
+    case w4a8_scheme::int4_absmax:
+      break;
+  }
+  return "int4_absmax";
+}
+
+/// The activation format a weight scheme pairs with.
+constexpr w4a8_activation w4a8_activation_for(w4a8_scheme s) noexcept {
+  return s == w4a8_scheme::int4_absmax ? w4a8_activation::int8 : w4a8_activation::fp8_e4m3;
+}
+
+/// The supported pairs, for error messages.
+inline constexpr const char* w4a8_supported_pairs =
+    "FP4 E2M1 weights under M1 (pow2), M2 (pow2_relative) or absmax scales with FP8 E4M3 "
+    "activations; INT4 weights under symmetric absmax scales with INT8 activations; "
+    "granularity per_channel, per_group or per_tensor";
+
+/// Which code runs w4a8_linear.
+enum class w4a8_path : std::uint8_t {
+  automatic,  ///< the best path this CPU and compiler have
+  portable,   ///< plain C++: the reference order of the contract
+  avx2        ///< AVX2 + FMA (x86-64, GCC or Clang)
+};
+
+/// "automatic", "portable", "avx2".
+constexpr const char* w4a8_path_name(w4a8_path p) noexcept {
+  return p == w4a8_path::portable ? "portable" : p == w4a8_path::avx2 ? "avx2" : "automatic";
+}
+
+/// True when path p can run here (automatic and portable always can).
+inline bool w4a8_path_available(w4a8_path p) noexcept {
+  return p != w4a8_path::avx2 || detail::w4a8_avx2::available();
+}
+
+/// The path automatic resolves to on this machine.
+inline w4a8_path w4a8_best_path() noexcept {
+  return w4a8_path_available(w4a8_path::avx2) ? w4a8_path::avx2 : w4a8_path::portable;
+}
+
+/// How the FP decode (few tokens) path turns an E2M1 code and its group's shift k into a
+/// float.  Both are exact and give the same products; they differ in cost only.
+enum class w4a8_weight_cast : std::uint8_t {
+  table,  ///< the 16 values of the group's k, made once by shift_cast, then a byte lookup
+  shift   ///< one lookup table for k = 0, then k subtracted from each exponent field
+};
+
+/// Options of w4a8_linear.
+struct w4a8_options {
+  w4a8_path path = w4a8_path::automatic;
+  w4a8_weight_cast weight_cast = w4a8_weight_cast::table;
+  /// Output rows over OpenMP's threads when the work is large enough (the same bits on
+  /// any thread count: each output is computed by one thread, in one order).
+  bool threaded = true;
+  /// Tokens from which the prefill (GEMM) path is used instead of one decode (GEMV) pass
+  /// per token.  The two paths satisfy the same contract; only their order may differ.
+  std::size_t gemm_min_tokens = 4;
+};
+
+// =======================================================================================
+// Activations
+// =======================================================================================
+
+/// Per-token quantized activations: tokens x in codes (row-major, one byte each: E4M3 or
+/// INT8) and one absmax scale per token.  Made by quantize() or from_codes(); immutable.
+class w4a8_activations {
+ public:
+  using fp8_tensor = quantized_tensor<absmax<float8_e4m3fn>>;
+  using int8_tensor = quantized_tensor<absmax<int8>>;
+
+  /// Quantizes the tokens x in row-major matrix X per token (lowp::quantize with
+  /// absmax<float8_e4m3fn> or absmax<int8> and granularity::per_token()): the codes and
+  /// scales whose dequantize() is fake_quantize()'s result bit for bit.  Throws
+  /// std::invalid_argument for in == 0 or a null X with tokens > 0, std::domain_error
+  /// naming the first NaN/Inf.  tokens == 0 gives empty activations.
+  static w4a8_activations quantize(w4a8_activation format, const float* X, std::size_t tokens,
+                                   std::size_t in) {
+    constexpr const char* who = "lowp::w4a8_activations::quantize";
+    check_shape(who, tokens, in, X != nullptr);
+    w4a8_activations a;
+    const granularity g = granularity::per_token();
+    if (format == w4a8_activation::int8) {
+      a.t_ = tokens == 0 ? int8_tensor(absmax<int8>{}, 0, in, g)
+                         : lowp::quantize(absmax<int8>{}, X, tokens, in, g);
+    } else {
+      a.t_ = tokens == 0 ? fp8_tensor(absmax<float8_e4m3fn>{}, 0, in, g)
+                         : lowp::quantize(absmax<float8_e4m3fn>{}, X, tokens, in, g);
+    }
+    return a;
+  }
+
+  /// Activations from an engine's buffers: tokens x in codes (row-major bytes) and one
+  /// scale per token (value = scale · code value).  Throws std::invalid_argument for
+  /// in == 0 or null pointers with tokens > 0; std::domain_error for a scale that is not
+  /// finite or an E4M3 NaN code (0x7F, 0xFF), naming the token (and column).
+  static w4a8_activations from_codes(w4a8_activation format, std::size_t tokens, std::size_t in,
+                                     const std::uint8_t* codes, const float* scales) {
+    constexpr const char* who = "lowp::w4a8_activations::from_codes";
+    check_shape(who, tokens, in, codes != nullptr && scales != nullptr);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      if (!std::isfinite(scales[t]))
+        throw std::domain_error(std::string(who) + ": the scale of token " + std::to_string(t) +
+                                " is not finite");
+    }
+    w4a8_activations a;
+    if (format == w4a8_activation::int8) {
+      std::vector<absmax<int8>::params> p(tokens);
+      for (std::size_t t = 0; t < tokens; ++t) p[t].scale = scales[t];
+      a.t_ = int8_tensor::from_codes(absmax<int8>{}, tokens, in, granularity::per_token(), codes,
+                                     std::move(p));
+    } else {
+      for (std::size_t i = 0; i < tokens * in; ++i) {
+        if ((codes[i] & 0x7Fu) == 0x7Fu)
+          throw std::domain_error(std::string(who) + ": E4M3 code 0x" +
+                                  (codes[i] == 0xFF ? std::string("FF") : std::string("7F")) +
+                                  " (NaN) at token " + std::to_string(i / in) + ", column " +
+                                  std::to_string(i % in));
+      }
+      std::vector<absmax<float8_e4m3fn>::params> p(tokens);
+      for (std::size_t t = 0; t < tokens; ++t) p[t].scale = scales[t];
+      a.t_ = fp8_tensor::from_codes(absmax<float8_e4m3fn>{}, tokens, in, granularity::per_token(),
+                                    codes, std::move(p));
+    }
+    return a;
+  }
+
+  w4a8_activation format() const noexcept {
+    return t_.index() == 1 ? w4a8_activation::int8 : w4a8_activation::fp8_e4m3;
+  }
+  std::size_t tokens() const noexcept {
+    return std::visit([](const auto& t) { return t.rows(); }, t_);
+  }
+  std::size_t in() const noexcept {
+    return std::visit([](const auto& t) { return t.cols(); }, t_);
+  }
+  /// The code byte of token t, column c.  Unchecked.
+  std::uint8_t code(std::size_t t, std::size_t c) const noexcept {
+    return std::visit([&](const auto& q) { return static_cast<std::uint8_t>(q.code(t, c)); }, t_);
+  }
+  /// The scale of token t.  Unchecked.
+  float scale(std::size_t t) const noexcept {
+    return std::visit([&](const auto& q) { return q.params()[t].scale; }, t_);
+  }
+  /// The dequantized activations (tokens x in, row-major) into out: scale · code value, bit
+  /// for bit fake_quantize()'s result for quantize()'s activations.
+  void dequantize(float* out) const {
+    std::visit([&](const auto& q) { q.dequantize(out); }, t_);
+  }
+  /// The underlying tensor (fp8_tensor or int8_tensor).
+  const std::variant<fp8_tensor, int8_tensor>& tensor() const noexcept { return t_; }
+
+ private:
+  static void check_shape(const char* who, std::size_t tokens, std::size_t in, bool pointers) {
+    if (in == 0) throw std::invalid_argument(std::string(who) + ": in = 0 columns");
+    if (tokens > 0 && !pointers)
+      throw std::invalid_argument(std::string(who) + ": null pointer with " +
+                                  std::to_string(tokens) + " tokens");
+  }
+
+  std::variant<fp8_tensor, int8_tensor> t_;
+};
+
+namespace detail {
+
+// The 16 weight values of a group as bfloat16 bit patterns: E2M1 value · 2^-k (exact:
+// shift_cast<bfloat16> is exact for k ≤ 132) or the INT4 value.
+inline w4a8_avx2::bf16_table w4a8_weight_table(bool int4_weights, unsigned k) noexcept {
+  w4a8_avx2::bf16_table t{};
+  for (unsigned c = 0; c < 16; ++c) {
+    const auto code = static_cast<std::uint8_t>(c);
+    t[c] = int4_weights
+               ? bfloat16(static_cast<float>(static_cast<int>(int4::from_bits(code)))).bits()
+               : shift_cast<bfloat16>(float4_e2m1fn::from_bits(code), -static_cast<int>(k)).bits();
+  }
+  return t;
+}
+
+// The weight tables: one per shift k (E2M1 · 2^-k), or the INT4 values; as bfloat16
+// bits, as pshufb byte tables, as floats.
+struct w4a8_tables {
+  std::vector<w4a8_avx2::bf16_table> bf16;
+  std::vector<w4a8_avx2::split_table> split;
+  std::vector<std::array<float, 16>> values;
+
+  w4a8_tables() = default;
+  /// For INT4 weights (one table) or E2M1 weights (one per shift k ≤ max_shift).
+  w4a8_tables(bool int4, unsigned max_shift) {
+    const std::size_t n = int4 ? 1 : std::size_t{max_shift} + 1;
+    for (std::size_t k = 0; k < n; ++k) {
+      bf16.push_back(w4a8_weight_table(int4, static_cast<unsigned>(k)));
+      split.push_back(w4a8_avx2::split(bf16.back()));
+      std::array<float, 16> v{};
+      for (std::size_t c = 0; c < 16; ++c)
+        v[c] = static_cast<float>(bfloat16::from_bits(bf16.back()[c]));
+      values.push_back(v);
+    }
+  }
+};
+
+}  // namespace detail
+
+// =======================================================================================
+// Weights
+// =======================================================================================
+
+/// Weights prepared for w4a8_linear (an engine's load-time repack): out x in codes of a
+/// quantized_tensor with packed 4-bit codes, regrouped so that each group's columns are
+/// contiguous (a group index, AutoGPTQ's g_idx, is honoured) and padded with zero codes to
+/// a multiple of 64 columns, plus the scales in the kernel's form: per row s_row and a
+/// shift k per group (M1, M2) or a float scale per group (absmax).
+class w4a8_weights {
+ public:
+  /// Columns per SIMD block: a group is padded to a multiple of this.
+  static constexpr std::size_t block = 64;
+
+  w4a8_weights() = default;
+
+  /// Prepares W.  Policy: pow2<float4_e2m1fn> (M1), pow2_relative<float4_e2m1fn> (M2),
+  /// absmax<float4_e2m1fn> or absmax<int4> (anything else fails to compile, naming the
+  /// supported pairs).  Throws std::invalid_argument for an empty W, granularity per_block,
+  /// an INT4 group longer than 16384 columns (its int32 sums would not convert to float
+  /// exactly), an M1 row whose group scales span more than 2^126, or an M2 shift above 126
+  /// (from_codes tensors); std::domain_error for a scale that is not finite, an M1 scale
+  /// that is not a power of two, or a negative scale, naming the row and group.
+  template <class Policy>
+  explicit w4a8_weights(const quantized_tensor<Policy>& W) {
+    constexpr const char* who = "lowp::w4a8_weights";
+    constexpr bool m1 = std::is_same_v<Policy, pow2<float4_e2m1fn>>;
+    constexpr bool m2 = std::is_same_v<Policy, pow2_relative<float4_e2m1fn>>;
+    constexpr bool fp_absmax = std::is_same_v<Policy, absmax<float4_e2m1fn>>;
+    constexpr bool int_absmax = std::is_same_v<Policy, absmax<int4>>;
+    static_assert(m1 || m2 || fp_absmax || int_absmax,
+                  "lowp::w4a8_weights: supported pairs are FP4 E2M1 weights under pow2 (M1), "
+                  "pow2_relative (M2) or absmax scales, and INT4 weights under absmax scales");
+    scheme_ = m1          ? w4a8_scheme::fp4_m1
+              : m2        ? w4a8_scheme::fp4_m2
+              : fp_absmax ? w4a8_scheme::fp4_absmax
+                          : w4a8_scheme::int4_absmax;
+    out_ = W.rows();
+    in_ = W.cols();
+    if (W.empty())
+      throw std::invalid_argument(std::string(who) + ": an empty " + std::to_string(out_) + "x" +
+                                  std::to_string(in_) + " weight");
+    if (W.gran().type() == granularity::kind::per_block)
+      throw std::invalid_argument(std::string(who) + ": granularity per_block is not supported (" +
+                                  w4a8_supported_pairs + ")");
+    const bool per_tensor = W.gran().type() == granularity::kind::per_tensor;
+    groups_ = per_tensor ? 1 : W.groups_per_row();
+    layout_columns(W, per_tensor);
+    if (int_absmax) {
+      for (std::size_t j = 0; j < groups_; ++j) {
+        if (seg_begin_[j + 1] - seg_begin_[j] > max_int_group)
+          throw std::invalid_argument(std::string(who) + ": an INT4 group of " +
+                                      std::to_string(seg_begin_[j + 1] - seg_begin_[j]) +
+                                      " columns (padded), above " + std::to_string(max_int_group) +
+                                      ": its int32 sums would not convert exactly");
+      }
+    }
+    // The scales in the kernel's form.
+    const auto params_of = [&](std::size_t r, std::size_t j) -> const typename Policy::params& {
+      return per_tensor ? W.params()[0] : W.group_params(r, j);
+    };
+    const auto bad_scale = [&](const char* what, std::size_t r, std::size_t j) {
+      throw std::domain_error(std::string(who) + ": " + what + " at row " + std::to_string(r) +
+                              ", group " + std::to_string(j));
+    };
+    if constexpr (m1 || m2) {
+      row_scale_.resize(out_);
+      shift_.resize(out_ * groups_);
+      for (std::size_t r = 0; r < out_; ++r) {
+        if constexpr (m2) {
+          const float smax = params_of(r, 0).scale_max;
+          if (!std::isfinite(smax) || !(smax > 0.0f)) bad_scale("s_max not finite and > 0", r, 0);
+          row_scale_[r] = smax;
+          for (std::size_t j = 0; j < groups_; ++j) {
+            const auto& p = params_of(r, j);
+            if (p.scale_max != smax) bad_scale("s_max differs from the row's", r, j);
+            if (p.shift > max_shift)
+              throw std::invalid_argument(std::string(who) + ": shift " + std::to_string(p.shift) +
+                                          " above " + std::to_string(max_shift) + " at row " +
+                                          std::to_string(r) + ", group " + std::to_string(j));
+            shift_[r * groups_ + j] = p.shift;
+          }
+        } else {  // M1: s_row = the row's largest 2^e, k_g = e_row - e_g
+          int e_max = std::numeric_limits<int>::min();
+          std::vector<int> e(groups_);
+          for (std::size_t j = 0; j < groups_; ++j) {
+            const float s = params_of(r, j).scale;
+            if (!std::isfinite(s) || !(s > 0.0f)) bad_scale("scale not finite and > 0", r, j);
+            int ex = 0;
+            if (std::frexp(s, &ex) != 0.5f) bad_scale("M1 scale not a power of two", r, j);
+            e[j] = ex - 1;
+            e_max = std::max(e_max, e[j]);
+          }
+          row_scale_[r] = std::ldexp(1.0f, e_max);
+          for (std::size_t j = 0; j < groups_; ++j) {
+            const int k = e_max - e[j];
+            if (k > static_cast<int>(max_shift))
+              throw std::invalid_argument(std::string(who) + ": the M1 scales of row " +
+                                          std::to_string(r) + " span 2^" + std::to_string(k) +
+                                          ", above 2^" + std::to_string(max_shift));
+            shift_[r * groups_ + j] = static_cast<std::uint8_t>(k);
+          }
+        }
+      }
+    } else {
+      group_scale_.resize(out_ * groups_);
+      for (std::size_t r = 0; r < out_; ++r) {
+        for (std::size_t j = 0; j < groups_; ++j) {
+          const float s = params_of(r, j).scale;
+          if (!std::isfinite(s)) bad_scale("scale not finite", r, j);
+          if (s < 0.0f) bad_scale("negative scale", r, j);
+          group_scale_[r * groups_ + j] = s;
+        }
+      }
+    }
+    unsigned top = 0;
+    for (const std::uint8_t k : shift_) top = std::max<unsigned>(top, k);
+    tables_ = detail::w4a8_tables(int_absmax, top);
+    // The codes, regrouped and padded, in storage order (see column_order()).
+    codes_.assign(out_ * kp_ / 2, 0);
+    for (std::size_t r = 0; r < out_; ++r) {
+      std::uint8_t* row = codes_.data() + r * (kp_ / 2);
+      for (std::size_t s = 0; s < kp_; ++s) {
+        const std::int32_t c = storage_col_[s];
+        if (c < 0) continue;
+        const unsigned code = static_cast<unsigned>(W.code(r, static_cast<std::size_t>(c))) & 0xFu;
+        row[s / 2] = static_cast<std::uint8_t>(row[s / 2] | (code << (4 * (s % 2))));
+      }
+    }
+  }
+
+  w4a8_scheme scheme() const noexcept { return scheme_; }
+  /// The activation format this scheme multiplies.
+  w4a8_activation activation() const noexcept { return w4a8_activation_for(scheme_); }
+  std::size_t out() const noexcept { return out_; }
+  std::size_t in() const noexcept { return in_; }
+  /// Columns after padding each group to a multiple of `block`.
+  std::size_t padded_in() const noexcept { return kp_; }
+  std::size_t groups() const noexcept { return groups_; }
+  /// Bytes of codes and scales the kernel reads per call (the GEMV roofline's bytes).
+  std::size_t bytes() const noexcept {
+    return codes_.size() + shift_.size() + row_scale_.size() * sizeof(float) +
+           group_scale_.size() * sizeof(float);
+  }
+  /// The original column at each position of the reference order (-1: padding).
+  const std::vector<std::int32_t>& column_order() const noexcept { return compute_col_; }
+
+  // ---- For the kernels (raw access) ----
+  const std::uint8_t* row_codes(std::size_t r) const noexcept {
+    return codes_.data() + r * (kp_ / 2);
+  }
+  /// Start of group j in the reference order (j = groups() gives padded_in()).
+  std::size_t group_begin(std::size_t j) const noexcept { return seg_begin_[j]; }
+  std::uint8_t shift(std::size_t r, std::size_t j) const noexcept {
+    return shift_[r * groups_ + j];
+  }
+  float row_scale(std::size_t r) const noexcept { return row_scale_[r]; }
+  float group_scale(std::size_t r, std::size_t j) const noexcept {
+    return group_scale_[r * groups_ + j];
+  }
+  bool has_group_scales() const noexcept { return !group_scale_.empty(); }
+  /// Row r's shifts (G of them; M1/M2 only) and group scales (absmax only).
+  const std::uint8_t* shifts_of(std::size_t r) const noexcept {
+    return shift_.data() + r * groups_;
+  }
+  const float* group_scales_of(std::size_t r) const noexcept {
+    return group_scale_.data() + r * groups_;
+  }
+  /// The 16 weight values per shift k (or the INT4 values), made once here.
+  const detail::w4a8_tables& tables() const noexcept { return tables_; }
+  /// The original column at storage position s (-1: padding).
+  const std::vector<std::int32_t>& storage_columns() const noexcept { return storage_col_; }
+
+  /// Largest M1/M2 shift the kernel takes: every E2M1 value times 2^-126 is a float.
+  static constexpr unsigned max_shift = 126;
+  /// Longest INT4 group (padded): |acc| ≤ 16384 · 128 · 8 = 2^24.
+  static constexpr std::size_t max_int_group = 16384;
+
+ private:
+  // Groups in order, each group's columns ascending, padded to `block`; then inside each
+  // block of 64 the SIMD decode's order (detail::w4a8_block_position).
+  template <class Policy>
+  void layout_columns(const quantized_tensor<Policy>& W, bool per_tensor) {
+    std::vector<std::vector<std::int32_t>> members(groups_);
+    for (std::size_t c = 0; c < in_; ++c) {
+      const std::size_t j = per_tensor ? 0 : W.group_of_column(c);
+      members[j].push_back(static_cast<std::int32_t>(c));
+    }
+    seg_begin_.assign(groups_ + 1, 0);
+    for (std::size_t j = 0; j < groups_; ++j) {
+      const std::size_t n = (members[j].size() + block - 1) / block * block;
+      seg_begin_[j + 1] = seg_begin_[j] + n;
+    }
+    kp_ = seg_begin_[groups_];
+    compute_col_.assign(kp_, -1);
+    storage_col_.assign(kp_, -1);
+    for (std::size_t j = 0; j < groups_; ++j) {
+      for (std::size_t i = 0; i < members[j].size(); ++i) {
+        const std::size_t q = seg_begin_[j] + i;
+        compute_col_[q] = members[j][i];
+        storage_col_[q / block * block + detail::w4a8_block_position(q % block)] = members[j][i];
+      }
+    }
+  }
+
+  w4a8_scheme scheme_ = w4a8_scheme::fp4_m2;
+  std::size_t out_ = 0, in_ = 0, kp_ = 0, groups_ = 0;
+  std::vector<std::size_t> seg_begin_;
+  std::vector<std::int32_t> compute_col_, storage_col_;
+  std::vector<std::uint8_t> codes_;
+  std::vector<std::uint8_t> shift_;
+  std::vector<float> row_scale_, group_scale_;
+  detail::w4a8_tables tables_;
+};
+
+namespace detail {
+
+// The activation values of token t in the reference order (zeros in the padding).
+inline void w4a8_gather_floats(const w4a8_activations& A, const w4a8_weights& W, std::size_t t,
+                               float* out) {
+  const std::vector<std::int32_t>& col = W.column_order();
+  const bool int8_codes = A.format() == w4a8_activation::int8;
+  for (std::size_t q = 0; q < col.size(); ++q) {
+    if (col[q] < 0) {
+      out[q] = 0.0f;
+      continue;
+    }
+    const std::uint8_t c = A.code(t, static_cast<std::size_t>(col[q]));
+    out[q] = int8_codes ? static_cast<float>(static_cast<std::int8_t>(c))
+                        : static_cast<float>(float8_e4m3fn::from_bits(c));
+  }
+}
+
+// The weight code of row r at reference position q.
+inline unsigned w4a8_code_at(const w4a8_weights& W, std::size_t r, std::size_t q) noexcept {
+  const std::size_t s =
+      q / w4a8_weights::block * w4a8_weights::block + w4a8_block_position(q % w4a8_weights::block);
+  return (W.row_codes(r)[s / 2] >> (4 * (s % 2))) & 0xFu;
+}
+
+// Y for token t, row r, from y (the sum before scales): the contract's last step.
+inline float w4a8_finish(const w4a8_weights& W, std::size_t r, float y, float sa) noexcept {
+  return W.has_group_scales() ? y * sa : (y * W.row_scale(r)) * sa;
+}
+
+// The portable path: the contract's reference order, one output at a time.
+inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                          const w4a8_options& opt) {
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
+  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
+  const w4a8_tables& tables = W.tables();
+  std::vector<float> x(kp);
+  for (std::size_t t = 0; t < A.tokens(); ++t) {
+    w4a8_gather_floats(A, W, t, x.data());
+    const float sa = A.scale(t);
+    for_each_chunk_as_caller(
+        out, 16,
+        [&](std::size_t r0, std::size_t n) {
+          for (std::size_t r = r0; r < r0 + n; ++r) {
+            float y = 0.0f;
+            for (std::size_t j = 0; j < G; ++j) {
+              const std::array<float, 16>& w =
+                  tables.values[W.has_group_scales() ? 0 : W.shift(r, j)];
+              const std::size_t q0 = W.group_begin(j), q1 = W.group_begin(j + 1);
+              if (int_path) {
+                std::int32_t acc = 0;
+                for (std::size_t q = q0; q < q1; ++q)
+                  acc += static_cast<std::int32_t>(x[q]) *
+                         static_cast<std::int32_t>(w[w4a8_code_at(W, r, q)]);
+                y = std::fma(static_cast<float>(acc), W.group_scale(r, j), y);
+              } else if (W.has_group_scales()) {
+                float s = 0.0f;
+                for (std::size_t q = q0; q < q1; ++q)
+                  s = std::fma(x[q], w[w4a8_code_at(W, r, q)], s);
+                y = std::fma(s, W.group_scale(r, j), y);
+              } else {
+                for (std::size_t q = q0; q < q1; ++q)
+                  y = std::fma(x[q], w[w4a8_code_at(W, r, q)], y);
+              }
+            }
+            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+          }
+        },
+        kp, opt.threaded);
+  }
+}
+
+#if defined(LOWP_W4A8_AVX2)
+
+// The decode path: one pass over the weights per token.
+inline void w4a8_avx2_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                             const w4a8_options& opt, const w4a8_tables& tables) {
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
+  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
+  std::vector<std::size_t> seg(G + 1);
+  for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
+  std::vector<float> x(int_path ? 0 : kp);
+  std::vector<std::int8_t> xi(int_path ? kp : 0);
+  std::vector<std::int32_t> asum(int_path ? G : 0);
+  const std::vector<std::int32_t>& storage = W.storage_columns();
+  for (std::size_t t = 0; t < A.tokens(); ++t) {
+    if (int_path) {  // [even storage positions, odd storage positions] per block of 64
+      for (std::size_t s = 0; s < kp; ++s) {
+        const std::int32_t c = storage[s];
+        const auto a = c < 0 ? std::int8_t{0}
+                             : static_cast<std::int8_t>(A.code(t, static_cast<std::size_t>(c)));
+        xi[s / 64 * 64 + (s % 2) * 32 + (s % 64) / 2] = a;
+      }
+      for (std::size_t j = 0; j < G; ++j) {
+        std::int32_t sum = 0;
+        for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
+        asum[j] = sum;
+      }
+    } else {
+      w4a8_gather_floats(A, W, t, x.data());
+    }
+    const float sa = A.scale(t);
+    for_each_chunk_as_caller(
+        out, 16,
+        [&](std::size_t r0, std::size_t n) {
+          for (std::size_t r = r0; r < r0 + n; ++r) {
+            const std::uint8_t* w = W.row_codes(r);
+            const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
+            float y;
+            if (int_path) {
+              y = w4a8_avx2::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
+            } else {
+              const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
+              y = opt.weight_cast == w4a8_weight_cast::shift
+                      ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs,
+                                                tables.split.data())
+                      : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
+                                                 tables.split.data());
+            }
+            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+          }
+        },
+        kp, opt.threaded);
+  }
+}
+
+// The prefill path: the weights decoded to floats once per block of rows and chunk of
+// columns, then an MR x 16 register tile per (rows, tokens), in the reference order.
+inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                              const w4a8_options& opt, const w4a8_tables& tables) {
+  constexpr std::size_t MR = 6, NR = 16, MC = 96, KC = 512;
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+  const std::size_t tiles = (T + NR - 1) / NR, T16 = tiles * NR;
+  const bool scaled = W.has_group_scales();
+  // The activations, tile by tile: [tile][kp][16], zero past the last token.
+  std::vector<float> Ap(tiles * kp * NR, 0.0f), x(kp);
+  for (std::size_t t = 0; t < T; ++t) {
+    w4a8_gather_floats(A, W, t, x.data());
+    float* a = Ap.data() + (t / NR) * kp * NR + t % NR;
+    for (std::size_t q = 0; q < kp; ++q) a[q * NR] = x[q];
+  }
+  // The column chunks: each group in pieces of at most KC.
+  struct chunk {
+    std::size_t q0, q1, group;
+    bool first, last;  // of its group
+  };
+  std::vector<chunk> chunks;
+  for (std::size_t j = 0; j < G; ++j) {
+    for (std::size_t q0 = W.group_begin(j); q0 < W.group_begin(j + 1); q0 += KC) {
+      const std::size_t q1 = std::min(q0 + KC, W.group_begin(j + 1));
+      chunks.push_back({q0, q1, j, q0 == W.group_begin(j), q1 == W.group_begin(j + 1)});
+    }
+  }
+  for_each_chunk_as_caller(
+      out, MC,
+      [&](std::size_t r0, std::size_t n) {
+        std::vector<float> Wd(n * KC), Cy(n * T16, 0.0f), Cg(scaled ? n * T16 : 0);
+        std::vector<std::uint8_t> k_row(n);
+        std::vector<float> s_row(n);
+        for (const chunk& c : chunks) {
+          const std::size_t kc = c.q1 - c.q0;
+          if (!scaled)
+            for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
+          w4a8_avx2::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables.split.data(),
+                                 scaled ? nullptr : k_row.data(), Wd.data(), kc);
+          if (scaled && c.last)
+            for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
+          for (std::size_t tile = 0; tile < tiles; ++tile) {
+            const float* a = Ap.data() + (tile * kp + c.q0) * NR;
+            for (std::size_t p = 0; p < n; p += MR) {
+              const int mr = static_cast<int>(std::min(MR, n - p));
+              const float* wp = Wd.data() + p * kc;
+              const std::size_t at = p * T16 + tile * NR;
+              if (!scaled) {  // one running sum per output across the whole row
+                w4a8_avx2::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, T16, Cy.data() + at,
+                                          nullptr);
+              } else {  // the group's sum, then y = fma(S_g, s_g, y) at its last chunk
+                const float* in = c.first ? nullptr : Cg.data() + at;
+                float* to = c.last ? Cy.data() + at : Cg.data() + at;
+                w4a8_avx2::micro_kernel_n(mr, wp, kc, a, kc, in, T16, to,
+                                          c.last ? s_row.data() + p : nullptr);
+              }
+            }
+          }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t t = 0; t < T; ++t)
+            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * T16 + t], A.scale(t));
+      },
+      kp * T16, opt.threaded);
+}
+
+#endif
+
+}  // namespace detail
+
+// =======================================================================================
+// The linear layer
+// =======================================================================================
+
+/// Y = A · Wᵀ: Y is tokens x out, row-major (Y[t·out + o] = Σ_c A(t, c) W(o, c) in the
+/// dequantized values, computed as the file comment's contract says).  Throws
+/// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
+/// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
+/// when Y is null with tokens > 0, or when opt.path is a path this CPU or compiler lacks.
+/// Nothing is written then.  Zero tokens: nothing to do.
+inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                        const w4a8_options& opt = {}) {
+  constexpr const char* who = "lowp::w4a8_linear";
+  if (W.out() == 0)
+    throw std::invalid_argument(std::string(who) + ": the weights are not prepared (empty)");
+  if (A.in() != W.in())
+    throw std::invalid_argument(std::string(who) + ": activations with " + std::to_string(A.in()) +
+                                " columns, weights with " + std::to_string(W.in()));
+  if (A.format() != W.activation())
+    throw std::invalid_argument(std::string(who) + ": " + w4a8_scheme_name(W.scheme()) +
+                                " weights with " + w4a8_activation_name(A.format()) +
+                                " activations; supported: " + w4a8_supported_pairs);
+  if (!w4a8_path_available(opt.path))
+    throw std::invalid_argument(std::string(who) + ": path " + w4a8_path_name(opt.path) +
+                                " forced, but " + detail::w4a8_avx2::unavailable_reason());
+  if (A.tokens() == 0) return;
+  if (Y == nullptr)
+    throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +
+                                " tokens");
+  const w4a8_path path = opt.path == w4a8_path::automatic ? w4a8_best_path() : opt.path;
+  if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, opt);
+#if defined(LOWP_W4A8_AVX2)
+  const detail::w4a8_tables& tables = W.tables();
+  if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
+  detail::w4a8_avx2_decode(A, W, Y, opt, tables);
+#endif
+}
+
+/// w4a8_linear into a new tokens x out vector.
+inline std::vector<float> w4a8_linear(const w4a8_activations& A, const w4a8_weights& W,
+                                      const w4a8_options& opt = {}) {
+  std::vector<float> Y(A.tokens() * W.out());
+  w4a8_linear(A, W, Y.data(), opt);
+  return Y;
+}
+
+}  // namespace lowp

@@ -1,0 +1,505 @@
+// tests/test_w4a8.cpp — lowp::w4a8_linear against an oracle that shares no code with lowp:
+// the element values come from the spec tables written out here (E2M1, E4M3, two's
+// complement INT4/INT8), the scales from the tensors' params, and the sum is taken in
+// double.  Checked:
+//   - every path (portable, AVX2 decode with the table and the shift cast, AVX2 prefill)
+//     stays within the contract's bound γ_{K+1} · s_a · Σ|p_i s_i| of the exact product,
+//     on random, cancelling, max-magnitude and subnormal-product data;
+//   - the portable path and the AVX2 prefill path give the same bits (the reference
+//     order), and so do all INT paths;
+//   - on data whose sums are exact in float, every path equals a float GEMM on the
+//     dequantized operands bit for bit;
+//   - the group index (g_idx), the bad-input contract, one thread against two.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <lowp/w4a8.hpp>
+
+#include "lowp_test.hpp"
+
+namespace {
+
+using lowp::granularity;
+using lowp::w4a8_activation;
+using lowp::w4a8_activations;
+using lowp::w4a8_options;
+using lowp::w4a8_path;
+using lowp::w4a8_weight_cast;
+using lowp::w4a8_weights;
+
+// ---- The oracle: element values from the specs ----------------------------------------
+
+// OCP MX v1.0, table 5: E2M1 magnitudes of codes 0..7; bit 3 is the sign.
+double e2m1_value(unsigned c) {
+  static const double mag[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
+  return (c & 8u) != 0 ? -mag[c & 7u] : mag[c & 7u];
+}
+
+// OCP FP8 E4M3 (bias 7, no infinities; 0x7F/0xFF NaN, never produced here).
+double e4m3_value(unsigned c) {
+  const unsigned e = (c >> 3) & 15u, m = c & 7u;
+  const double v = e == 0 ? std::ldexp(m, -9) : std::ldexp(8.0 + m, static_cast<int>(e) - 10);
+  return (c & 0x80u) != 0 ? -v : v;
+}
+
+double int4_value(unsigned c) {
+  return c < 8 ? c : static_cast<double>(c) - 16.0;
+}
+double int8_value(unsigned c) {
+  return c < 128 ? c : static_cast<double>(c) - 256.0;
+}
+
+// The exact product of the quantized operands (in double: each term's operands are exact
+// there, and the error of the double sum is far below the float bound), and the bound.
+struct oracle {
+  std::vector<double> exact, bound;
+};
+
+template <class Policy>
+double weight_scale(const lowp::quantized_tensor<Policy>& W, std::size_t r, std::size_t c) {
+  const auto& p = W.element_params(r, c);
+  if constexpr (std::is_same_v<Policy, lowp::pow2_relative<lowp::float4_e2m1fn>>) {
+    return std::ldexp(static_cast<double>(p.scale_max), -static_cast<int>(p.shift));
+  } else {
+    return p.scale;
+  }
+}
+
+template <class Policy>
+oracle exact_product(const w4a8_activations& A, const lowp::quantized_tensor<Policy>& W) {
+  constexpr bool int4 = std::is_same_v<Policy, lowp::absmax<lowp::int4>>;
+  const std::size_t T = A.tokens(), out = W.rows(), in = W.cols();
+  const double u = std::ldexp(1.0, -24), n = static_cast<double>(in + 1);
+  const double gamma = n * u / (1.0 - n * u);
+  oracle o{std::vector<double>(T * out), std::vector<double>(T * out)};
+  for (std::size_t t = 0; t < T; ++t) {
+    for (std::size_t r = 0; r < out; ++r) {
+      double sum = 0, mag = 0;
+      for (std::size_t c = 0; c < in; ++c) {
+        const double a = int4 ? int8_value(A.code(t, c)) : e4m3_value(A.code(t, c));
+        const unsigned wc = static_cast<unsigned>(W.code(r, c)) & 15u;
+        const double w = int4 ? int4_value(wc) : e2m1_value(wc);
+        const double term = a * w * weight_scale(W, r, c);
+        sum += term;
+        mag += std::abs(term);
+      }
+      const double sa = A.scale(t);
+      o.exact[t * out + r] = sum * sa;
+      o.bound[t * out + r] = gamma * mag * std::abs(sa);
+    }
+  }
+  return o;
+}
+
+// ---- Data -----------------------------------------------------------------------------
+
+// Student-t-like weights (a few large ones per row), as LLM weights are.
+std::vector<float> weights(std::size_t rows, std::size_t cols, std::uint32_t seed) {
+  std::mt19937 g(seed);
+  std::student_t_distribution<float> t(4.0f);
+  std::vector<float> w(rows * cols);
+  for (float& v : w) v = 0.02f * t(g);
+  return w;
+}
+
+// Activations with a few outlier channels (ZeroQuant-FP's setting).
+std::vector<float> activations(std::size_t tokens, std::size_t cols, std::uint32_t seed) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(tokens * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * ((i % cols) % 37 == 5 ? 30.0f : 1.0f);
+  return x;
+}
+
+std::vector<std::uint32_t> bits_of(const std::vector<float>& v) {
+  std::vector<std::uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+
+struct path_case {
+  const char* name;
+  w4a8_options opt;
+};
+
+// Every path this machine can run: the portable one always; the AVX2 decode (table and
+// shift) and prefill paths where the CPU has AVX2 and FMA.
+std::vector<path_case> paths() {
+  std::vector<path_case> p;
+  w4a8_options o;
+  o.path = w4a8_path::portable;
+  p.push_back({"portable", o});
+  if (lowp::w4a8_path_available(w4a8_path::avx2)) {
+    o.path = w4a8_path::avx2;
+    o.gemm_min_tokens = std::numeric_limits<std::size_t>::max();
+    o.weight_cast = w4a8_weight_cast::table;
+    p.push_back({"avx2 decode, table", o});
+    o.weight_cast = w4a8_weight_cast::shift;
+    p.push_back({"avx2 decode, shift", o});
+    o.gemm_min_tokens = 1;
+    o.weight_cast = w4a8_weight_cast::table;
+    p.push_back({"avx2 prefill", o});
+  }
+  return p;
+}
+
+// Runs every path on (A, W) and checks each output against the oracle's bound; returns
+// the results per path (same order as paths()).
+template <class Policy>
+std::vector<std::vector<float>> check_bound(const w4a8_activations& A,
+                                            const lowp::quantized_tensor<Policy>& Wq,
+                                            const char* what) {
+  const w4a8_weights W(Wq);
+  const oracle o = exact_product(A, Wq);
+  std::vector<std::vector<float>> all;
+  for (const path_case& p : paths()) {
+    const std::vector<float> Y = lowp::w4a8_linear(A, W, p.opt);
+    std::size_t bad = 0, first = 0;
+    for (std::size_t i = 0; i < Y.size(); ++i) {
+      if (!(std::abs(static_cast<double>(Y[i]) - o.exact[i]) <= o.bound[i])) {
+        if (bad++ == 0) first = i;
+      }
+    }
+    INFO(what << ", " << lowp::w4a8_scheme_name(W.scheme()) << ", path " << p.name << ": " << bad
+              << " outputs outside the bound; the first, " << first << ": "
+              << (Y.empty() ? 0.0f : Y[first]) << " vs exact " << o.exact[first] << " ± "
+              << o.bound[first]);
+    CHECK(bad == 0);
+    all.push_back(Y);
+  }
+  return all;
+}
+
+// The portable and the prefill path share the reference order: the same bits.  So do
+// all paths of the INT scheme (integer sums).
+void check_same_bits(const std::vector<std::vector<float>>& all, bool int_scheme) {
+  if (all.size() < 4) return;  // no AVX2 here
+  CHECK((bits_of(all[0]) == bits_of(all[3])));
+  if (int_scheme) {
+    CHECK((bits_of(all[0]) == bits_of(all[1])));
+    CHECK((bits_of(all[0]) == bits_of(all[2])));
+  }
+}
+
+template <class Policy>
+void check_scheme(Policy policy, w4a8_activation act, granularity gran, std::size_t T,
+                  std::size_t out, std::size_t in, std::uint32_t seed) {
+  const std::vector<float> w = weights(out, in, seed), x = activations(T, in, seed + 1);
+  const auto Wq = lowp::quantize(policy, w.data(), out, in, gran);
+  const w4a8_activations A = w4a8_activations::quantize(act, x.data(), T, in);
+  const auto all = check_bound(A, Wq, "random data");
+  check_same_bits(all, act == w4a8_activation::int8);
+}
+
+}  // namespace
+
+TEST_CASE("w4a8_linear: every scheme and path within the bound of the exact product") {
+  using F4 = lowp::float4_e2m1fn;
+  const auto fp8 = w4a8_activation::fp8_e4m3;
+  for (const granularity g :
+       {granularity::per_group(128), granularity::per_group(64), granularity::per_group(96),
+        granularity::per_channel(), granularity::per_tensor()}) {
+    INFO("granularity kind " << static_cast<int>(g.type()) << ", group "
+                             << g.requested_group_size());
+    // Shapes: rows not a multiple of the tiles (6, 16, 96), columns not of 64, tokens 1..
+    check_scheme(lowp::m2<F4>{}, fp8, g, 1, 37, 320, 1);
+    check_scheme(lowp::m2<F4>{}, fp8, g, 21, 101, 384, 2);
+    check_scheme(lowp::m1<F4>{}, fp8, g, 3, 50, 448, 3);
+    check_scheme(lowp::m1<F4>{}, fp8, g, 19, 200, 256, 4);
+    check_scheme(lowp::absmax<F4>{}, fp8, g, 2, 64, 384, 5);
+    check_scheme(lowp::absmax<F4>{}, fp8, g, 33, 97, 320, 6);
+    check_scheme(lowp::absmax<lowp::int4>{}, w4a8_activation::int8, g, 1, 70, 384, 7);
+    check_scheme(lowp::absmax<lowp::int4>{}, w4a8_activation::int8, g, 17, 103, 448, 8);
+  }
+  // Columns that are not a multiple of the group or of 64 (the padding).
+  check_scheme(lowp::m2<F4>{}, fp8, granularity::per_group(128), 5, 40, 300, 9);
+  check_scheme(lowp::absmax<lowp::int4>{}, w4a8_activation::int8, granularity::per_group(32), 9, 40,
+               172, 10);
+  check_scheme(lowp::absmax<F4>{}, fp8, granularity::per_channel(), 9, 40, 172, 11);
+}
+
+TEST_CASE("w4a8_linear: cancellation, max-magnitude codes and subnormal products") {
+  const std::size_t T = 8, out = 24, in = 256, G = 2;
+  std::mt19937 g(42);
+  // Activations: every code 448 or -448 (E4M3 0x7E / 0xFE) on half the tokens, random
+  // codes on the others; scales powers of two and plain floats.
+  std::vector<std::uint8_t> ac(T * in);
+  std::vector<float> as(T);
+  for (std::size_t t = 0; t < T; ++t) {
+    as[t] = t % 2 == 0 ? std::ldexp(1.0f, -static_cast<int>(t)) : 0.37f + static_cast<float>(t);
+    for (std::size_t c = 0; c < in; ++c) {
+      std::uint8_t code = t < T / 2 ? static_cast<std::uint8_t>(c % 2 == 0 ? 0x7E : 0xFE)
+                                    : static_cast<std::uint8_t>(g() & 0xFFu);
+      if ((code & 0x7Fu) == 0x7Fu) code = 0x01;  // no NaN
+      ac[t * in + c] = code;
+    }
+  }
+  const w4a8_activations A =
+      w4a8_activations::from_codes(w4a8_activation::fp8_e4m3, T, in, ac.data(), as.data());
+  // Weights: rows of ±6 (code 7 / 15) that cancel against the alternating activations,
+  // rows of 6 that add up, random rows; M2 shifts up to 126 (subnormal products: 0.5 ·
+  // 2^-126 times 2^-9), absmax scales large and tiny.
+  std::vector<std::uint8_t> wc(out * in);
+  for (std::size_t r = 0; r < out; ++r) {
+    for (std::size_t c = 0; c < in; ++c) {
+      wc[r * in + c] = r % 3 == 0   ? std::uint8_t{7}
+                       : r % 3 == 1 ? static_cast<std::uint8_t>(c < in / 2 ? 7 : 15)
+                                    : static_cast<std::uint8_t>(g() & 15u);
+    }
+  }
+  using M2 = lowp::m2<lowp::float4_e2m1fn>;
+  std::vector<M2::params> mp(out * G);
+  for (std::size_t i = 0; i < mp.size(); ++i) {
+    mp[i].scale_max = i % 4 == 0 ? 3.0e30f : 0.7f;
+    mp[i].shift = static_cast<std::uint8_t>(i % 3 == 0 ? 126 : (i % 3 == 1 ? 125 : g() % 9));
+  }
+  for (std::size_t r = 0; r < out; ++r) mp[r * G + 1].scale_max = mp[r * G].scale_max;
+  const auto Wm2 = lowp::quantized_tensor<M2>::from_codes(
+      M2(), out, in, granularity::per_group(in / G), wc.data(), mp);
+  check_same_bits(check_bound(A, Wm2, "adversarial, M2"), false);
+
+  using AF = lowp::absmax<lowp::float4_e2m1fn>;
+  std::vector<AF::params> ap(out * G);
+  for (std::size_t i = 0; i < ap.size(); ++i) ap[i].scale = i % 2 == 0 ? 1.0e-30f : 12345.678f;
+  const auto Waf = lowp::quantized_tensor<AF>::from_codes(
+      AF(), out, in, granularity::per_group(in / G), wc.data(), ap);
+  check_same_bits(check_bound(A, Waf, "adversarial, absmax"), false);
+
+  // INT: codes -128 and 127 (from_codes), weights -8 and 7.
+  std::vector<std::uint8_t> ic(T * in);
+  for (std::size_t i = 0; i < ic.size(); ++i)
+    ic[i] = static_cast<std::uint8_t>(i % 3 == 0 ? 0x80 : (i % 3 == 1 ? 0x7F : g() & 0xFFu));
+  const w4a8_activations Ai =
+      w4a8_activations::from_codes(w4a8_activation::int8, T, in, ic.data(), as.data());
+  std::vector<std::uint8_t> iw(out * in);
+  for (std::size_t i = 0; i < iw.size(); ++i)
+    iw[i] = static_cast<std::uint8_t>(i % 2 == 0 ? 8 : (g() & 15u));
+  using AI = lowp::absmax<lowp::int4>;
+  std::vector<AI::params> ip(out * G);
+  for (std::size_t i = 0; i < ip.size(); ++i) ip[i].scale = ap[i].scale;
+  const auto Wai = lowp::quantized_tensor<AI>::from_codes(
+      AI(), out, in, granularity::per_group(in / G), iw.data(), ip);
+  check_same_bits(check_bound(Ai, Wai, "adversarial, INT"), true);
+}
+
+TEST_CASE(
+    "w4a8_linear: bit-exact with a float GEMM on the dequantized operands when sums are exact") {
+  // Activations E4M3 in [1, 15] (multiples of 1/8) with power-of-two scales; weights with
+  // power-of-two scales: every product is a multiple of 2^-7 below 2^7, every sum of 256
+  // of them below 2^15: exact in float, in any order.
+  const std::size_t T = 9, out = 30, in = 256;
+  std::mt19937 g(7);
+  std::vector<std::uint8_t> ac(T * in), ic(T * in);
+  std::vector<float> as(T);
+  for (std::size_t t = 0; t < T; ++t) as[t] = std::ldexp(1.0f, static_cast<int>(t) - 4);
+  for (std::size_t i = 0; i < ac.size(); ++i) {
+    const unsigned e = 7 + g() % 4, m = g() % 8;  // 2^0 .. 2^3, times 1 + m/8
+    ac[i] = static_cast<std::uint8_t>(((g() & 1u) << 7) | (e << 3) | m);
+    ic[i] = static_cast<std::uint8_t>(g() & 0xFFu);
+  }
+  std::vector<std::uint8_t> wc(out * in);
+  for (auto& c : wc) c = static_cast<std::uint8_t>(g() & 15u);
+  const std::size_t G = 2;
+  using M2 = lowp::m2<lowp::float4_e2m1fn>;
+  using M1 = lowp::m1<lowp::float4_e2m1fn>;
+  using AF = lowp::absmax<lowp::float4_e2m1fn>;
+  using AI = lowp::absmax<lowp::int4>;
+  std::vector<M2::params> p2(out * G);
+  std::vector<M1::params> p1(out * G);
+  std::vector<AF::params> pa(out * G);
+  std::vector<AI::params> pi(out * G);
+  for (std::size_t i = 0; i < out * G; ++i) {
+    p2[i].scale_max = std::ldexp(1.0f, -3 - static_cast<int>((i / G) % 3));
+    p2[i].shift = static_cast<std::uint8_t>(g() % 4);
+    p1[i].scale = std::ldexp(1.0f, -static_cast<int>(g() % 5));
+    pa[i].scale = p1[i].scale;
+    pi[i].scale = std::ldexp(1.0f, -static_cast<int>(g() % 7));
+  }
+  const auto fp8 =
+      w4a8_activations::from_codes(w4a8_activation::fp8_e4m3, T, in, ac.data(), as.data());
+  const auto i8 = w4a8_activations::from_codes(w4a8_activation::int8, T, in, ic.data(), as.data());
+  const granularity gran = granularity::per_group(in / G);
+  const auto check = [&](const w4a8_activations& A, const auto& Wq, const char* what) {
+    std::vector<float> a(T * in), w(out * in), ref(T * out, 0.0f);
+    A.dequantize(a.data());
+    Wq.dequantize(w.data());
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t r = 0; r < out; ++r)
+        for (std::size_t c = 0; c < in; ++c) ref[t * out + r] += a[t * in + c] * w[r * in + c];
+    const w4a8_weights W(Wq);
+    for (const path_case& p : paths()) {
+      INFO(what << ", path " << p.name);
+      CHECK((bits_of(lowp::w4a8_linear(A, W, p.opt)) == bits_of(ref)));
+    }
+  };
+  check(fp8, lowp::quantized_tensor<M2>::from_codes(M2(), out, in, gran, wc.data(), p2), "M2");
+  check(fp8, lowp::quantized_tensor<M1>::from_codes(M1(), out, in, gran, wc.data(), p1), "M1");
+  check(fp8, lowp::quantized_tensor<AF>::from_codes(AF(), out, in, gran, wc.data(), pa), "absmax");
+  check(i8, lowp::quantized_tensor<AI>::from_codes(AI(), out, in, gran, wc.data(), pi), "INT");
+}
+
+TEST_CASE("w4a8_linear: a group index (act_order's g_idx) is honoured") {
+  const std::size_t T = 5, out = 33, in = 320, gsize = 64, groups = in / gsize;
+  const std::vector<float> w = weights(out, in, 11), x = activations(T, in, 12);
+  std::vector<std::uint32_t> idx(in);
+  std::mt19937 g(3);
+  for (std::size_t c = 0; c < in; ++c) idx[c] = static_cast<std::uint32_t>(g() % groups);
+  auto check = [&](auto policy, w4a8_activation act) {
+    auto Wq = lowp::quantize(policy, w.data(), out, in, granularity::per_group(gsize));
+    auto codes = std::vector<typename decltype(Wq)::storage_type>(out * in);
+    for (std::size_t i = 0; i < out * in; ++i) codes[i] = Wq.code_flat(i);
+    const auto Wg = decltype(Wq)::from_codes(Wq.policy(), out, in, granularity::per_group(gsize),
+                                             codes.data(), Wq.params(), idx);
+    const w4a8_activations A = w4a8_activations::quantize(act, x.data(), T, in);
+    check_same_bits(check_bound(A, Wg, "group index"), act == w4a8_activation::int8);
+  };
+  check(lowp::m2<lowp::float4_e2m1fn>{}, w4a8_activation::fp8_e4m3);
+  check(lowp::absmax<lowp::float4_e2m1fn>{}, w4a8_activation::fp8_e4m3);
+  check(lowp::absmax<lowp::int4>{}, w4a8_activation::int8);
+}
+
+TEST_CASE("w4a8_activations: quantize() is fake_quantize() per token, from_codes() checks") {
+  const std::size_t T = 6, in = 200;
+  const std::vector<float> x = activations(T, in, 5);
+  const auto check = [&](auto policy, w4a8_activation f) {
+    const w4a8_activations A = w4a8_activations::quantize(f, x.data(), T, in);
+    std::vector<float> deq(T * in), fake(T * in);
+    A.dequantize(deq.data());
+    lowp::fake_quantize(policy, x.data(), fake.data(), T, in, granularity::per_token());
+    CHECK((bits_of(deq) == bits_of(fake)));
+    CHECK(A.tokens() == T);
+    CHECK(A.in() == in);
+    CHECK(A.format() == f);
+  };
+  check(lowp::absmax<lowp::float8_e4m3fn>{}, w4a8_activation::fp8_e4m3);
+  check(lowp::absmax<lowp::int8>{}, w4a8_activation::int8);
+
+  std::vector<float> bad = x;
+  bad[3 * in + 7] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(w4a8_activations::quantize(w4a8_activation::fp8_e4m3, bad.data(), T, in),
+                  std::domain_error);
+  CHECK_THROWS_AS(w4a8_activations::quantize(w4a8_activation::int8, x.data(), T, 0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(w4a8_activations::quantize(w4a8_activation::int8, nullptr, T, in),
+                  std::invalid_argument);
+  CHECK(w4a8_activations::quantize(w4a8_activation::int8, nullptr, 0, in).tokens() == 0);
+
+  std::vector<std::uint8_t> codes(T * in, 0x38);
+  std::vector<float> scales(T, 1.0f);
+  scales[4] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(
+      w4a8_activations::from_codes(w4a8_activation::fp8_e4m3, T, in, codes.data(), scales.data()),
+      Catch::Contains("token 4") && Catch::Contains("not finite"));
+  scales[4] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(
+      w4a8_activations::from_codes(w4a8_activation::int8, T, in, codes.data(), scales.data()),
+      std::domain_error);
+  scales[4] = 1.0f;
+  codes[2 * in + 9] = 0xFF;
+  CHECK_THROWS_WITH(
+      w4a8_activations::from_codes(w4a8_activation::fp8_e4m3, T, in, codes.data(), scales.data()),
+      Catch::Contains("NaN") && Catch::Contains("token 2, column 9"));
+  // An INT8 0xFF is -1, not NaN.
+  CHECK_NOTHROW(
+      w4a8_activations::from_codes(w4a8_activation::int8, T, in, codes.data(), scales.data()));
+}
+
+TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
+  const std::size_t T = 3, out = 8, in = 128;
+  const std::vector<float> w = weights(out, in, 1), x = activations(T, in, 2);
+  const auto m2 = lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w.data(), out, in,
+                                 granularity::per_group(64));
+  const w4a8_weights W(m2);
+  const auto A = w4a8_activations::quantize(w4a8_activation::fp8_e4m3, x.data(), T, in);
+  const auto Ai = w4a8_activations::quantize(w4a8_activation::int8, x.data(), T, in);
+  std::vector<float> Y(T * out, 123.0f);
+  const std::vector<float> untouched = Y;
+
+  // Shapes that do not match.
+  const auto A2 = w4a8_activations::quantize(w4a8_activation::fp8_e4m3, x.data(), 1, in - 64);
+  CHECK_THROWS_WITH(lowp::w4a8_linear(A2, W, Y.data()),
+                    Catch::Contains("64 columns") && Catch::Contains("128"));
+  // A pair the kernel does not take: the message names the supported ones.
+  CHECK_THROWS_WITH(lowp::w4a8_linear(Ai, W, Y.data()),
+                    Catch::Contains("fp4_m2 weights with int8") && Catch::Contains("supported"));
+  CHECK_THROWS_AS(lowp::w4a8_linear(A, W, nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(lowp::w4a8_linear(A, w4a8_weights{}, Y.data()), std::invalid_argument);
+  CHECK((bits_of(Y) == bits_of(untouched)));
+  // A path this CPU or build lacks, forced.
+  w4a8_options forced;
+  forced.path = w4a8_path::avx2;
+  if (!lowp::w4a8_path_available(w4a8_path::avx2)) {
+    CHECK_THROWS_WITH(lowp::w4a8_linear(A, W, Y.data(), forced),
+                      Catch::Contains("avx2") && Catch::Contains("forced"));
+  } else {
+    CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), forced));
+  }
+  CHECK(lowp::w4a8_path_available(w4a8_path::portable));
+  CHECK(lowp::w4a8_path_available(w4a8_path::automatic));
+
+  // Weights the kernel cannot take.
+  const auto mx = lowp::quantize(lowp::absmax<lowp::float4_e2m1fn>{}, w.data(), out, in,
+                                 granularity::per_group(64));
+  using M1 = lowp::m1<lowp::float4_e2m1fn>;
+  std::vector<std::uint8_t> codes(out * in, 3);
+  std::vector<M1::params> p(out * 2);
+  p[5].scale = 0.3f;  // not a power of two
+  CHECK_THROWS_WITH(w4a8_weights(lowp::quantized_tensor<M1>::from_codes(
+                        M1(), out, in, granularity::per_group(64), codes.data(), p)),
+                    Catch::Contains("power of two") && Catch::Contains("row 2, group 1"));
+  p[5].scale = std::ldexp(1.0f, -127);  // a span of 2^127 within row 2
+  p[4].scale = 1.0f;
+  CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<M1>::from_codes(
+                      M1(), out, in, granularity::per_group(64), codes.data(), p)),
+                  std::invalid_argument);
+  using AF = lowp::absmax<lowp::float4_e2m1fn>;
+  std::vector<AF::params> pa(out * 2);
+  pa[3].scale = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<AF>::from_codes(
+                      AF(), out, in, granularity::per_group(64), codes.data(), pa)),
+                  std::domain_error);
+  CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<AF>(AF(), 0, in, granularity::per_group(64))),
+                  std::invalid_argument);
+  using AI = lowp::absmax<lowp::int4>;
+  const std::size_t long_row = 16384 + 64;
+  CHECK_THROWS_WITH(
+      w4a8_weights(lowp::quantized_tensor<AI>(AI(), 1, long_row, granularity::per_channel())),
+      Catch::Contains("16384"));
+  (void)mx;
+}
+
+TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
+#if !defined(_OPENMP)
+  LOWP_SKIP("built without OpenMP: the kernel runs on one thread");
+#else
+  const std::size_t out = 512, in = 1024;
+  const std::vector<float> w = weights(out, in, 21);
+  const auto run = [&](int threads, const auto& Wq, w4a8_activation act, std::size_t T) {
+    omp_set_num_threads(threads);
+    const std::vector<float> x = activations(T, in, 22);
+    const auto A = w4a8_activations::quantize(act, x.data(), T, in);
+    std::vector<std::vector<std::uint32_t>> out_bits;
+    for (const path_case& p : paths())
+      out_bits.push_back(bits_of(lowp::w4a8_linear(A, w4a8_weights(Wq), p.opt)));
+    return out_bits;
+  };
+  const auto m2 = lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w.data(), out, in,
+                                 granularity::per_group(128));
+  const auto i4 =
+      lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), out, in, granularity::per_group(128));
+  for (const std::size_t T : {std::size_t{1}, std::size_t{40}}) {
+    CHECK((run(1, m2, w4a8_activation::fp8_e4m3, T) == run(2, m2, w4a8_activation::fp8_e4m3, T)));
+    CHECK((run(1, i4, w4a8_activation::int8, T) == run(2, i4, w4a8_activation::int8, T)));
+  }
+  omp_set_num_threads(2);
+#endif
+}
