@@ -634,3 +634,125 @@ TEST_CASE("stories260K W8A8 FP-FP stays within 1% of the float model's PPL (the 
   INFO("float PPL " << float_ppl << ", W8A8 FP-FP PPL " << fp8.ppl);
   CHECK(fp8.ppl <= 1.01 * float_ppl);
 }
+
+TEST_CASE("W4A8 kernel in the forward pass: every quantized layer within the kernel's bound",
+          "[model][quick]") {
+  // A packed model per scheme the kernel takes; forward() with its layers on the kernel.
+  // Each layer's output, seen by on_output, is checked against the exact product of the
+  // fake-quantized input (seen by on_input) and the packed weights, in double: within
+  // γ_{K+r+3} · Σ|a|(|w| + |U||V|) (the kernel's bound, the fake weights' rounding, LoRC's
+  // float products), twice over.
+  lm::llama_config c = small_config();
+  c.shared_classifier = false;
+  lm::llama_model m = outlier_model(c, 17);
+  const std::vector<std::int32_t> calib = random_tokens(4 * 24, c.vocab_size, 3);
+  const std::vector<std::int32_t> ev = random_tokens(3 * 20, c.vocab_size, 4);
+  struct scheme_case {
+    lm::weight_format format;
+    lm::scale_policy policy;
+    lm::activation_format act;
+    std::size_t lorc;
+    bool act_order;
+  };
+  const scheme_case cases[] = {
+      {lm::weight_format::fp4_e2m1, lm::scale_policy::m2, lm::activation_format::fp8_e4m3, 0, true},
+      {lm::weight_format::fp4_e2m1, lm::scale_policy::m2, lm::activation_format::fp8_e4m3, 4,
+       false},
+      {lm::weight_format::fp4_e2m1, lm::scale_policy::m1, lm::activation_format::fp8_e4m3, 0,
+       false},
+      {lm::weight_format::fp4_e2m1, lm::scale_policy::absmax, lm::activation_format::fp8_e4m3, 0,
+       false},
+      {lm::weight_format::int4, lm::scale_policy::absmax, lm::activation_format::int8, 0, true}};
+  for (const scheme_case& sc : cases) {
+    lm::model_quant_options o;
+    o.weights.format = sc.format;
+    o.weights.policy = sc.policy;
+    o.weights.group_size = 32;
+    o.weights.lorc_rank = sc.lorc;
+    o.weights.act_order = sc.act_order;
+    o.activations = sc.act;
+    o.skip = {"layers.0.k_proj"};
+    const lm::quantized_model q = lm::quantize_model(m, calib.data(), 4, 24, o);
+    const std::string path = temp_path("w4a8.safetensors");
+    lm::save_packed(path, m, q, o);
+    const lm::packed_model p = lm::load_packed(path);
+    const lm::w4a8_kernels k = lm::make_w4a8_kernels(p);
+    INFO(lm::weight_format_name(sc.format)
+         << "/" << lm::scale_policy_name(sc.policy) << ", LoRC rank " << sc.lorc);
+    CHECK(k.layer(0, lm::linear::k) == nullptr);  // skipped: stays in float
+    CHECK(k.layer(1, lm::linear::down) != nullptr);
+    std::vector<row_major_matrixf> inputs(4);
+    std::size_t checked = 0, bad = 0;
+    lm::forward_options fo;
+    fo.activations = sc.act;
+    fo.kernels = &k;
+    fo.on_input = [&](std::size_t, lm::linear_input which, const row_major_matrixf& X) {
+      inputs[static_cast<std::size_t>(which)] = X;
+    };
+    fo.on_output = [&](std::size_t b, lm::linear l, const row_major_matrixf& Y) {
+      const std::optional<lm::packed_weight>& pw = p.layers[b][static_cast<std::size_t>(l)];
+      if (!pw) return;
+      const lm::linear_input which = l == lm::linear::o ? lm::linear_input::o
+                                     : l == lm::linear::gate || l == lm::linear::up
+                                         ? lm::linear_input::gate_up
+                                     : l == lm::linear::down ? lm::linear_input::down
+                                                             : lm::linear_input::qkv;
+      const row_major_matrixf& X = inputs[static_cast<std::size_t>(which)];
+      row_major_matrixf Wq(static_cast<Eigen::Index>(pw->rows),
+                           static_cast<Eigen::Index>(pw->cols));
+      lm::detail::visit_packed_tensor(*pw, p.weights, "test",
+                                      [&](const auto& t) { t.dequantize(Wq.data()); });
+      row_major_matrixf U, V;
+      if (pw->lorc_rank != 0) std::tie(U, V) = lm::detail::lorc_factors(*pw, "test");
+      const double K = static_cast<double>(pw->cols + pw->lorc_rank + 3), u = std::ldexp(1.0, -24);
+      const double gamma = 2 * K * u / (1 - K * u);
+      for (Eigen::Index t = 0; t < X.rows(); ++t) {
+        for (Eigen::Index r = 0; r < Y.cols(); ++r) {
+          double exact = 0, mag = 0;
+          for (Eigen::Index col = 0; col < X.cols(); ++col) {
+            double w = Wq(r, col), wabs = std::abs(w);
+            for (Eigen::Index j = 0; j < U.cols(); ++j) {
+              w += static_cast<double>(U(r, j)) * V(j, col);
+              wabs += std::abs(static_cast<double>(U(r, j)) * V(j, col));
+            }
+            exact += static_cast<double>(X(t, col)) * w;
+            mag += std::abs(static_cast<double>(X(t, col))) * wabs;
+          }
+          ++checked;
+          if (!(std::abs(Y(t, r) - exact) <= gamma * mag)) ++bad;
+        }
+      }
+    };
+    const row_major_matrixf logits = lm::forward(p.model, ev.data(), 3, 20, fo);
+    CHECK(checked > 0);
+    CHECK(bad == 0);
+    // The whole model: the kernel's logits next to the fake-quantized model's.
+    lm::forward_options fake;
+    fake.activations = sc.act;
+    const row_major_matrixf ref = lm::forward(p.model, ev.data(), 3, 20, fake);
+    const float diff = (logits - ref).cwiseAbs().maxCoeff(), scale = ref.cwiseAbs().maxCoeff();
+    INFO("max logit difference " << diff << " of " << scale);
+    CHECK(diff <= 1e-3f * scale);
+    // The activation format must be the kernel's.
+    lm::forward_options wrong = fo;
+    wrong.on_input = nullptr;
+    wrong.on_output = nullptr;
+    wrong.activations = sc.act == lm::activation_format::int8 ? lm::activation_format::fp8_e4m3
+                                                              : lm::activation_format::int8;
+    CHECK_THROWS_WITH(
+        lm::forward(p.model, ev.data(), 3, 20, wrong),
+        Catch::Contains("need") && Catch::Contains(lm::activation_format_name(sc.act)));
+  }
+  // Schemes the kernel does not take are named.
+  lm::model_quant_options o;
+  o.weights.format = lm::weight_format::fp4_e2m1;
+  o.weights.policy = lm::scale_policy::mx;
+  o.weights.group_size = 32;
+  o.weights.method = lm::weight_method::rtn;
+  o.activations = lm::activation_format::fp8_e4m3;
+  const lm::quantized_model q = lm::quantize_model(m, calib.data(), 4, 24, o);
+  const std::string path = temp_path("w4a8_mx.safetensors");
+  lm::save_packed(path, m, q, o);
+  CHECK_THROWS_WITH(lm::make_w4a8_kernels(lm::load_packed(path)),
+                    Catch::Contains("mx") && Catch::Contains("supported"));
+}

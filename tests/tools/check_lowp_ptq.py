@@ -161,6 +161,27 @@ def main():
     check(packed.get("activations") == "fp8_e4m3", "eval: a packed file's activation format is used")
     check(fake.get("ppl") is not None and fake.get("ppl") == packed.get("ppl"),
           f"eval: the packed file gives the fake-quantized model's PPL ({fake.get('ppl')}, {packed.get('ppl')})")
+    # eval --kernel w4a8: the packed layers (M2 FP4, LoRC) through lowp::w4a8_linear on the
+    # FP8 codes.  Each layer is within the kernel's bound of the fake-quantized layer
+    # (test_quantize_model checks that); across blocks a difference that small can still
+    # move an activation across an FP8 rounding boundary, and the flips grow from block to
+    # block, as any perturbation of that size does (docs/w4a8.md: a one-ulp change of the
+    # fake model's weights moves its PPL by a similar amount).  So the PPLs agree to 2%.
+    kern = run_json(tool, "eval", path("w4.safetensors"), "--tokens", path("ev.npy"), "--kernel", "w4a8")
+    check(kern.get("kernel") == "w4a8" and kern.get("tokens_per_second", 0) > 0, f"eval --kernel w4a8: {kern}")
+    check(kern.get("activations") == "fp8_e4m3", "eval --kernel w4a8: the packed file's activation format")
+    check(abs(kern.get("ppl", 0) - packed.get("ppl", 1)) <= 0.02 * packed.get("ppl", 1),
+          f"eval --kernel w4a8: PPL {kern.get('ppl')} vs fake-quantized {packed.get('ppl')}")
+    port = run_json(tool, "eval", path("w4.safetensors"), "--tokens", path("ev.npy"), "--kernel", "w4a8",
+                    "--kernel-path", "portable")
+    check(abs(port.get("ppl", 0) - kern.get("ppl", 1)) <= 1e-5 * kern.get("ppl", 1),
+          f"eval --kernel w4a8 --kernel-path portable: PPL {port.get('ppl')} vs {kern.get('ppl')}")
+    p = run(tool, "eval", model, "--tokens", path("ev.npy"), "--kernel", "w4a8", expect=1)
+    check("packed" in p.stderr, f"eval --kernel w4a8 on a float model is refused: {p.stderr.strip()}")
+    p = run(tool, "eval", path("w4.safetensors"), "--tokens", path("ev.npy"), "--kernel", "w4a8", "--act", "int8",
+            expect=1)
+    check("fp8_e4m3" in p.stderr and "int8" in p.stderr,
+          f"eval --kernel w4a8 with the wrong activation format is refused: {p.stderr.strip()}")
     p = run(tool, "quantize", model, path("w4.bin"), expect=1)
     check("exists" in p.stderr and "--force" in p.stderr, f"quantize: an existing output is refused: {p.stderr.strip()}")
     p = run(tool, "quantize", model, path("out_mx.bin"), "--packed", path("out_mx.safetensors"), "--scale", "mx", expect=1)

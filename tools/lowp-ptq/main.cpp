@@ -3,6 +3,8 @@
 //   lowp-ptq info MODEL                      the config, parameter count, tensors
 //   lowp-ptq sample MODEL --out F.npy        token sequences sampled from the model
 //   lowp-ptq eval MODEL --tokens F           perplexity; KL and top-1 against --reference
+//                                            (--kernel w4a8: the packed layers on
+//                                            lowp::w4a8_linear)
 //   lowp-ptq convert IN OUT --to FORMAT      llama2c-v0, llama2c-v1 or hf
 //   lowp-ptq quantize MODEL OUT [--packed P]  every linear layer quantized (GPTQ/RTN, LoRC)
 //   lowp-ptq layer W.npy X.npy --out P       one weight quantized on its activations
@@ -151,8 +153,24 @@ int sample(const std::string& path, const std::string& out_path, std::size_t cou
 
 int eval(const std::string& path, const std::string& tokens_path, std::size_t length,
          const std::string& reference_path, const std::string& act, std::size_t batch,
-         bool as_json) {
-  const lm::llama_model m = load_model(path);
+         const std::string& kernel, const std::string& kernel_path, bool as_json) {
+  // --kernel w4a8: the packed file's quantized layers run through lowp::w4a8_linear on
+  // per-token quantized activations (real W4A8 arithmetic) instead of a float GEMM on
+  // fake-quantized operands.
+  const bool w4a8 = kernel == "w4a8";
+  if (w4a8 && !is_packed(path))
+    throw std::invalid_argument(
+        "--kernel w4a8 needs lowp's packed .safetensors file (from "
+        "`lowp-ptq quantize --packed`), not " +
+        path);
+  lm::packed_model packed;
+  lm::llama_model loaded;
+  if (is_packed(path)) {
+    packed = lm::load_packed(path);
+  } else {
+    loaded = load_model(path);
+  }
+  const lm::llama_model& m = is_packed(path) ? packed.model : loaded;
   const lm::token_batch t = lm::read_tokens(tokens_path, length);
   lm::check_tokens(t, m.config, tokens_path);
   lm::llama_model reference;
@@ -167,14 +185,26 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
   lm::forward_options fo;
   // A packed file says which activation format its model was quantized for; --act
   // overrides it.
-  fo.activations = act.empty() ? (is_packed(path) ? lm::load_packed(path).activations
-                                                  : lm::activation_format::none)
-                               : parse_act(act);
+  fo.activations = act.empty()
+                       ? (is_packed(path) ? packed.activations : lm::activation_format::none)
+                       : parse_act(act);
+  lm::w4a8_kernels kernels;
+  if (w4a8) {
+    lowp::w4a8_options ko;
+    ko.path = kernel_path == "portable" ? lowp::w4a8_path::portable
+              : kernel_path == "avx2"   ? lowp::w4a8_path::avx2
+                                        : lowp::w4a8_path::automatic;
+    kernels = lm::make_w4a8_kernels(packed, ko);
+    fo.kernels = &kernels;
+  }
   lm::token_scores scores;
+  double forward_seconds = 0;
   for (std::size_t s = 0; s < t.count; s += batch) {
     const std::size_t n = std::min(batch, t.count - s);
     const std::int32_t* chunk = t.ids.data() + s * t.length;
+    const auto f0 = std::chrono::steady_clock::now();
     const lowp::row_major_matrixf logits = lm::forward(m, chunk, n, t.length, fo);
+    forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
     if (!reference_path.empty()) {
       const lowp::row_major_matrixf ref = lm::forward(reference, chunk, n, t.length);
       scores.add(logits, chunk, n, t.length, &ref);
@@ -184,13 +214,18 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
     progress("evaluated sequences", s + n, t.count);
   }
   const lm::perplexity_result p = scores.perplexity();
-  json out = {{"model", path},
-              {"tokens", tokens_path},
-              {"activations", lm::activation_format_name(fo.activations)},
-              {"predicted_tokens", p.tokens},
-              {"ppl", p.ppl},
-              {"ppl_stderr", p.ppl_stderr},
-              {"mean_nll", p.mean_nll}};
+  json out = {
+      {"model", path},
+      {"tokens", tokens_path},
+      {"activations", lm::activation_format_name(fo.activations)},
+      {"kernel", w4a8 ? "w4a8" : "fake"},
+      {"forward_seconds", forward_seconds},
+      {"tokens_per_second",
+       forward_seconds > 0 ? static_cast<double>(t.count * t.length) / forward_seconds : 0.0},
+      {"predicted_tokens", p.tokens},
+      {"ppl", p.ppl},
+      {"ppl_stderr", p.ppl_stderr},
+      {"mean_nll", p.mean_nll}};
   if (scores.has_reference()) {
     const lm::kl_result k = scores.kl();
     out["reference"] = reference_path;
@@ -204,8 +239,18 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
   if (as_json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("PPL %.4f +- %.4f over %zu predicted tokens (activations %s)\n", p.ppl,
-                p.ppl_stderr, p.tokens, lm::activation_format_name(fo.activations));
+    std::printf("PPL %.4f +- %.4f over %zu predicted tokens (activations %s, %s)\n", p.ppl,
+                p.ppl_stderr, p.tokens, lm::activation_format_name(fo.activations),
+                w4a8 ? (std::string("W4A8 kernel, ") +
+                        lowp::w4a8_path_name(kernels.options.path == lowp::w4a8_path::automatic
+                                                 ? lowp::w4a8_best_path()
+                                                 : kernels.options.path) +
+                        " path")
+                           .c_str()
+                     : "fake-quantized");
+    std::printf(
+        "forward: %.3f s, %.0f tokens/s\n", forward_seconds,
+        forward_seconds > 0 ? static_cast<double>(t.count * t.length) / forward_seconds : 0.0);
     if (scores.has_reference()) {
       const lm::kl_result k = scores.kl();
       std::printf(
@@ -1043,6 +1088,16 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--act", act, "per-token activation format: none, int8, fp8_e4m3, fp8_e5m2")
       ->check(CLI::IsMember({"none", "int8", "fp8_e4m3", "fp8_e5m2"}));
   eval_cmd->add_option("--batch", batch, "sequences per forward pass")->check(CLI::PositiveNumber);
+  std::string kernel = "fake", kernel_path = "automatic";
+  eval_cmd
+      ->add_option("--kernel", kernel,
+                   "how quantized layers run: fake (float GEMM on fake-quantized operands) or "
+                   "w4a8 (lowp::w4a8_linear on the packed codes; a packed .safetensors model)")
+      ->check(CLI::IsMember({"fake", "w4a8"}));
+  eval_cmd
+      ->add_option("--kernel-path", kernel_path,
+                   "the W4A8 kernel's code path: automatic, portable or avx2")
+      ->check(CLI::IsMember({"automatic", "portable", "avx2"}));
 
   CLI::App* convert_cmd =
       app.add_subcommand("convert", "between llama2.c (v0, v1) and Hugging Face folders");
@@ -1179,7 +1234,8 @@ int main(int argc, char** argv) {
   try {
     if (*info_cmd) return info(model, as_json);
     if (*sample_cmd) return sample(model, out, count, length, so, as_json);
-    if (*eval_cmd) return eval(model, tokens, eval_length, reference, act, batch, as_json);
+    if (*eval_cmd)
+      return eval(model, tokens, eval_length, reference, act, batch, kernel, kernel_path, as_json);
     if (*convert_cmd) return convert(model, out, to, as_json);
     if (*quantize_cmd) {
       lm::model_quant_options o;

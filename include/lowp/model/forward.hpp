@@ -2,7 +2,7 @@
 // per-token activation quantization of every linear layer's input and hooks that see
 // those inputs.
 //
-// Layer: model.  Includes model/llama.hpp, eigen.hpp, quantize.hpp, scale.hpp,
+// Layer: model.  Includes model/llama.hpp, eigen.hpp, quantize.hpp, scale.hpp, w4a8.hpp,
 // detail/parallel.hpp and Eigen/Dense.
 //
 // The same computation as llama2.c's run.c `forward()`, for all positions of all
@@ -24,12 +24,14 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -39,6 +41,7 @@
 #include "../eigen.hpp"
 #include "../quantize.hpp"
 #include "../scale.hpp"
+#include "../w4a8.hpp"
 #include "llama.hpp"
 
 namespace lowp::model {
@@ -79,6 +82,27 @@ inline const char* linear_input_name(linear_input i) noexcept {
   return "down";
 }
 
+/// One linear layer run by the W4A8 kernel (w4a8.hpp): its prepared weights and, with
+/// LoRC, the factors Û (out x r) and V̂ (r x in) of its low-rank correction, which runs in
+/// float on the dequantized activations: Y = kernel(A, W) + (Â V̂ᵀ) Ûᵀ.
+struct w4a8_layer {
+  w4a8_weights weights;
+  row_major_matrixf U, V;  ///< empty without LoRC
+};
+
+/// The linear layers forward() runs through the W4A8 kernel instead of a float GEMM on
+/// fake-quantized operands (make_w4a8_kernels() in packed_file.hpp builds them from a
+/// packed model).  layers[b][l] null: layer l of block b stays in float.
+struct w4a8_kernels {
+  std::vector<std::array<std::shared_ptr<const w4a8_layer>, 7>> layers;
+  w4a8_options options;
+
+  /// Layer l of block b, or null.
+  const w4a8_layer* layer(std::size_t b, linear l) const noexcept {
+    return b < layers.size() ? layers[b][static_cast<std::size_t>(l)].get() : nullptr;
+  }
+};
+
 /// What forward() and run_block() do besides computing.
 struct forward_options {
   /// The format the linear layers' inputs are quantized to, per token (absmax).
@@ -94,6 +118,11 @@ struct forward_options {
   /// the forward pass into its GEMMs and the rest (softmax, RoPE, RMSNorm, SwiGLU, the
   /// activations' quantization).
   double* gemm_seconds = nullptr;
+  /// Not null: the layers it holds run through the W4A8 kernel on activations quantized
+  /// per token to `activations` (which must be the kernel's format: fp8_e4m3 for FP4
+  /// weights, int8 for INT4; run_block throws std::invalid_argument otherwise).  The other
+  /// layers see the fake-quantized activations, as without it.
+  const w4a8_kernels* kernels = nullptr;
 };
 
 /// The keys and values of the positions a sequence has seen so far, per block: what
@@ -301,11 +330,41 @@ namespace detail {
 // caller (run_block).  Each stage ends with the linear layers' input as they read it:
 // quantized per token as opt.activations says, then shown to opt.on_input.
 
-/// The quantized, hooked input of linear layers `which` of block b.
+/// The quantized, hooked input of linear layers `which` of block b.  With W4A8 kernels the
+/// input stays as it is (project() quantizes it per layer, keeping the codes); the hook
+/// still sees it fake-quantized.
 inline void linear_input_of(std::size_t b, linear_input which, row_major_matrixf& in,
                             const forward_options& opt) {
+  if (opt.kernels != nullptr) {
+    if (opt.on_input) {
+      row_major_matrixf q = in;
+      quantize_activations(q, opt.activations);
+      opt.on_input(b, which, q);
+    }
+    return;
+  }
   quantize_activations(in, opt.activations);
   if (opt.on_input) opt.on_input(b, which, in);
+}
+
+/// Y = in Wᵀ through the W4A8 kernel: `in` quantized per token (the codes whose
+/// dequantization is fake_quantize()'s result), then w4a8_linear, plus LoRC in float.
+inline row_major_matrixf project_w4a8(const w4a8_layer& k, const row_major_matrixf& in,
+                                      activation_format f, const w4a8_options& options) {
+  const auto tokens = static_cast<std::size_t>(in.rows()),
+             cols = static_cast<std::size_t>(in.cols());
+  const w4a8_activations A = w4a8_activations::quantize(
+      f == activation_format::int8 ? w4a8_activation::int8 : w4a8_activation::fp8_e4m3, in.data(),
+      tokens, cols);
+  row_major_matrixf Y(in.rows(), static_cast<Eigen::Index>(k.weights.out()));
+  w4a8_linear(A, k.weights, Y.data(), options);
+  if (k.U.size() != 0) {
+    row_major_matrixf a(in.rows(), in.cols());
+    A.dequantize(a.data());
+    const row_major_matrixf t = a * k.V.transpose();
+    Y.noalias() += t * k.U.transpose();
+  }
+  return Y;
 }
 
 /// Y = in Wᵀ for linear layer l of block b, shown to opt.on_output.
@@ -313,7 +372,16 @@ inline row_major_matrixf project(const llama_model& m, std::size_t b, linear l,
                                  const row_major_matrixf& in, const forward_options& opt) {
   using clock = std::chrono::steady_clock;
   const auto t0 = opt.gemm_seconds ? clock::now() : clock::time_point{};
-  row_major_matrixf Y = linear_layer(in, m.blocks[b].weight(l));
+  row_major_matrixf Y;
+  if (opt.kernels == nullptr) {
+    Y = linear_layer(in, m.blocks[b].weight(l));
+  } else if (const w4a8_layer* k = opt.kernels->layer(b, l)) {
+    Y = project_w4a8(*k, in, opt.activations, opt.kernels->options);
+  } else {  // a layer left in float: the fake-quantized input, as without kernels
+    row_major_matrixf q = in;
+    quantize_activations(q, opt.activations);
+    Y = linear_layer(q, m.blocks[b].weight(l));
+  }
   if (opt.gemm_seconds)
     *opt.gemm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
   if (opt.on_output) opt.on_output(b, l, Y);
@@ -435,6 +503,28 @@ inline void run_block(const llama_model& m, std::size_t b, row_major_matrixf& X,
     throw std::invalid_argument(std::string(who) + ": X is " + std::to_string(X.rows()) + "x" +
                                 std::to_string(X.cols()) + ", not (batch*" + std::to_string(T) +
                                 ") x " + std::to_string(c.dim));
+  }
+  if (opt.kernels != nullptr) {
+    for (const linear l : all_linears) {
+      const w4a8_layer* k = opt.kernels->layer(b, l);
+      if (k == nullptr) continue;
+      const activation_format want = k->weights.activation() == w4a8_activation::int8
+                                         ? activation_format::int8
+                                         : activation_format::fp8_e4m3;
+      if (opt.activations != want)
+        throw std::invalid_argument(std::string(who) + ": " + linear_name(l) + " of block " +
+                                    std::to_string(b) + " runs the W4A8 kernel on " +
+                                    w4a8_scheme_name(k->weights.scheme()) +
+                                    " weights, which need " + activation_format_name(want) +
+                                    " activations, not " + activation_format_name(opt.activations));
+      const llama_block& blk = m.blocks[b];
+      if (k->weights.out() != blk.weight(l).rows || k->weights.in() != blk.weight(l).cols)
+        throw std::invalid_argument(
+            std::string(who) + ": the W4A8 weights of " + linear_name(l) + " of block " +
+            std::to_string(b) + " are " + std::to_string(k->weights.out()) + "x" +
+            std::to_string(k->weights.in()) + ", the model's " +
+            std::to_string(blk.weight(l).rows) + "x" + std::to_string(blk.weight(l).cols));
+    }
   }
   const std::size_t first = cache != nullptr ? cache->length : 0;
   if (cache != nullptr && (static_cast<std::size_t>(X.rows()) != T || first + T > c.seq_len ||

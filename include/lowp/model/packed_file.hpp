@@ -5,13 +5,17 @@
 // Layer: model.  Includes model/quantize_model.hpp, model/safetensors.hpp, model/llama.hpp.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "../config.hpp"
@@ -28,6 +32,9 @@ struct packed_model {
   weight_scheme weights;
   activation_format activations = activation_format::none;
   std::map<std::string, std::string> metadata;
+  /// The quantized layers as stored (codes, scales, g_idx, LoRC): layers[b][l] empty for a
+  /// layer stored in float.  What make_w4a8_kernels() prepares for the kernel.
+  std::vector<std::array<std::optional<packed_weight>, 7>> layers;
 };
 
 namespace detail {
@@ -386,6 +393,7 @@ inline packed_model load_packed(std::shared_ptr<const mapped_file> file) {
     fail("missing tensor " + last + " (config n_layers = " + std::to_string(c.n_layers) + ")");
   m.embedding = floats("model.embed_tokens.weight", c.vocab_size, c.dim);
   m.blocks.resize(c.n_layers);
+  out.layers.resize(c.n_layers);
   for (std::size_t b = 0; b < c.n_layers; ++b) {
     llama_block& k = m.blocks[b];
     const std::string layer = "model.layers." + std::to_string(b) + ".";
@@ -401,7 +409,8 @@ inline packed_model load_packed(std::shared_ptr<const mapped_file> file) {
         k.weight(l) = floats(pre + "weight", rows, cols);
         continue;
       }
-      const packed_weight p = detail::read_packed_weight(*f, pre, rows, cols, s, fail);
+      const packed_weight& p = out.layers[b][static_cast<std::size_t>(l)].emplace(
+          detail::read_packed_weight(*f, pre, rows, cols, s, fail));
       row_major_matrixf W;
       try {
         W = unpack_weight(p, s);
@@ -422,6 +431,51 @@ inline packed_model load_packed(std::shared_ptr<const mapped_file> file) {
 /// load_packed() of the file at `path`, mapped (see mapped_file).
 inline packed_model load_packed(const std::string& path) {
   return load_packed(std::make_shared<const mapped_file>(path, "lowp::model::load_packed"));
+}
+
+/// The W4A8 kernel's layers for forward_options::kernels: every quantized layer of a
+/// packed model prepared for w4a8_linear (its LoRC factors, if any, kept for the float
+/// correction).  Throws std::invalid_argument, naming the supported pairs, when the
+/// packed model's scheme is not one the kernel takes (FP4 E2M1 under M1, M2 or absmax
+/// with fp8_e4m3 activations; INT4 under absmax with int8 activations), or a layer's
+/// arrays disagree with its shape.
+inline w4a8_kernels make_w4a8_kernels(const packed_model& p, const w4a8_options& options = {}) {
+  constexpr const char* who = "lowp::model::make_w4a8_kernels";
+  const weight_scheme& s = p.weights;
+  const bool fp4_weights = s.format == weight_format::fp4_e2m1 &&
+                           (s.policy == scale_policy::m1 || s.policy == scale_policy::m2 ||
+                            s.policy == scale_policy::absmax);
+  const bool int4_weights = s.format == weight_format::int4 && s.policy == scale_policy::absmax;
+  const activation_format want =
+      int4_weights ? activation_format::int8 : activation_format::fp8_e4m3;
+  if ((!fp4_weights && !int4_weights) || p.activations != want) {
+    throw std::invalid_argument(std::string(who) + ": weights " + weight_format_name(s.format) +
+                                " under " + scale_policy_name(s.policy) + " with " +
+                                activation_format_name(p.activations) +
+                                " activations; supported: " + w4a8_supported_pairs);
+  }
+  w4a8_kernels k;
+  k.options = options;
+  k.layers.resize(p.layers.size());
+  for (std::size_t b = 0; b < p.layers.size(); ++b) {
+    for (const linear l : all_linears) {
+      const std::optional<packed_weight>& pw = p.layers[b][static_cast<std::size_t>(l)];
+      if (!pw) continue;
+      auto layer = std::make_shared<w4a8_layer>();
+      detail::visit_packed_tensor(*pw, s, who, [&](const auto& q) {
+        using Policy = typename std::decay_t<decltype(q)>::policy_type;
+        if constexpr (std::is_same_v<Policy, m1<float4_e2m1fn>> ||
+                      std::is_same_v<Policy, m2<float4_e2m1fn>> ||
+                      std::is_same_v<Policy, absmax<float4_e2m1fn>> ||
+                      std::is_same_v<Policy, absmax<int4>>) {
+          layer->weights = w4a8_weights(q);
+        }
+      });
+      if (pw->lorc_rank != 0) std::tie(layer->U, layer->V) = detail::lorc_factors(*pw, who);
+      k.layers[b][static_cast<std::size_t>(l)] = std::move(layer);
+    }
+  }
+  return k;
 }
 
 /// One packed weight on its own (what `lowp-ptq layer` writes): its tensors under the

@@ -347,19 +347,18 @@ inline weight_outcome quantize_weight(const float* W, std::size_t rows, std::siz
   return out;
 }
 
-/// The weights a packed_weight stands for: its codes decoded with its scales by scheme s
-/// (the policy's own decode()), LoRC's factors decoded (code · scale, in double, rounded
-/// once) and folded in as detail::fold_lorc does.  Bit for bit the weight_outcome::fake
-/// it was packed from.  Throws std::invalid_argument when the arrays' sizes disagree with
-/// the shape and the scheme.
-inline row_major_matrixf unpack_weight(const packed_weight& p, const weight_scheme& s) {
-  constexpr const char* who = "lowp::model::unpack_weight";
+namespace detail {
+
+/// Calls f(q) with the quantized_tensor a packed_weight's codes and scales stand for,
+/// under scheme s (LoRC not included).  Throws std::invalid_argument, naming `who`, when
+/// the arrays' sizes disagree with the shape and the scheme.
+template <class F>
+void visit_packed_tensor(const packed_weight& p, const weight_scheme& s, const char* who, F&& f) {
   const auto bad = [&](const std::string& why) {
     throw std::invalid_argument(std::string(who) + ": " + why);
   };
   const std::size_t rows = p.rows, cols = p.cols, n = rows * cols;
-  row_major_matrixf W_hat(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-  detail::visit_weight_policy(s, [&](auto policy) {
+  visit_weight_policy(s, [&](auto policy) {
     using Policy = decltype(policy);
     using T = quantized_tensor<Policy>;
     constexpr bool four_bit = packed_bits_v<typename T::format> == 4;
@@ -412,11 +411,20 @@ inline row_major_matrixf unpack_weight(const packed_weight& p, const weight_sche
       if (p.g_idx[c] < 0) bad("g_idx: column " + std::to_string(c) + " names a negative group");
       g_idx[c] = static_cast<std::uint32_t>(p.g_idx[c]);
     }
-    const T q = T::from_codes(policy, rows, cols, s.groups_for(cols), codes.data(),
-                              std::move(params), std::move(g_idx));
-    q.dequantize(W_hat.data());
+    f(T::from_codes(policy, rows, cols, s.groups_for(cols), codes.data(), std::move(params),
+                    std::move(g_idx)));
   });
-  if (p.lorc_rank == 0) return W_hat;
+}
+
+/// A packed_weight's LoRC factors Û (rows x r) and V̂ (r x cols) as used: stored in float,
+/// or decoded (code · scale, in double, rounded once).  Throws std::invalid_argument,
+/// naming `who`, for arrays of the wrong size or shape.
+inline std::pair<row_major_matrixf, row_major_matrixf> lorc_factors(const packed_weight& p,
+                                                                    const char* who) {
+  const auto bad = [&](const std::string& why) {
+    throw std::invalid_argument(std::string(who) + ": " + why);
+  };
+  const std::size_t rows = p.rows, cols = p.cols;
   const auto r = static_cast<Eigen::Index>(p.lorc_rank);
   row_major_matrixf U = p.U_hat, V = p.V_hat;
   if (p.lorc_factors != lorc_factor_format::fp32) {
@@ -445,6 +453,22 @@ inline row_major_matrixf unpack_weight(const packed_weight& p, const weight_sche
              V.cols() != static_cast<Eigen::Index>(cols)) {
     bad("LoRC factors of the wrong shape");
   }
+  return {std::move(U), std::move(V)};
+}
+
+}  // namespace detail
+
+/// The weights a packed_weight stands for: its codes decoded with its scales by scheme s
+/// (the policy's own decode()), LoRC's factors decoded (code · scale, in double, rounded
+/// once) and folded in as detail::fold_lorc does.  Bit for bit the weight_outcome::fake
+/// it was packed from.  Throws std::invalid_argument when the arrays' sizes disagree with
+/// the shape and the scheme.
+inline row_major_matrixf unpack_weight(const packed_weight& p, const weight_scheme& s) {
+  constexpr const char* who = "lowp::model::unpack_weight";
+  row_major_matrixf W_hat(static_cast<Eigen::Index>(p.rows), static_cast<Eigen::Index>(p.cols));
+  detail::visit_packed_tensor(p, s, who, [&](const auto& q) { q.dequantize(W_hat.data()); });
+  if (p.lorc_rank == 0) return W_hat;
+  const auto [U, V] = detail::lorc_factors(p, who);
   return detail::fold_lorc(W_hat, U, V);
 }
 
