@@ -238,6 +238,10 @@ class w4a8_activations {
   std::size_t in() const noexcept {
     return std::visit([](const auto& t) { return t.cols(); }, t_);
   }
+  /// The code bytes, tokens x in, row-major (E4M3 or two's complement INT8).
+  const std::uint8_t* codes() const noexcept {
+    return std::visit([](const auto& q) { return q.code_bytes(); }, t_);
+  }
   /// The code byte of token t, column c.  Unchecked.
   std::uint8_t code(std::size_t t, std::size_t c) const noexcept {
     return std::visit([&](const auto& q) { return static_cast<std::uint8_t>(q.code(t, c)); }, t_);
@@ -521,20 +525,27 @@ class w4a8_weights {
 
 namespace detail {
 
-// The activation values of token t in the reference order (zeros in the padding).
-inline void w4a8_gather_floats(const w4a8_activations& A, const w4a8_weights& W, std::size_t t,
-                               float* out) {
-  const std::vector<std::int32_t>& col = W.column_order();
-  const bool int8_codes = A.format() == w4a8_activation::int8;
-  for (std::size_t q = 0; q < col.size(); ++q) {
-    if (col[q] < 0) {
-      out[q] = 0.0f;
-      continue;
+// The value of every activation code byte (E4M3 or INT8), made once per call.
+struct w4a8_code_values {
+  std::array<float, 256> v{};
+  explicit w4a8_code_values(w4a8_activation f) noexcept {
+    for (unsigned c = 0; c < 256; ++c) {
+      const auto b = static_cast<std::uint8_t>(c);
+      v[c] = f == w4a8_activation::int8 ? static_cast<float>(static_cast<std::int8_t>(b))
+                                        : static_cast<float>(float8_e4m3fn::from_bits(b));
     }
-    const std::uint8_t c = A.code(t, static_cast<std::size_t>(col[q]));
-    out[q] = int8_codes ? static_cast<float>(static_cast<std::int8_t>(c))
-                        : static_cast<float>(float8_e4m3fn::from_bits(c));
   }
+};
+
+// The activation values of token t in the reference order (zeros in the padding), written
+// to out[q · stride].
+inline void w4a8_gather_floats(const w4a8_activations& A, const w4a8_weights& W,
+                               const w4a8_code_values& values, std::size_t t, float* out,
+                               std::size_t stride = 1) {
+  const std::vector<std::int32_t>& col = W.column_order();
+  const std::uint8_t* codes = A.codes() + t * A.in();
+  for (std::size_t q = 0; q < col.size(); ++q)
+    out[q * stride] = col[q] < 0 ? 0.0f : values.v[codes[static_cast<std::size_t>(col[q])]];
 }
 
 // The weight code of row r at reference position q.
@@ -555,9 +566,10 @@ inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, floa
   const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
   const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
   const w4a8_tables& tables = W.tables();
+  const w4a8_code_values values(A.format());
   std::vector<float> x(kp);
   for (std::size_t t = 0; t < A.tokens(); ++t) {
-    w4a8_gather_floats(A, W, t, x.data());
+    w4a8_gather_floats(A, W, values, t, x.data());
     const float sa = A.scale(t);
     for_each_chunk_as_caller(
         out, 16,
@@ -604,12 +616,14 @@ inline void w4a8_avx2_decode(const w4a8_activations& A, const w4a8_weights& W, f
   std::vector<std::int8_t> xi(int_path ? kp : 0);
   std::vector<std::int32_t> asum(int_path ? G : 0);
   const std::vector<std::int32_t>& storage = W.storage_columns();
+  const w4a8_code_values values(A.format());
   for (std::size_t t = 0; t < A.tokens(); ++t) {
     if (int_path) {  // [even storage positions, odd storage positions] per block of 64
+      const std::uint8_t* codes = A.codes() + t * A.in();
       for (std::size_t s = 0; s < kp; ++s) {
         const std::int32_t c = storage[s];
-        const auto a = c < 0 ? std::int8_t{0}
-                             : static_cast<std::int8_t>(A.code(t, static_cast<std::size_t>(c)));
+        const auto a =
+            c < 0 ? std::int8_t{0} : static_cast<std::int8_t>(codes[static_cast<std::size_t>(c)]);
         xi[s / 64 * 64 + (s % 2) * 32 + (s % 64) / 2] = a;
       }
       for (std::size_t j = 0; j < G; ++j) {
@@ -618,7 +632,7 @@ inline void w4a8_avx2_decode(const w4a8_activations& A, const w4a8_weights& W, f
         asum[j] = sum;
       }
     } else {
-      w4a8_gather_floats(A, W, t, x.data());
+      w4a8_gather_floats(A, W, values, t, x.data());
     }
     const float sa = A.scale(t);
     for_each_chunk_as_caller(
@@ -654,12 +668,10 @@ inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, 
   const std::size_t tiles = (T + NR - 1) / NR, T16 = tiles * NR;
   const bool scaled = W.has_group_scales();
   // The activations, tile by tile: [tile][kp][16], zero past the last token.
-  std::vector<float> Ap(tiles * kp * NR, 0.0f), x(kp);
-  for (std::size_t t = 0; t < T; ++t) {
-    w4a8_gather_floats(A, W, t, x.data());
-    float* a = Ap.data() + (t / NR) * kp * NR + t % NR;
-    for (std::size_t q = 0; q < kp; ++q) a[q * NR] = x[q];
-  }
+  std::vector<float> Ap(tiles * kp * NR, 0.0f);
+  const w4a8_code_values values(A.format());
+  for (std::size_t t = 0; t < T; ++t)
+    w4a8_gather_floats(A, W, values, t, Ap.data() + (t / NR) * kp * NR + t % NR, NR);
   // The column chunks: each group in pieces of at most KC.
   struct chunk {
     std::size_t q0, q1, group;

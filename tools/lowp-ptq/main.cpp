@@ -18,6 +18,10 @@
 // command line), and leaves no partial output file.
 #include <unistd.h>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 #include <array>
@@ -1230,7 +1234,12 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);  // prints the help, or the error and a hint
     return code == 0 ? 0 : 2;
   }
-  if (threads > 0) Eigen::setNbThreads(threads);
+  if (threads > 0) {
+    Eigen::setNbThreads(threads);
+#if defined(_OPENMP)
+    omp_set_num_threads(threads);  // lowp's own threaded loops (bulk, quantize, w4a8)
+#endif
+  }
   try {
     if (*info_cmd) return info(model, as_json);
     if (*sample_cmd) return sample(model, out, count, length, so, as_json);
