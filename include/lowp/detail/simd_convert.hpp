@@ -523,7 +523,12 @@ inline void encode_run_fp6(const float* src, std::uint8_t* bytes, std::size_t fi
       B::pack_fp6_x32(bytes + (first + i) / 4 * 3, codes);
     }
     if (i < n) {
-      std::uint8_t codes[step];
+      // The tail is under 32 codes, so encode_run never takes its four-vector step; the
+      // buffer still holds one such step (64 codes with AVX-512) so that no path through
+      // encode_run can write past it, which GCC's -Warray-bounds cannot otherwise see.
+      constexpr std::size_t tail_capacity =
+          B::has_store_u8x4 && 4 * B::width > step ? 4 * B::width : step;
+      std::uint8_t codes[tail_capacity];
       encode_run<B, T, Mode, Scaled, Saturate>(src + i, codes, n - i, inv_scale, k, 0);
       for (std::size_t j = 0; j < n - i; ++j)
         ::lowp::detail::packed_store_code<T>(bytes, first + i + j, codes[j]);
