@@ -20,6 +20,12 @@
 //   and int4, groups of 128; mx<float4_e2m1fn> (b32) and nvfp4 (b16) with per_block().
 //   threads sets omp_set_num_threads for the call (restored afterwards); without OpenMP
 //   only the 1-thread rows exist.
+//   dequantize_bf16/<p>, dequantize_f16/<p>   q.dequantize(To*) straight to a 16-bit
+//                  buffer (bytes/s: the 2 n² bytes written), <p> = m2_e2m1_g128 and
+//                  absmax_int4_g128; dequantize_then_convert_{bf16,f16}/<p>: the same
+//                  result through a float buffer and lowp::convert<To> (element by
+//                  element through lowp::cast), the way before; memcpy_half_out: memcpy
+//                  of the 2 n² bytes, their roofline
 //   dequantize_reference_value_loop/m2_e2m1_g128   out[r*n+c] = q.value(r, c) element by
 //                  element: the path dequantize() had before it got a bulk kernel, kept so
 //                  that before/after ratios come from the same run.
@@ -70,9 +76,10 @@ const std::vector<float>& matrix(std::size_t n) {
   return *slot;
 }
 
-void set_rate(benchmark::State& state, std::size_t n) {
+void set_rate(benchmark::State& state, std::size_t n,
+              std::size_t bytes_per_element = sizeof(float)) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(n * n * sizeof(float)));
+                          static_cast<std::int64_t>(n * n * bytes_per_element));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(n * n));
 }
@@ -220,6 +227,41 @@ void BM_fake_quantize(benchmark::State& state, Policy pol, lowp::granularity gra
   set_rate(state, n);
 }
 
+// q.dequantize(To*) of a 16-bit output (bfloat16, float16).  items/s as the float rows;
+// bytes/s count the 2 n² bytes written.
+template <class Policy, class To>
+void BM_dequantize_half(benchmark::State& state, Policy pol, lowp::granularity gran) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const omp_threads threads(state.range(1));
+  const auto q = lowp::quantize(pol, matrix(n).data(), n, n, gran);
+  std::vector<To> out(n * n);
+  for (auto _ : state) {
+    q.dequantize(out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, n, 2);
+}
+
+// The same result the way it was reached before dequantize(To*): q.dequantize() to a float
+// buffer, then lowp::convert<To> (float -> bfloat16/float16 goes through lowp::cast,
+// element by element).
+template <class Policy, class To>
+void BM_dequantize_half_reference(benchmark::State& state, Policy pol, lowp::granularity gran) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const omp_threads threads(state.range(1));
+  const auto q = lowp::quantize(pol, matrix(n).data(), n, n, gran);
+  std::vector<float> tmp(n * n, 0.0f);
+  std::vector<To> out(n * n);
+  for (auto _ : state) {
+    q.dequantize(tmp.data());
+    lowp::convert(tmp.data(), out.data(), n * n);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, n, 2);
+}
+
 // The element-by-element dequantization through value(r, c), M2 FP4 g128, one thread.
 void BM_dequantize_reference(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -306,6 +348,22 @@ void BM_roofline_nib_lut16_avx2(benchmark::State& state) {
 }
 #endif
 
+// memcpy of a 16-bit output (2 n² bytes): the roofline of the bfloat16/float16 rows.
+void BM_memcpy_half_out(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const std::int64_t threads = state.range(1);
+  const std::vector<std::uint16_t> src(n * n, 0x3C00u);
+  std::vector<std::uint16_t> out(n * n, 0);
+  for (auto _ : state) {
+    row_bands(n, threads, [&](std::size_t r0, std::size_t r1) {
+      std::memcpy(out.data() + r0 * n, src.data() + r0 * n, (r1 - r0) * n * 2);
+    });
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, n, 2);
+}
+
 void BM_memcpy_float_out(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const std::int64_t threads = state.range(1);
@@ -359,6 +417,7 @@ BENCHMARK(BM_roofline_nib_lut16_avx2)
     ->Apply(sizes_threads);
 #endif
 BENCHMARK(BM_memcpy_float_out)->Name("memcpy_float_out")->Apply(sizes_threads);
+BENCHMARK(BM_memcpy_half_out)->Name("memcpy_half_out")->Apply(sizes_threads);
 
 namespace {
 // Registers dequantize/<name> and fake_quantize/<name>.
@@ -371,6 +430,24 @@ void register_pair(const char* name, Policy pol, lowp::granularity gran) {
       ->Apply(sizes_threads);
 }
 
+// Registers dequantize_{bf16,f16}/<name> and their dequantize_then_convert_* references.
+template <class Policy>
+void register_half(const char* name, Policy pol, lowp::granularity gran) {
+  const std::string s(name);
+  benchmark::RegisterBenchmark(("dequantize_bf16/" + s).c_str(),
+                               BM_dequantize_half<Policy, lowp::bfloat16>, pol, gran)
+      ->Apply(sizes_threads);
+  benchmark::RegisterBenchmark(("dequantize_then_convert_bf16/" + s).c_str(),
+                               BM_dequantize_half_reference<Policy, lowp::bfloat16>, pol, gran)
+      ->Apply(sizes_threads);
+  benchmark::RegisterBenchmark(("dequantize_f16/" + s).c_str(),
+                               BM_dequantize_half<Policy, lowp::float16>, pol, gran)
+      ->Apply(sizes_threads);
+  benchmark::RegisterBenchmark(("dequantize_then_convert_f16/" + s).c_str(),
+                               BM_dequantize_half_reference<Policy, lowp::float16>, pol, gran)
+      ->Apply(sizes_threads);
+}
+
 [[maybe_unused]] const bool registered = [] {
   register_pair("absmax_e2m1_g128", lowp::absmax<fp4>{}, g128);
   register_pair("absmax_int4_g128", lowp::absmax<lowp::int4>{}, g128);
@@ -380,6 +457,8 @@ void register_pair(const char* name, Policy pol, lowp::granularity gran) {
   register_pair("m2_int4_g128", lowp::pow2_relative<lowp::int4>{}, g128);
   register_pair("mx_e2m1_b32", lowp::mx<fp4>{}, block);
   register_pair("nvfp4_b16", lowp::nvfp4{}, block);
+  register_half("m2_e2m1_g128", lowp::pow2_relative<fp4>{}, g128);
+  register_half("absmax_int4_g128", lowp::absmax<lowp::int4>{}, g128);
   return true;
 }();
 

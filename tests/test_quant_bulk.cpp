@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
+#include <typeinfo>
 #include <vector>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -36,6 +38,56 @@ std::size_t mismatches(const std::vector<float>& got, const std::vector<float>& 
       CHECK(g[i] == w[i]);
     }
   return bad;
+}
+
+/// The bfloat16 or float16 bits of lowp::cast<To>(v[i], nearest_even, o): the scalar
+/// reference of dequantize(To*) and of detail::bulk::float_to_half_codes.
+template <class To>
+std::vector<std::uint16_t> half_bits(const std::vector<float>& v, lowp::overflow o) {
+  std::vector<std::uint16_t> b(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    b[i] = lowp::cast<To>(v[i], lowp::rounding::nearest_even, o).bits();
+  return b;
+}
+
+/// Elements whose 16-bit codes differ (reporting the first).
+std::size_t half_mismatches(const std::vector<std::uint16_t>& got,
+                            const std::vector<std::uint16_t>& want, const std::vector<float>& x) {
+  std::size_t bad = got.size() == want.size() ? 0 : 1;
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+    if (got[i] != want[i] && bad++ == 0) {
+      CAPTURE(i, x[i], got[i], want[i]);
+      CHECK(got[i] == want[i]);
+    }
+  return bad;
+}
+
+/// q.dequantize(bfloat16*), q.dequantize(float16*) and q.dequantize_bits<To>() against
+/// lowp::cast of the float values `want` (themselves checked against decode()), under
+/// both overflow policies.
+template <class Tensor>
+void check_half_outputs(const Tensor& q, const std::vector<float>& want) {
+  for (const lowp::overflow o : {lowp::overflow::saturate, lowp::overflow::non_saturating}) {
+    std::vector<lowp::bfloat16> bf(want.size());
+    std::vector<lowp::float16> hf(want.size());
+    std::vector<std::uint16_t> bf_bits(want.size()), hf_bits(want.size());
+    q.dequantize(bf.data(), o);
+    q.dequantize(hf.data(), o);
+    q.template dequantize_bits<lowp::bfloat16>(bf_bits.data(), o);
+    q.template dequantize_bits<lowp::float16>(hf_bits.data(), o);
+    std::vector<std::uint16_t> bf_got(want.size()), hf_got(want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      bf_got[i] = bf[i].bits();
+      hf_got[i] = hf[i].bits();
+    }
+    const auto bf_want = half_bits<lowp::bfloat16>(want, o);
+    const auto hf_want = half_bits<lowp::float16>(want, o);
+    CAPTURE(o == lowp::overflow::saturate);
+    CHECK(half_mismatches(bf_got, bf_want, want) == 0);
+    CHECK(half_mismatches(bf_bits, bf_want, want) == 0);
+    CHECK(half_mismatches(hf_got, hf_want, want) == 0);
+    CHECK(half_mismatches(hf_bits, hf_want, want) == 0);
+  }
 }
 
 /// Test data with what the fast paths must get right besides Gaussian values: an all-zero
@@ -95,6 +147,7 @@ void check_policy(const char* name, Policy pol, std::size_t rows, std::size_t co
     for (std::size_t c = 0; c < cols; ++c) by_value[r * cols + c] = q.value(r, c);
   CHECK(mismatches(by_value, want_deq) == 0);
   CHECK(mismatches(deq, want_deq) == 0);
+  check_half_outputs(q, want_deq);
 
   std::vector<float> fake(w.size());
   lowp::fake_quantize(pol, w.data(), fake.data(), rows, cols, gran);
@@ -173,6 +226,7 @@ TEST_CASE("dequantize with a group index: each column takes its named group's pa
       for (std::size_t c = 0; c < cols; ++c)
         want[r * cols + c] = q.policy().decode(q.code(r, c), q.group_params(r, idx[c]));
     CHECK(mismatches(q.dequantize(), want) == 0);
+    check_half_outputs(q, want);
     std::vector<float> by_value(w.size());
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t c = 0; c < cols; ++c) by_value[r * cols + c] = q.value(r, c);
@@ -238,4 +292,64 @@ TEST_CASE("quantize, dequantize and fake_quantize: the same bits on one and two 
                                         out.data(), rows, cols, granularity::per_group(128)),
                     Catch::Contains("row 100, column 3"));
 #endif
+}
+
+TEST_CASE("float to bfloat16/float16 codes in bulk: lowp::cast's bits in every rounding bin",
+          "[quant][fastpath][half]") {
+  // For every finite code h of To: its value v, the midpoint to the next code up (exact
+  // in float: 12 significant bits at most) and the floats either side of both, in both
+  // signs; the midpoint past max (where overflow starts); every exponent's subnormal and
+  // normal float around 2^-25, 2^-24, 2^-15, 2^-14 (float16's subnormal edges); Inf, NaN
+  // with payloads (signalling and quiet), float subnormals, and random floats.
+  const auto run = [](auto tag) {
+    using To = decltype(tag);
+    std::vector<float> x;
+    const auto push_around = [&](float v) {
+      for (const float s : {1.0f, -1.0f}) {
+        x.push_back(s * v);
+        x.push_back(s * std::nextafter(v, 0.0f));
+        x.push_back(s * std::nextafter(v, std::numeric_limits<float>::infinity()));
+      }
+    };
+    for (std::uint32_t h = 0; h < 0x8000u; ++h) {
+      const To a = To::from_bits(static_cast<std::uint16_t>(h));
+      const float v = static_cast<float>(a);
+      if (!std::isfinite(v)) continue;
+      push_around(v);
+      const To b = To::from_bits(static_cast<std::uint16_t>(h + 1));
+      const float w = static_cast<float>(b);
+      // Past max, the next "code" is Inf: the midpoint is max + half an ulp.
+      const double next = std::isfinite(w)
+                              ? static_cast<double>(w)
+                              : 2.0 * static_cast<double>(v) -
+                                    static_cast<double>(static_cast<float>(
+                                        To::from_bits(static_cast<std::uint16_t>(h - 1))));
+      push_around(static_cast<float>((static_cast<double>(v) + next) / 2.0));
+    }
+    for (int e = -150; e <= 128; ++e) push_around(std::ldexp(1.0f, e));
+    const float inf = std::numeric_limits<float>::infinity();
+    for (const std::uint32_t b :
+         {0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0x7FA00000u, 0xFF812345u,
+          0x7FFFFFFFu, 0x00000001u, 0x807FFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu}) {
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      x.push_back(f);
+    }
+    x.push_back(inf);
+    std::mt19937 gen(11);
+    for (int i = 0; i < 200000; ++i) {
+      const std::uint32_t b = static_cast<std::uint32_t>(gen());
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      x.push_back(f);
+    }
+    for (const lowp::overflow o : {lowp::overflow::saturate, lowp::overflow::non_saturating}) {
+      std::vector<std::uint16_t> got(x.size());
+      lowp::detail::bulk::float_to_half_codes<To>(x.data(), got.data(), x.size(), o);
+      CAPTURE(typeid(To).name(), o == lowp::overflow::saturate);
+      CHECK(half_mismatches(got, half_bits<To>(x, o), x) == 0);
+    }
+  };
+  run(lowp::bfloat16{});
+  run(lowp::float16{});
 }

@@ -119,6 +119,61 @@ inline void half_chunk_to_float(const Src* src, float* buf, std::size_t n) noexc
   }
 }
 
+// float -> float16/bfloat16 codes, rounded to nearest even, in branch-free integer
+// arithmetic that the compiler vectorizes (LOWP_SIMD_LOOP; no floating-point operation, so
+// MXCSR's rounding mode and DAZ/FTZ play no part): the same bits as
+// lowp::cast<To>(x, rounding::nearest_even, o) for every float x.
+//
+//   float     s eeeeeeee mmmmmmm mmmmmmmmmmmmmmmm
+//   bfloat16  s eeeeeeee mmmmmmm                    the float's top 16 bits
+//   float16   s    eeeee mmmmmmmmmm                 exponent bias 15 = float's 127 - 112
+//
+// With a = |x|'s bits (the sign goes back at the end):
+//  1. bfloat16: a + 0x7FFF + (bit 16 of a) rounds the dropped 16 bits to nearest, ties to
+//     the even kept bit; the shift by 16 keeps the rest.  A carry out of the mantissa
+//     steps the exponent: 0x7F7F8000 and above become 0x7F80, Inf.
+//  2. float16, normal (a >= 2^-14 = 0x38800000): the same with 13 bits dropped, after
+//     subtracting 112 << 23 from the exponent.  From 65520 = 0x477FF000 up the result
+//     passes 0x7C00 (Inf), and is clamped to it.
+//  3. float16, subnormal (a < 2^-14): the code is |x| / 2^-24, i.e. the 24-bit significand
+//     m (implicit bit set) shifted right by 126 - e, rounded to nearest even.  The shift
+//     is capped at 25: below 2^-25 every float rounds to 0 (m < 2^24 = half of 2^25).
+//  4. Overflow (the result at or past Inf, an Inf input included): overflow::saturate
+//     gives max (0x7F7F, 0x7BFF), non_saturating Inf.
+//  5. NaN (a > 0x7F800000): quiet, with the payload's top bits, as F16C's VCVTPS2PH.
+template <class To>
+inline void float_to_half_codes(const float* src, std::uint16_t* dst, std::size_t n,
+                                overflow o) noexcept {
+  static_assert(is_half_v<To>, "float16 or bfloat16");
+  using u32 = std::uint32_t;
+  constexpr bool bf16 = std::is_same_v<To, bfloat16>;
+  constexpr u32 inf_code = bf16 ? 0x7F80u : 0x7C00u, max_code = inf_code - 1u;
+  const u32 overflow_code = o == overflow::saturate ? max_code : inf_code;
+  LOWP_SIMD_LOOP
+  for (std::size_t i = 0; i < n; ++i) {
+    const u32 b = bit_cast<u32>(src[i]), a = b & 0x7FFFFFFFu, sign = (b >> 16) & 0x8000u;
+    u32 r, nan;
+    if constexpr (bf16) {
+      r = (a + 0x7FFFu + ((a >> 16) & 1u)) >> 16;  // step 1
+      nan = (a >> 16) | 0x0040u;                   // step 5
+    } else {
+      const u32 biased = a - (112u << 23);  // step 2 (meaningful for a >= 2^-14)
+      const u32 normal = (biased + 0xFFFu + ((biased >> 13) & 1u)) >> 13;
+      const u32 e = a >> 23, m = (a & 0x7FFFFFu) | 0x800000u;  // step 3
+      // 126 - e, capped at 25, and at 14 where a is normal (the value is then unused;
+      // the cap keeps the shift in range).
+      const u32 sh = 126u - (e < 101u ? 101u : e > 112u ? 112u : e);
+      const u32 sub = (m + (1u << (sh - 1u)) - 1u + ((m >> sh) & 1u)) >> sh;
+      r = a < 0x38800000u ? sub : normal;
+      r = r > inf_code ? inf_code : r;
+      nan = 0x7E00u | ((a & 0x7FFFFFu) >> 13);  // step 5
+    }
+    r = r >= inf_code ? overflow_code : r;  // step 4
+    r = a > 0x7F800000u ? nan : r;
+    dst[i] = static_cast<std::uint16_t>(r | sign);
+  }
+}
+
 // 8-bit format -> float16/bfloat16: 256 exact results, one table per overflow policy
 // (only E5M2's Inf depends on it: saturate turns +-Inf into +-max, as lowp::cast does).
 template <class From, class To>

@@ -47,6 +47,7 @@
 #include <span>
 #endif
 
+#include "bulk.hpp"
 #include "detail/exact_quotient.hpp"
 #include "detail/finite.hpp"
 #include "detail/threads.hpp"
@@ -522,48 +523,16 @@ class quantized_tensor {
   /// nothing but std::bad_alloc (a tensor with a group index takes a row's scales).
   void dequantize(float* out) const {
     if (!g_idx_.empty()) {
-      dequantize_indexed(out);
+      detail::for_each_chunk_as_caller(
+          rows_, 1, [&](std::size_t r, std::size_t) { dequantize_row_indexed(r, out + r * cols_); },
+          cols_);
       return;
     }
-    if constexpr (detail::is_lowp_policy_v<Policy>) {
-      const std::size_t qcols = grid_.qcols, g = grid_.group, gpr = grid_.per_row();
-      constexpr std::size_t chunk = std::size_t{1} << 14;  // elements: 64 KiB of floats
-      // Short groups (MX: 32, NVFP4: 16): a call per group would cost more than its work,
-      // so each row piece is decoded at scale 1 (the element values, exact) in one call,
-      // then multiplied by its groups' scales: one float multiply, the same bits.
-      constexpr bool has_multiplier = !detail::is_instance_of<minmax, Policy>::value;
-      const bool short_groups = has_multiplier && g < 64;
-      detail::for_each_chunk_as_caller(size(), chunk, [&](std::size_t first, std::size_t n) {
-        for (std::size_t i = first; short_groups && i < first + n;) {
-          const std::size_t r = i / qcols, c0 = i % qcols;
-          const std::size_t len = std::min(first + n, (r + 1) * qcols) - i;
-          detail::decode_codes_scaled(codes_, i, len, 1.0f, out + i);
-          for (std::size_t c = c0; c < c0 + len;) {
-            const std::size_t j = c / g,
-                              glen = std::min(std::min((j + 1) * g, qcols), c0 + len) - c;
-            const params_type& p = params_[r * gpr + j];
-            float* y = out + r * qcols + c;
-            if (const std::optional<float> sc = detail::decode_multiplier(policy_, p)) {
-              for (std::size_t k = 0; k < glen; ++k) y[k] *= *sc;
-            } else {
-              for (std::size_t k = 0; k < glen; ++k)
-                y[k] = policy_.decode(codes_[r * qcols + c + k].bits(), p);
-            }
-            c += glen;
-          }
-          i += len;
-        }
-        for (std::size_t i = first; !short_groups && i < first + n;) {
-          const std::size_t r = i / qcols, c = i % qcols, j = c / g;
-          const std::size_t len = std::min(first + n - i, std::min((j + 1) * g, qcols) - c);
-          detail::dequantize_run(policy_, params_[r * gpr + j], codes_, i, len, out + i);
-          i += len;
-        }
-      });
-    } else {
-      for (std::size_t r = 0; r < rows_; ++r)
-        for (std::size_t c = 0; c < cols_; ++c) out[r * cols_ + c] = value(r, c);
-    }
+    // Threaded for lowp's policies; another policy's decode() is not promised thread-safe.
+    detail::for_each_chunk_as_caller(
+        size(), chunk_elements,
+        [&](std::size_t first, std::size_t n) { dequantize_elements(first, n, out + first); }, 1,
+        detail::is_lowp_policy_v<Policy>);
   }
   std::vector<float> dequantize() const {
     std::vector<float> out(size());
@@ -571,41 +540,133 @@ class quantized_tensor {
     return out;
   }
 
+  /// All rows*cols dequantized values as bfloat16 or float16 (an engine's 16-bit weight
+  /// buffer): out[i] = lowp::cast<bfloat16 or float16>(value(r, c), rounding::nearest_even,
+  /// o), bit for bit; `o` decides values past the format's max (float16: 65504), as in
+  /// lowp::cast.  Each chunk is dequantized to float in cache as dequantize(float*) does,
+  /// then cast in bulk (detail::bulk::float_to_half_codes, vectorized); threaded and
+  /// thread-count independent as dequantize(float*).  out must hold size() elements and
+  /// not overlap the tensor.  Throws nothing but std::bad_alloc.
+  void dequantize(bfloat16* out, overflow o = overflow::saturate) const {
+    dequantize_half<bfloat16>(out, o);
+  }
+  void dequantize(float16* out, overflow o = overflow::saturate) const {
+    dequantize_half<float16>(out, o);
+  }
+  /// The same into an engine's raw 16-bit buffer (the bits of CUDA's __nv_bfloat16 or
+  /// __half): out[i] = the bits of dequantize(To*)'s element i.  To: bfloat16 or float16.
+  template <class To>
+  void dequantize_bits(std::uint16_t* out, overflow o = overflow::saturate) const {
+    static_assert(detail::bulk::is_half_v<To>, "dequantize_bits<To>: To is bfloat16 or float16");
+    dequantize_half<To>(out, o);
+  }
+
  private:
-  /// dequantize() with a group index: each row's codes decoded in bulk (scale 1: the
-  /// element values, exact), then each column times its group's scale (one float multiply,
-  /// as in detail::dequantize_run); rows whose groups lack a float multiplier go element
-  /// by element.
-  void dequantize_indexed(float* out) const {
-    const std::size_t cols = cols_, gpr = grid_.per_row();
-    detail::for_each_chunk_as_caller(
-        rows_, 1,
-        [&](std::size_t r, std::size_t) {
-          float* y = out + r * cols;
-          const params_type* p = params_.data() + r * gpr;
-          if constexpr (detail::is_lowp_policy_v<Policy>) {
-            std::vector<float> scale(gpr), zero(gpr, 0.0f);
-            bool bulk = true;
-            for (std::size_t j = 0; j < gpr && bulk; ++j) {
-              if constexpr (detail::is_instance_of<minmax, Policy>::value) {
-                scale[j] = p[j].scale;
-                zero[j] = static_cast<float>(p[j].zero);
-              } else {
-                const std::optional<float> s = detail::decode_multiplier(policy_, p[j]);
-                bulk = s.has_value();
-                if (bulk) scale[j] = *s;
-              }
-            }
-            if (bulk) {
-              detail::decode_codes_scaled(codes_, r * cols, cols, 1.0f, y);
-              for (std::size_t c = 0; c < cols; ++c)
-                y[c] = (y[c] - zero[g_idx_[c]]) * scale[g_idx_[c]];
-              return;
-            }
+  /// Elements per chunk of the bulk paths: 64 KiB of floats.
+  static constexpr std::size_t chunk_elements = std::size_t{1} << 14;
+
+  /// Elements [first, first + n) (no group index) dequantized into dst[0..n).
+  void dequantize_elements(std::size_t first, std::size_t n, float* dst) const {
+    if constexpr (detail::is_lowp_policy_v<Policy>) {
+      const std::size_t qcols = grid_.qcols, g = grid_.group, gpr = grid_.per_row();
+      // Short groups (MX: 32, NVFP4: 16): a call per group would cost more than its work,
+      // so each row piece is decoded at scale 1 (the element values, exact) in one call,
+      // then multiplied by its groups' scales: one float multiply, the same bits.
+      constexpr bool has_multiplier = !detail::is_instance_of<minmax, Policy>::value;
+      const bool short_groups = has_multiplier && g < 64;
+      for (std::size_t i = first; short_groups && i < first + n;) {
+        const std::size_t r = i / qcols, c0 = i % qcols;
+        const std::size_t len = std::min(first + n, (r + 1) * qcols) - i;
+        detail::decode_codes_scaled(codes_, i, len, 1.0f, dst + (i - first));
+        for (std::size_t c = c0; c < c0 + len;) {
+          const std::size_t j = c / g, glen = std::min(std::min((j + 1) * g, qcols), c0 + len) - c;
+          const params_type& p = params_[r * gpr + j];
+          float* y = dst + (r * qcols + c - first);
+          if (const std::optional<float> sc = detail::decode_multiplier(policy_, p)) {
+            for (std::size_t k = 0; k < glen; ++k) y[k] *= *sc;
+          } else {
+            for (std::size_t k = 0; k < glen; ++k)
+              y[k] = policy_.decode(codes_[r * qcols + c + k].bits(), p);
           }
-          for (std::size_t c = 0; c < cols; ++c) y[c] = policy_.decode(code(r, c), p[g_idx_[c]]);
+          c += glen;
+        }
+        i += len;
+      }
+      for (std::size_t i = first; !short_groups && i < first + n;) {
+        const std::size_t r = i / qcols, c = i % qcols, j = c / g;
+        const std::size_t len = std::min(first + n - i, std::min((j + 1) * g, qcols) - c);
+        detail::dequantize_run(policy_, params_[r * gpr + j], codes_, i, len, dst + (i - first));
+        i += len;
+      }
+    } else {
+      for (std::size_t i = first; i < first + n; ++i) dst[i - first] = value(i / cols_, i % cols_);
+    }
+  }
+
+  /// Row r of a tensor with a group index dequantized into y[0..cols): each row's codes
+  /// decoded in bulk (scale 1: the element values, exact), then each column times its
+  /// group's scale (one float multiply, as in detail::dequantize_run); rows whose groups
+  /// lack a float multiplier go element by element.
+  void dequantize_row_indexed(std::size_t r, float* y) const {
+    const std::size_t cols = cols_, gpr = grid_.per_row();
+    const params_type* p = params_.data() + r * gpr;
+    if constexpr (detail::is_lowp_policy_v<Policy>) {
+      std::vector<float> scale(gpr), zero(gpr, 0.0f);
+      bool bulk = true;
+      for (std::size_t j = 0; j < gpr && bulk; ++j) {
+        if constexpr (detail::is_instance_of<minmax, Policy>::value) {
+          scale[j] = p[j].scale;
+          zero[j] = static_cast<float>(p[j].zero);
+        } else {
+          const std::optional<float> s = detail::decode_multiplier(policy_, p[j]);
+          bulk = s.has_value();
+          if (bulk) scale[j] = *s;
+        }
+      }
+      if (bulk) {
+        detail::decode_codes_scaled(codes_, r * cols, cols, 1.0f, y);
+        for (std::size_t c = 0; c < cols; ++c) y[c] = (y[c] - zero[g_idx_[c]]) * scale[g_idx_[c]];
+        return;
+      }
+    }
+    for (std::size_t c = 0; c < cols; ++c) y[c] = policy_.decode(code(r, c), p[g_idx_[c]]);
+  }
+
+  /// dequantize(bfloat16* / float16*) and dequantize_bits(): float in chunks of
+  /// chunk_elements (or rows, with a group index), then float_to_half_codes.  Out: To or
+  /// std::uint16_t.
+  template <class To, class Out>
+  void dequantize_half(Out* out, overflow o) const {
+    const auto emit = [&](const float* y, std::size_t n, Out* dst, std::uint16_t* bits) {
+      if constexpr (std::is_same_v<Out, std::uint16_t>) {
+        (void)bits;
+        detail::bulk::float_to_half_codes<To>(y, dst, n, o);
+      } else {
+        detail::bulk::float_to_half_codes<To>(y, bits, n, o);
+        for (std::size_t i = 0; i < n; ++i) dst[i] = To::from_bits(bits[i]);
+      }
+    };
+    if (!g_idx_.empty()) {
+      detail::for_each_chunk_as_caller(
+          rows_, 1,
+          [&](std::size_t r, std::size_t) {
+            std::vector<float> y(cols_);
+            std::vector<std::uint16_t> bits(std::is_same_v<Out, std::uint16_t> ? 0 : cols_);
+            dequantize_row_indexed(r, y.data());
+            emit(y.data(), cols_, out + r * cols_, bits.data());
+          },
+          cols_);
+      return;
+    }
+    detail::for_each_chunk_as_caller(
+        size(), chunk_elements,
+        [&](std::size_t first, std::size_t n) {
+          std::vector<float> y(n);
+          std::vector<std::uint16_t> bits(std::is_same_v<Out, std::uint16_t> ? 0 : n);
+          dequantize_elements(first, n, y.data());
+          emit(y.data(), n, out + first, bits.data());
         },
-        cols);
+        1, detail::is_lowp_policy_v<Policy>);
   }
 
   Policy policy_{};
