@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -690,4 +693,188 @@ TEST_CASE("hessian_accumulator rejects a batch whose X^T X overflows, and keeps 
   acc.add_batch(X);  // and it still works
   CHECK(acc.tokens() == 32u);
   CHECK(acc.hessian_double().isApprox(before, 1e-12));
+}
+
+// ---------------------------------------------------------------------------------------
+// The column loop's batches: tiles of rows, one quantize_batch() per column of a tile.
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+/// A group quantizer with the concept's members only, forwarding to P: no
+/// quantize_batch(), so gptq() quantizes its batches with encode() and decode() element by
+/// element (lowp::quantize_batch's generic path), which is what the policies' own batch
+/// members must equal.
+template <class P>
+struct per_element {
+  using format = typename P::format;
+  using params = typename P::params;
+  using storage_type = typename format::storage_type;
+  per_element() : p() {}
+  explicit per_element(P policy) : p(std::move(policy)) {}
+  P p;
+  void prepare(const float* W, std::size_t rows, std::size_t cols, std::size_t group_size) {
+    p.prepare(W, rows, cols, group_size);
+  }
+  params fit(const float* x, std::size_t n, std::ptrdiff_t stride, std::size_t row) const {
+    return p.fit(x, n, stride, row);
+  }
+  storage_type encode(float x, const params& q) { return p.encode(x, q); }
+  float decode(storage_type code, const params& q) const { return p.decode(code, q); }
+  float fake(float x, const params& q) { return p.fake(x, q); }
+  const lowp::element_rounding& rounding_config() const { return p.rounding_config(); }
+};
+static_assert(!lowp::detail::has_quantize_batch<per_element<lowp::absmax<lowp::int4>>>::value);
+static_assert(lowp::detail::has_quantize_batch<lowp::absmax<lowp::int4>>::value);
+
+/// A group's params as exact numbers, field by field (the structs have padding).
+template <class P>
+std::vector<double> param_fields(const typename P::params& p) {
+  if constexpr (std::is_same_v<P, lowp::nvfp4>) {
+    return {static_cast<double>(p.block_scale.bits()), p.tensor_scale};
+  } else if constexpr (std::is_same_v<P, lowp::m2<typename P::format>>) {
+    return {p.scale_max, static_cast<double>(p.shift)};
+  } else if constexpr (std::is_same_v<P, lowp::mx<typename P::format>>) {
+    return {static_cast<double>(p.scale.bits())};
+  } else if constexpr (std::is_same_v<P, lowp::minmax<typename P::format>>) {
+    return {p.scale, static_cast<double>(p.zero)};
+  } else {
+    return {p.scale};
+  }
+}
+
+/// a and b bit for bit: codes, params, Ŵ, the column losses and their total.
+template <class PA, class PB>
+void check_identical(const lowp::gptq_result<PA>& a, const lowp::gptq_result<PB>& b,
+                     const lowp::gptq_options& opt) {
+  using P = PA;
+  const std::size_t rows = a.quantized.rows(), cols = a.quantized.cols();
+  REQUIRE(b.quantized.rows() == rows);
+  REQUIRE(b.quantized.cols() == cols);
+  CAPTURE(opt.act_order, opt.static_groups, opt.block_size, opt.groups.requested_group_size());
+  std::size_t codes = 0, params = 0, values = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) {
+      codes += a.quantized.code(r, c) != b.quantized.code(r, c);
+      values +=
+          std::memcmp(&a.dequantized(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)),
+                      &b.dequantized(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)),
+                      sizeof(float)) != 0;
+    }
+  REQUIRE(a.quantized.params().size() == b.quantized.params().size());
+  for (std::size_t k = 0; k < a.quantized.params().size(); ++k)
+    params += param_fields<P>(a.quantized.params()[k]) != param_fields<P>(b.quantized.params()[k]);
+  CHECK(codes == 0);
+  CHECK(params == 0);
+  CHECK(values == 0);
+  CHECK(std::memcmp(a.column_losses.data(), b.column_losses.data(),
+                    sizeof(double) * a.column_losses.size()) == 0);
+  CHECK(std::memcmp(&a.total_loss, &b.total_loss, sizeof(double)) == 0);
+}
+
+/// The option sets of the batch tests: groups that do not divide the row, groups that
+/// straddle blocks, act_order with dynamic groups (a group index) and with static ones.
+std::vector<lowp::gptq_options> batch_option_sets(std::size_t g) {
+  std::vector<lowp::gptq_options> sets;
+  lowp::gptq_options o;
+  o.groups = lowp::granularity::per_group(g);
+  sets.push_back(o);  // group = g, block 128
+  o.block_size = 40;  // groups straddle the blocks, sub-blocks shorter than 16
+  sets.push_back(o);
+  o.block_size = 128;
+  o.act_order = true;  // dynamic groups in the order
+  sets.push_back(o);
+  o.static_groups = true;  // static groups with act_order
+  sets.push_back(o);
+  lowp::gptq_options pc;  // per channel
+  pc.act_order = true;
+  sets.push_back(pc);
+  return sets;
+}
+
+template <class P>
+void check_batch_path(const P& policy, std::size_t g) {
+  // 75 rows: two whole tiles and a partial one; 200 columns: groups of 48 and 32 leave a
+  // short last group, blocks of 128 and 40 a short last block.
+  const std::size_t rows = 75, cols = 200;
+  const Mf W = student_t_weights(rows, cols, 41);
+  const Eigen::MatrixXf H = hessian_of(calibration(512, cols, 3, 42));
+  for (const lowp::gptq_options& opt : batch_option_sets(g)) {
+    CAPTURE(typeid(P).name());
+    const auto batch = lowp::gptq(W, H, policy, opt);
+    const auto single = lowp::gptq(W, H, per_element<P>(policy), opt);
+    check_identical(batch, single, opt);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("GPTQ's batches equal the per-element path bit for bit, for every policy",
+          "[gptq][batch]") {
+  using namespace lowp;
+  const element_rounding nearest = element_rounding::nearest();
+  SECTION("absmax INT4, INT8, GPTQ's symmetric INT4, FP4, FP8 E4M3") {
+    check_batch_path(absmax<int4>{}, 48);
+    check_batch_path(absmax<int8>{}, 32);
+    check_batch_path(absmax<int4>(nearest, int_range::gptq_sym), 48);
+    check_batch_path(absmax<float4_e2m1fn>{}, 32);
+    check_batch_path(absmax<float8_e4m3fn>{}, 48);
+  }
+  SECTION("M1 and M2 with FP4 and FP8 E4M3") {
+    check_batch_path(m1<float4_e2m1fn>{}, 48);
+    check_batch_path(m1<float8_e4m3fn>{}, 32);
+    check_batch_path(m2<float4_e2m1fn>{}, 32);
+    check_batch_path(m2<float8_e4m3fn>{}, 48);
+  }
+  SECTION("minmax uint4 and uint8") {
+    check_batch_path(minmax<uint4>{}, 48);
+    check_batch_path(minmax<uint8>{}, 32);
+  }
+  SECTION("MXFP4, MXFP8, NVFP4 (their blocks as groups)") {
+    check_batch_path(mx<float4_e2m1fn>{}, 32);
+    check_batch_path(mx<float8_e4m3fn>{}, 32);
+    check_batch_path(nvfp4{}, 16);
+  }
+  SECTION("stochastic rounding (rows in order, one row per tile) and directed rounding") {
+    check_batch_path(absmax<float4_e2m1fn>(element_rounding::stochastic_with_seed(3)), 32);
+    check_batch_path(minmax<uint4>(element_rounding::stochastic_with_seed(4)), 48);
+    check_batch_path(absmax<int4>(element_rounding::with(rounding::toward_zero)), 48);
+  }
+}
+
+TEST_CASE("GPTQ rows do not depend on the tile they are quantized in", "[gptq][batch]") {
+  // With one block (block_size >= cols) every step of a row is the column loop's, which
+  // never mixes rows: a row's result must be the same bits whichever rows share its tile
+  // and at whatever position, including alone and in a partial tile.  (Several blocks add
+  // Eigen's GEMMs, whose rounding may depend on the matrix's shape.)
+  const std::size_t rows = 75, cols = 96;
+  const Mf W = student_t_weights(rows, cols, 51);
+  const Eigen::MatrixXf H = hessian_of(calibration(384, cols, 2, 52));
+  using P = lowp::m2<lowp::float4_e2m1fn>;  // per-row s_max: rows stay independent
+  std::vector<lowp::gptq_options> sets = batch_option_sets(40);
+  for (lowp::gptq_options& opt : sets) opt.block_size = cols;
+  for (const lowp::gptq_options& opt : sets) {
+    CAPTURE(opt.act_order, opt.static_groups, opt.groups.requested_group_size());
+    const auto all = lowp::gptq(W, H, P{}, opt);
+    // The rows reversed: each lands at another position of another tile.
+    const Mf Wr = W.colwise().reverse();
+    const auto rev = lowp::gptq(Wr, H, P{}, opt);
+    const Mf back = rev.dequantized.colwise().reverse();
+    CHECK(std::memcmp(back.data(), all.dequantized.data(),
+                      sizeof(float) * static_cast<std::size_t>(W.size())) == 0);
+    std::size_t codes = 0;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c)
+        codes += rev.quantized.code(rows - 1 - r, c) != all.quantized.code(r, c);
+    CHECK(codes == 0);
+    // Row subsets: one row alone, and the first 33 (a whole tile and one row).
+    for (const std::size_t first : {std::size_t{0}, std::size_t{31}, std::size_t{74}}) {
+      const std::size_t n = first == 0 ? 33 : 1;
+      const Mf Ws = W.middleRows(static_cast<Eigen::Index>(first), static_cast<Eigen::Index>(n));
+      const auto sub = lowp::gptq(Ws, H, P{}, opt);
+      CAPTURE(first, n);
+      CHECK(std::memcmp(sub.dequantized.data(), all.dequantized.data() + first * cols,
+                        sizeof(float) * n * cols) == 0);
+    }
+  }
 }

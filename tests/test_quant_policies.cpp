@@ -3,10 +3,13 @@
 // and outlier-channel matrices, plus their invariants.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "lowp/quantize.hpp"
@@ -893,5 +896,160 @@ TEST_CASE("the ends of the float range: no Inf from finite data, no clipping fro
   SECTION("m1 and m2 are the paper's names of pow2 and pow2_relative") {
     STATIC_REQUIRE(std::is_same_v<lowp::m1<lowp::float4_e2m1fn>, lowp::pow2<lowp::float4_e2m1fn>>);
     STATIC_REQUIRE(std::is_same_v<lowp::m2<lowp::int4>, lowp::pow2_relative<lowp::int4>>);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// quantize_batch(): the batch form GPTQ's column loop calls (one column of a tile of rows,
+// each element with its own params) against encode() and decode() element by element.
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+/// Bits of a float (compares -0 with +0 and NaN payloads exactly).
+std::uint32_t float_bits(float v) {
+  std::uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+/// A policy's quantize_batch() (and lowp::quantize_batch) against encode()/decode() on the
+/// same inputs, bit for bit: n elements (not a multiple of the batch's chunk of 64), each
+/// with params of a random group of a matrix the policy was prepared and fitted on (also
+/// groups scaled to subnormal and huge scales), laid out with a stride; the values are
+/// the group's values scaled, exact midpoints between neighbouring element values and one
+/// float either side (ties), values far beyond the largest element (saturation), ±0,
+/// subnormal floats, huge values whose quotient overflows float, and a few NaN and ±Inf.
+/// Both policy copies start from the same state, so a stochastic policy must draw in the
+/// elements' order to agree.
+template <class Policy>
+void check_batch(const Policy& policy, std::size_t group, std::uint64_t seed) {
+  using params = typename Policy::params;
+  using storage = typename Policy::format::storage_type;
+  const std::size_t rows = 24, cols = 4 * group;
+  std::vector<float> W = qref::matrix(qref::dist::student_t, rows, cols, seed);
+  for (std::size_t r = 0; r < rows; ++r) {  // rows at the ends of the float range
+    const int e = r % 6 == 1 ? -135 : r % 6 == 2 ? -120 : r % 6 == 3 ? 100 : 0;
+    for (std::size_t c = 0; c < cols; ++c) W[r * cols + c] = std::ldexp(W[r * cols + c], e);
+  }
+  Policy pol = policy;
+  pol.prepare(W.data(), rows, cols, group);
+  std::vector<params> pool;
+  std::vector<std::pair<std::size_t, std::size_t>> where;  // (row, first column) of each
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c0 = 0; c0 < cols; c0 += group) {
+      pool.push_back(pol.fit(W.data() + r * cols + c0, group, 1, r));
+      where.emplace_back(r, c0);
+    }
+  std::mt19937_64 gen(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, pool.size() - 1);
+  std::uniform_int_distribution<unsigned> kind(0, 99), code_of(0, 255);
+  std::uniform_real_distribution<float> scale(0.25f, 1.75f);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const std::size_t n : {std::size_t{1}, std::size_t{31}, std::size_t{200}}) {
+    for (const std::ptrdiff_t stride : {std::ptrdiff_t{1}, std::ptrdiff_t{3}}) {
+      std::vector<params> p(n * static_cast<std::size_t>(stride));
+      std::vector<float> x(n);
+      Policy ref = pol;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t k = pick(gen);
+        const params& pk = pool[k];
+        p[i * static_cast<std::size_t>(stride)] = pk;
+        const unsigned u = kind(gen);
+        const float w = W[where[k].first * cols + where[k].second + i % group];
+        float v = w * scale(gen);
+        if (u < 40) {  // a midpoint between the values of two codes, or a float either side
+          const auto c = static_cast<storage>(code_of(gen) % (1u << (8 * sizeof(storage) - 1)));
+          const double a = ref.decode(c, pk), b = ref.decode(static_cast<storage>(c + 1), pk);
+          v = static_cast<float>((a + b) / 2);
+          if (u % 3 == 1) v = std::nextafter(v, inf);
+          if (u % 3 == 2) v = std::nextafter(v, -inf);
+          if (u % 2 == 0) v = -v;
+        } else if (u < 50) {
+          v = w * 1e3f;  // saturates
+        } else if (u < 54) {
+          v = u % 2 == 0 ? 0.0f : -0.0f;
+        } else if (u < 58) {
+          v = std::ldexp(w, -140);  // subnormal, or 0
+        } else if (u < 61) {
+          v = std::ldexp(w == 0.0f ? 1.0f : w, 120);  // x / s can overflow float
+        } else if (u == 61) {
+          v = std::numeric_limits<float>::quiet_NaN();
+        } else if (u == 62) {
+          v = i % 2 == 0 ? inf : -inf;
+        }
+        x[i] = std::isfinite(v) || u >= 61 ? v : w;
+      }
+      Policy a = pol, b = pol, c = pol;
+      std::vector<storage> ca(n), cb(n), cc(n);
+      std::vector<float> qa(n), qb(n), qc(n);
+      a.quantize_batch(x.data(), n, p.data(), stride, ca.data(), qa.data());
+      lowp::quantize_batch(c, x.data(), n, p.data(), stride, cc.data(), qc.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        const params& pi = p[i * static_cast<std::size_t>(stride)];
+        cb[i] = b.encode(x[i], pi);
+        qb[i] = b.decode(cb[i], pi);
+      }
+      std::size_t bad = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool same = ca[i] == cb[i] && float_bits(qa[i]) == float_bits(qb[i]) &&
+                          cc[i] == cb[i] && float_bits(qc[i]) == float_bits(qb[i]);
+        if (!same && bad++ < 4) {
+          CAPTURE(typeid(Policy).name(), n, stride, i, x[i], static_cast<double>(x[i]));
+          CAPTURE(static_cast<int>(ca[i]), static_cast<int>(cb[i]), qa[i], qb[i]);
+          CHECK(same);
+        }
+      }
+      CAPTURE(typeid(Policy).name(), n, stride);
+      CHECK(bad == 0);
+      if (policy.rounding_config().stochastic) {  // and the streams are where they should be
+        const float y = 0.3f;
+        CHECK(a.encode(y, pool[0]) == b.encode(y, pool[0]));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("quantize_batch equals encode/decode element by element, bit for bit",
+          "[quant][batch][gptq]") {
+  using namespace lowp;
+  const element_rounding nearest = element_rounding::nearest();
+  SECTION("absmax: INT4, INT8, GPTQ's symmetric INT4, FP4, FP8, FP6") {
+    check_batch(absmax<int4>{}, 32, 1);
+    check_batch(absmax<int8>{}, 48, 2);
+    check_batch(absmax<int4>(nearest, int_range::gptq_sym), 32, 3);
+    check_batch(absmax<float4_e2m1fn>{}, 32, 4);
+    check_batch(absmax<float8_e4m3fn>{}, 32, 5);
+    check_batch(absmax<float8_e5m2>{}, 32, 6);
+    check_batch(absmax<float6_e3m2fn>{}, 32, 7);
+    check_batch(absmax<float6_e2m3fn>{}, 32, 8);
+  }
+  SECTION("M1 and M2 (FP4, FP8, INT8)") {
+    check_batch(m1<float4_e2m1fn>{}, 32, 11);
+    check_batch(m1<float8_e4m3fn>{}, 32, 12);
+    check_batch(m1<int8>{}, 32, 13);
+    check_batch(m2<float4_e2m1fn>{}, 32, 14);
+    check_batch(m2<float8_e4m3fn>{}, 32, 15);
+    check_batch(m2<float4_e2m1fn>(nearest, 1, pow2_rounding::floor, 126), 16, 16);
+  }
+  SECTION("minmax (uint4, uint8), MX (FP4, FP8, MXINT8), NVFP4") {
+    check_batch(minmax<uint4>{}, 32, 21);
+    check_batch(minmax<uint8>{}, 32, 22);
+    check_batch(mx<float4_e2m1fn>{}, 32, 23);
+    check_batch(mx<float8_e4m3fn>(nearest, mx_scale_rounding::ceil), 32, 24);
+    check_batch(mx<int8>{}, 32, 25);
+    check_batch(nvfp4{}, 16, 26);
+  }
+  SECTION("the element-by-element paths: directed and stochastic rounding, other formats") {
+    check_batch(absmax<float4_e2m1fn>(element_rounding::with(rounding::toward_zero)), 32, 31);
+    check_batch(absmax<int4>(element_rounding::with(rounding::up)), 32, 32);
+    check_batch(minmax<uint4>(element_rounding::with(rounding::nearest_away)), 32, 33);
+    check_batch(absmax<float4_e2m1fn>(element_rounding::stochastic_with_seed(5)), 32, 34);
+    check_batch(m2<float8_e4m3fn>(element_rounding::stochastic_with_seed(6)), 32, 35);
+    check_batch(minmax<uint8>(element_rounding::stochastic_with_seed(7)), 32, 36);
+    check_batch(absmax<float8_e4m3fnuz>{}, 32, 37);
+    check_batch(absmax<bfloat16>{}, 32, 38);
   }
 }

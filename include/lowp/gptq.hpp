@@ -15,7 +15,7 @@
 //   self.H, accumulated by add_batch                 hessian_accumulator (hessian.hpp)
 //   dead = torch.diag(H) == 0; H[dead, dead] = 1;
 //     W[:, dead] = 0                                 remove_dead_columns
-//   quantizer.find_params(W) (per channel)           the first group fit (quantize_block_row),
+//   quantizer.find_params(W) (per channel)           the first group fit (quantize_tile_rows),
 //                                                      fit_static_groups with act_order
 //   static_groups: find_params(W[:, i:i+groupsize])  fit_static_groups
 //   perm = torch.argsort(torch.diag(H), True)        order_by_diagonal
@@ -25,10 +25,10 @@
 //   for i1 in range(0, columns, blocksize):          the block loop of gptq(); start_block
 //     if (i1 + i) % groupsize == 0:
 //       find_params(W[:, (i1+i):(i1+i+groupsize)])   group_start_values, policy.fit
-//     q = quantize(w, scale, zero, maxq)             quantize_block_row
-//     Losses1[:, i] = (w - q) ** 2 / d ** 2          quantize_block_row
+//     q = quantize(w, scale, zero, maxq)             quantize_tile_rows: quantize_batch
+//     Losses1[:, i] = (w - q) ** 2 / d ** 2          quantize_tile_rows
 //     err1 = (w - q) / d;
-//       W1[:, i:] -= err1 * Hinv1[i, i:]             quantize_block_row, update_rest_of_block
+//       W1[:, i:] -= err1 * Hinv1[i, i:]             quantize_tile_rows, update_rest_of_block
 //     Losses[:, i1:i2] = Losses1 / 2                 add_block_losses
 //     W[:, i2:] -= Err1.matmul(Hinv[i1:i2, i2:])     update_later_columns
 //   Q = Q[:, invperm]                                codes stored at their original column
@@ -49,7 +49,17 @@
 //     float decode(typename format::storage_type code, const params& p) const;
 //     float fake(float x, const params& p);     // decode(encode(x, p), p)
 //     const element_rounding& rounding_config() const;  // stochastic: rows run in order
+//     // Optional: encode + decode of n values, each with its own params (p[i * stride]);
+//     // without it lowp::quantize_batch (scale.hpp) calls encode()/decode() per element.
+//     void quantize_batch(const float* x, std::size_t n, const params* p,
+//                         std::ptrdiff_t stride, typename format::storage_type* codes, float* q);
 //   };
+//
+// The column loop quantizes tiles of rows (column_loop::tile_rows, 32) one column at a
+// time: each column of a tile is one quantize_batch() call, vectorized for lowp's
+// policies on the common formats; the in-block error updates run for the tile's rows at
+// once.  Rows never mix, so the result is the same bits as row by row (docs/gptq.md, "The
+// column loop's batches").
 #pragma once
 
 #include <Eigen/Dense>
@@ -211,7 +221,7 @@ LOWP_SOLVERS_API void add_later_shifts(row_major_matrixf& Shift, const row_major
 ///
 ///   w̃_j = w_j + Σ_{k<j} δ_k V_kj         (the reference's updates, docs/gptq.md)
 ///
-/// in-block as axpys (quantize_block_row), for later blocks as one GEMM per block
+/// in-block for tiles of rows (quantize_tile), for later blocks as one GEMM per block
 /// (update_later_columns).  Codes, Ŵ and params are written in the original column order.
 template <class Policy>
 class column_loop {
@@ -258,55 +268,26 @@ class column_loop {
     if (start_from_block_) group_start_from_block(W_, Shift_, V_, i1, g0, Start_);
   }
 
-  /// Quantizes row r of the block: for each column, the group's params when a group
-  /// starts, q = quant(w̃), the loss, δ = w - q, and the error update of the block's
-  /// later columns (the paper's eq. (2)).  Rows are independent (parallel_rows).
-  ///
-  /// Sub-blocks of at most S columns, each ending before the next group start: inside
-  /// one the updates go column by column; to the rest of the block they go once at its
-  /// end (update_rest_of_block).
-  void quantize_block_row(std::size_t r) {
-    const std::size_t cols = cols_, g = g_, i1 = i1_, count = i2_ - i1_;
-    const float* w = W_.data() + r * cols + i1;    // this row's block, original weights
-    float* shift = Shift_.data() + r * cols + i1;  // and its shifts, updated in place
-    float* delta = Delta_.data() + r * B_;
-    double* loss = Loss_.data() + r * B_;
-    const float* V = V_.data();
-    const Eigen::Index* perm = perm_.indices().data();
-    std::vector<float> scratch;
-    constexpr std::size_t S = 16;
-    for (std::size_t j0 = 0; j0 < count;) {
-      std::size_t j1 = std::min(j0 + S, count);
-      if (!static_params_) j1 = std::min(j1, ((i1 + j0) / g + 1) * g - i1);
-      for (std::size_t j = j0; j < j1; ++j) {
-        const std::size_t c = i1 + j;                         // position in the order
-        const auto orig = static_cast<std::size_t>(perm[c]);  // original column
-        const params_type* p;
-        if (static_params_) {
-          p = &params_[r * ngroups_ + orig / g];
-        } else {
-          if (c % g == 0) {
-            const std::size_t n = std::min(g, cols - c);
-            current_[r] = policy_.fit(group_start_values(r, j, n, scratch), n, 1, r);
-            params_[r * ngroups_ + c / g] = current_[r];
-          }
-          p = &current_[r];
-        }
-        const float x = w[j] + shift[j];  // w̃_j
-        const storage_type code = policy_.encode(x, *p);
-        const float q = policy_.decode(code, *p);
-        codes_[r * cols + orig] = code;
-        Q_(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(orig)) = q;
-        // The reference's loss (w̃ - q)² / (2 Hinv_jj²), with 1 / Hinv_jj = F_jj.
-        const double e = static_cast<double>(x - q) * static_cast<double>(f_[c]);
-        loss[j] = 0.5 * e * e;
-        const float d = w[j] - q;
-        delta[j] = d;
-        const float* vrow = V + c * cols + i1;  // row c of V, from column i1
-        for (std::size_t k = j + 1; k < j1; ++k) shift[k] += d * vrow[k];  // eq. (2)
-      }
-      update_rest_of_block(shift, delta, j0, j1);
-      j0 = j1;
+  /// Rows per tile of quantize_tile() for a deterministic policy (a stochastic one takes
+  /// tiles of one row, so that its random stream is drawn in row order).
+  static constexpr std::size_t tile_rows = 32;
+
+  /// Rows per tile: tile_rows, or 1 for a stochastic policy (quantize_batch() draws in
+  /// the order of its elements: one row's columns in order, as the reference does).
+  std::size_t tile_height() const { return policy_.rounding_config().stochastic ? 1 : tile_rows; }
+  /// Tiles that cover the rows (the last may be partial).
+  std::size_t tiles() const {
+    const std::size_t h = tile_height();
+    return (rows_ + h - 1) / h;
+  }
+
+  /// Quantizes tile `tile` of the block: rows [tile·h, min((tile+1)·h, rows)), h =
+  /// tile_height().  Tiles are independent (parallel_rows over tiles).
+  void quantize_tile(std::size_t tile) {
+    if (tile_height() == 1) {
+      quantize_tile_rows<1>(tile);
+    } else {
+      quantize_tile_rows<tile_rows>(tile * tile_rows);
     }
   }
 
@@ -331,30 +312,155 @@ class column_loop {
   }
 
  private:
+  /// A tile's block, transposed: column j of the block is the T values [j·T, (j+1)·T),
+  /// one per row of the tile (rows past the matrix's end are padding: zeros).
+  template <std::size_t T>
+  struct tile_block {
+    explicit tile_block(std::size_t count)
+        : w(count * T, 0.0f),
+          shift(count * T, 0.0f),
+          q(count * T),
+          delta(count * T),
+          loss(count * T),
+          code(count * T) {}
+    std::vector<float> w;      // the original weights w
+    std::vector<float> shift;  // the shifts w̃ - w, updated in place
+    std::vector<float> q;      // the quantized values
+    std::vector<float> delta;  // δ = w - q
+    std::vector<double> loss;  // (w̃ - q)² F_jj² / 2
+    std::vector<storage_type> code;
+  };
+
+  /// Quantizes rows [r0, r0 + nt) of the block, nt = min(T, rows - r0), one column at a
+  /// time for all of them: for each column, the group's params where a group starts (per
+  /// row), x = w̃ for the T rows, one quantize_batch() (encode + decode, each row with its
+  /// own params), the losses and δ = w - q for the T rows at once.  The tile's block is
+  /// held transposed (tile_block: a column's T values contiguous), so every step is a
+  /// loop over the T rows.  Each row sees exactly the arithmetic of a row on its own (the
+  /// same operations in the same order: rows never mix), so the result does not depend on
+  /// T or on the row's place in its tile.  Padding rows (past the matrix's end) carry
+  /// zeros and the first row's params, and are never stored.
+  ///
+  /// The error updates (the paper's eq. (2)) in sub-blocks of at most S columns, each
+  /// ending before the next group start: inside one, column j's shift gets the updates of
+  /// the sub-block's earlier columns just before j is quantized (in column order, as
+  /// updating after each column would add them); to the rest of the block they go once at
+  /// the sub-block's end (update_rest_of_block).
+  template <std::size_t T>
+  void quantize_tile_rows(std::size_t r0) {
+    const std::size_t cols = cols_, g = g_, i1 = i1_, count = i2_ - i1_;
+    const std::size_t nt = std::min(T, rows_ - r0);
+    const float* V = V_.data();
+    const Eigen::Index* perm = perm_.indices().data();
+    tile_block<T> b(count);
+    for (std::size_t t = 0; t < nt; ++t) {
+      const float* w = W_.data() + (r0 + t) * cols + i1;
+      const float* shift = Shift_.data() + (r0 + t) * cols + i1;
+      for (std::size_t j = 0; j < count; ++j) {
+        b.w[j * T + t] = w[j];
+        b.shift[j * T + t] = shift[j];
+      }
+    }
+    params_type p[T];  // each row's current params
+    auto pad = [&] {
+      for (std::size_t t = nt; t < T; ++t) p[t] = p[0];
+    };
+    if (!static_params_) {
+      for (std::size_t t = 0; t < nt; ++t) p[t] = current_[r0 + t];
+      pad();
+    }
+    std::size_t static_group = ngroups_;  // none yet
+    std::vector<float> scratch;
+    float x[T];
+    constexpr std::size_t S = 16;
+    for (std::size_t j0 = 0; j0 < count;) {
+      std::size_t j1 = std::min(j0 + S, count);
+      if (!static_params_) j1 = std::min(j1, ((i1 + j0) / g + 1) * g - i1);
+      for (std::size_t j = j0; j < j1; ++j) {
+        const std::size_t c = i1 + j;                         // position in the order
+        const auto orig = static_cast<std::size_t>(perm[c]);  // original column
+        if (static_params_) {
+          if (orig / g != static_group) {
+            static_group = orig / g;
+            for (std::size_t t = 0; t < nt; ++t) p[t] = params_[(r0 + t) * ngroups_ + static_group];
+            pad();
+          }
+        } else if (c % g == 0) {
+          const std::size_t n = std::min(g, cols - c);
+          for (std::size_t t = 0; t < nt; ++t) {
+            p[t] = policy_.fit(group_start_values<T>(b, r0 + t, t, j, n, scratch), n, 1, r0 + t);
+            params_[(r0 + t) * ngroups_ + c / g] = p[t];
+          }
+          pad();
+        }
+        // w̃_j = w_j + shift_j, the shift completed here by the sub-block's earlier columns
+        // (eq. (2), added in column order as updates after each column would add them).
+        const float* w = b.w.data() + j * T;
+        float shift[T];
+        for (std::size_t t = 0; t < T; ++t) shift[t] = b.shift[j * T + t];
+        for (std::size_t a = j0; a < j; ++a) {
+          const float v = V[(i1 + a) * cols + c];
+          const float* da = b.delta.data() + a * T;
+          for (std::size_t t = 0; t < T; ++t) shift[t] += da[t] * v;
+        }
+        for (std::size_t t = 0; t < T; ++t) x[t] = w[t] + shift[t];
+        float* q = b.q.data() + j * T;
+        quantize_batch(policy_, x, T, p, 1, b.code.data() + j * T, q);
+        // The reference's loss (w̃ - q)² / (2 Hinv_jj²), with 1 / Hinv_jj = F_jj.
+        const float fc = f_[c];
+        double* loss = b.loss.data() + j * T;
+        float* delta = b.delta.data() + j * T;
+        for (std::size_t t = 0; t < T; ++t) {
+          const double e = static_cast<double>(x[t] - q[t]) * static_cast<double>(fc);
+          loss[t] = 0.5 * e * e;
+          delta[t] = w[t] - q[t];
+        }
+      }
+      update_rest_of_block<T>(b, j0, j1);
+      j0 = j1;
+    }
+    // Codes and Ŵ at their original columns, δ and the losses into the block's rows x
+    // block matrices, row by row; the params of the current groups for the next block.
+    // (The block's shifts are not needed any more.)
+    for (std::size_t t = 0; t < nt; ++t) {
+      const std::size_t r = r0 + t;
+      storage_type* codes = codes_.data() + r * cols;
+      float* What = Q_.data() + r * cols;
+      float* delta = Delta_.data() + r * B_;
+      double* loss = Loss_.data() + r * B_;
+      for (std::size_t j = 0; j < count; ++j) {
+        const auto orig = static_cast<std::size_t>(perm[i1 + j]);
+        codes[orig] = b.code[j * T + t];
+        What[orig] = b.q[j * T + t];
+        delta[j] = b.delta[j * T + t];
+        loss[j] = b.loss[j * T + t];
+      }
+      if (!static_params_) current_[r0 + t] = p[t];
+    }
+  }
+
   /// The values a group starts from: the current values (the reference's w after the
   /// updates from columns 0..c-1) of the n columns of the group that starts at
-  /// c = i1 + j, in row r.  Every in-block shift is complete here (a group start begins
-  /// a sub-block).
-  const float* group_start_values(std::size_t r, std::size_t j, std::size_t n,
-                                  std::vector<float>& scratch) const {
+  /// c = i1 + j, in row r (row t of the tile b).  Every in-block shift is complete here (a
+  /// group start begins a sub-block).
+  template <std::size_t T>
+  const float* group_start_values(const tile_block<T>& b, std::size_t r, std::size_t t,
+                                  std::size_t j, std::size_t n, std::vector<float>& scratch) const {
     if (start_from_block_ && j == 0) return Start_.data() + r * n;
     const std::size_t cols = cols_, i1 = i1_, i2 = i2_, count = i2_ - i1_;
-    const float* w = W_.data() + r * cols + i1;
-    const float* shift = Shift_.data() + r * cols + i1;
-    const float* delta = Delta_.data() + r * B_;
     const float* V = V_.data();
     const std::size_t c = i1 + j, in_block = std::min(n, count - j);
     // First the shifts s_t = Σ_{k<c} δ_k V_kt; columns past the block end still lack
     // this block's part, added here.
     scratch.resize(n);
-    for (std::size_t t = 0; t < in_block; ++t) scratch[t] = shift[j + t];
+    for (std::size_t u = 0; u < in_block; ++u) scratch[u] = b.shift[(j + u) * T + t];
     float* past = scratch.data() + in_block;  // columns i2 .. c+n-1
     const std::size_t m = n - in_block;
-    for (std::size_t t = 0; t < m; ++t) past[t] = Shift_.data()[r * cols + i2 + t];
+    for (std::size_t u = 0; u < m; ++u) past[u] = Shift_.data()[r * cols + i2 + u];
     for (std::size_t k = 0; k < j; ++k) {  // along rows of V
-      const float dk = delta[k];
+      const float dk = b.delta[k * T + t];
       const float* vk = V + (i1 + k) * cols + i2;
-      for (std::size_t t = 0; t < m; ++t) past[t] += dk * vk[t];
+      for (std::size_t u = 0; u < m; ++u) past[u] += dk * vk[u];
     }
     // s_t is w̃_t - w_t only for t = c: the reference's partial update of a later
     // column t is z_t with z_t = s_t - Σ_{c<=a<t} z_a V_at (its Hinv = F⁻¹ restricted
@@ -364,37 +470,66 @@ class column_loop {
       for (std::size_t a = 0; a + 1 < n; ++a) {
         const float za = scratch[a];
         const float* va = V + (c + a) * cols + c;  // row c+a of V, from column c
-        for (std::size_t t = a + 1; t < n; ++t) scratch[t] -= za * va[t];
+        for (std::size_t u = a + 1; u < n; ++u) scratch[u] -= za * va[u];
       }
     }
-    for (std::size_t t = 0; t < in_block; ++t) scratch[t] += w[j + t];
-    for (std::size_t t = 0; t < m; ++t) past[t] += W_.data()[r * cols + i2 + t];
+    for (std::size_t u = 0; u < in_block; ++u) scratch[u] += b.w[(j + u) * T + t];
+    for (std::size_t u = 0; u < m; ++u) past[u] += W_.data()[r * cols + i2 + u];
     return scratch.data();
   }
 
-  /// The sub-block [j0, j1)'s updates to the rest of the block (columns j1 .. end), as a
-  /// 1 x S by S x m product held in registers, L columns at a time (the column-by-column
-  /// form is bound by storing the shifts back after every column).
-  void update_rest_of_block(float* shift, const float* delta, std::size_t j0,
-                            std::size_t j1) const {
+  /// The sub-block [j0, j1)'s updates to the rest of the block (columns j1 .. end) for
+  /// the tile's rows: shift_k += Σ_{j0<=a<j1} δ_a V_ak, in strips of H rows and four
+  /// columns held in registers (4 x H accumulators; each V_ak is read once per strip).
+  /// Per row the same sum in the same order as one row on its own.
+  template <std::size_t T>
+  void update_rest_of_block(tile_block<T>& b, std::size_t j0, std::size_t j1) const {
+    constexpr std::size_t H = T < 16 ? T : 16;
+    static_assert(T % H == 0, "whole strips");
     const std::size_t cols = cols_, i1 = i1_, count = i2_ - i1_;
     const float* V = V_.data();
-    constexpr std::size_t L = 16;
-    std::size_t k = j1;
-    for (; k + L <= count; k += L) {
-      float acc[L];
-      for (std::size_t l = 0; l < L; ++l) acc[l] = shift[k + l];
-      for (std::size_t a = j0; a < j1; ++a) {
-        const float da = delta[a];
-        const float* va = V + (i1 + a) * cols + i1 + k;
-        for (std::size_t l = 0; l < L; ++l) acc[l] += da * va[l];
+    for (std::size_t h = 0; h < T; h += H) {
+      float* shift = b.shift.data() + h;
+      const float* delta = b.delta.data() + h;
+      std::size_t k = j1;
+      for (; k + 4 <= count; k += 4) {
+        float a0[H], a1[H], a2[H], a3[H];
+        float* s = shift + k * T;
+        for (std::size_t t = 0; t < H; ++t) {
+          a0[t] = s[t];
+          a1[t] = s[T + t];
+          a2[t] = s[2 * T + t];
+          a3[t] = s[3 * T + t];
+        }
+        for (std::size_t a = j0; a < j1; ++a) {
+          const float* da = delta + a * T;
+          const float* va = V + (i1 + a) * cols + i1 + k;
+          const float v0 = va[0], v1 = va[1], v2 = va[2], v3 = va[3];
+          for (std::size_t t = 0; t < H; ++t) {
+            a0[t] += da[t] * v0;
+            a1[t] += da[t] * v1;
+            a2[t] += da[t] * v2;
+            a3[t] += da[t] * v3;
+          }
+        }
+        for (std::size_t t = 0; t < H; ++t) {
+          s[t] = a0[t];
+          s[T + t] = a1[t];
+          s[2 * T + t] = a2[t];
+          s[3 * T + t] = a3[t];
+        }
       }
-      for (std::size_t l = 0; l < L; ++l) shift[k + l] = acc[l];
-    }
-    for (; k < count; ++k) {
-      float acc = shift[k];
-      for (std::size_t a = j0; a < j1; ++a) acc += delta[a] * V[(i1 + a) * cols + i1 + k];
-      shift[k] = acc;
+      for (; k < count; ++k) {
+        float acc[H];
+        float* s = shift + k * T;
+        for (std::size_t t = 0; t < H; ++t) acc[t] = s[t];
+        for (std::size_t a = j0; a < j1; ++a) {
+          const float v = V[(i1 + a) * cols + i1 + k];
+          const float* da = delta + a * T;
+          for (std::size_t t = 0; t < H; ++t) acc[t] += da[t] * v;
+        }
+        for (std::size_t t = 0; t < H; ++t) s[t] = acc[t];
+      }
     }
   }
 
@@ -500,8 +635,8 @@ gptq_result<Policy> gptq(const float* W, std::size_t rows, std::size_t cols,
   for (std::size_t i1 = 0; i1 < cols; i1 += B) {
     const std::size_t i2 = std::min(i1 + B, cols), count = i2 - i1;
     loop.start_block(i1, i2);
-    detail::parallel_rows(rows, count * count, threaded,
-                          [&](std::size_t r) { loop.quantize_block_row(r); });
+    detail::parallel_rows(loop.tiles(), loop.tile_height() * count * count, threaded,
+                          [&](std::size_t t) { loop.quantize_tile(t); });
     loop.add_block_losses(res.column_losses);
     loop.update_later_columns();
   }

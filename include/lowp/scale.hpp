@@ -22,6 +22,11 @@
 //     // How elements are rounded.  When .stochastic, encode() advances the policy's
 //     // stream, so calls to one policy object's encode() must not overlap in time.
 //     const element_rounding& rounding_config() const;
+//     // Optional, the batch form (GPTQ's column of a tile of rows): codes[i] and q[i] =
+//     // encode(x[i], p[i*stride]) and its decode(), in order.  lowp::quantize_batch()
+//     // calls it, or encode()/decode() element by element for a policy without it.
+//     void quantize_batch(const float* x, std::size_t n, const params* p, std::ptrdiff_t stride,
+//                         typename format::storage_type* codes, float* q);
 //   };
 //
 // W is rows x cols, row-major (row = output channel); a group is g consecutive columns of
@@ -41,7 +46,7 @@
 // its elements differ from x / s rounded.  What every policy shares is
 // detail::policy_base (CRTP): the element rounding and its random stream, fit() and
 // prepare() with their NaN/Inf checks, encode()/decode() of value = s * element, fake(),
-// cast_divisor() for the bulk path.
+// cast_divisor() for the bulk path, quantize_batch() (vectorized on the common formats).
 //
 // Element rounding: every element is the *correctly rounded* value of x / s (the exact
 // real quotient, computed in double, which is exact enough to never flip a rounding
@@ -66,6 +71,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cast.hpp"
@@ -256,6 +262,167 @@ inline double stochastic_round_to_integer(double v, std::uint32_t random_bits) n
   return v < 0 ? -r : r;
 }
 
+// --- batch kernels: quantize_batch() of lowp's policies -------------------------------
+
+/// Element formats of the batch kernels (grid_quantize_scaled, grid_quantize_zero):
+/// one-byte integer formats, and the float formats with subnormals and a signed zero
+/// whose nearest-even grid the kernels round on in float arithmetic (FP8 E4M3/E5M2, FP6,
+/// FP4 E2M1; quantize.hpp's fake_quantize() rounds on the same grids).
+template <class F>
+inline constexpr bool is_batch_grid_format_v =
+    sizeof(typename F::storage_type) == 1 &&
+    (is_lowp_int_v<F> || std::is_same_v<F, float8_e4m3fn> || std::is_same_v<F, float8_e5m2> ||
+     std::is_same_v<F, float6_e3m2fn> || std::is_same_v<F, float6_e2m3fn> ||
+     std::is_same_v<F, float4_e2m1fn>);
+
+/// The most significant bits a value or rounding boundary of F can have: M + 2 for an FP
+/// format, b + 1 for a b-bit integer (detail/exact_quotient.hpp's boundary_bits).
+template <class F>
+constexpr int batch_boundary_bits() noexcept {
+  if constexpr (is_lowp_int_v<F>) {
+    return F::traits_type::bits + 1;
+  } else {
+    return float_layout<typename F::traits_type>::M + 2;
+  }
+}
+
+/// x is neither NaN nor ±Inf.
+inline bool is_finite_float(float x) noexcept {
+  return (bit_cast<std::uint32_t>(x) & 0x7F800000u) != 0x7F800000u;
+}
+
+/// The float quotient x / s moved, where needed, so that it rounds to F's grid exactly as
+/// the real quotient does (detail/exact_quotient.hpp, exact_quotients(), says why): fl(x /
+/// s) can only land *on* a rounding boundary of F (<= batch_boundary_bits<F>() significant
+/// bits) when x / s is merely close to it; then it moves one float ulp toward x / s, whose
+/// side the sign of the residual x - q s (exact in double) gives.  Returns the bits.
+template <class F>
+inline std::uint32_t exact_quotient_bits(float x, float s) noexcept {
+  constexpr std::uint32_t low = (std::uint32_t{1} << (24 - batch_boundary_bits<F>())) - 1u;
+  const float q = x / s;
+  std::uint32_t b = bit_cast<std::uint32_t>(q);
+  const double r = static_cast<double>(x) - static_cast<double>(q) * static_cast<double>(s);
+  const std::uint32_t candidate =
+      static_cast<std::uint32_t>((b & low) == 0) & static_cast<std::uint32_t>(r != 0.0);
+  const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);
+  return b + candidate * (2u * grow - 1u);
+}
+
+/// For i in [0, n): codes[i] = the code of F(x[i] / s[i]) (the real quotient, rounded to
+/// nearest even, saturated) and out[i] = s[i] · its element value, in float: the same bits
+/// as policy_base's encode() and decode() with the exact scale s[i], for finite x[i] and
+/// s[i] > 0 finite (other elements get unspecified results: the caller redoes them).  A
+/// different divisor per element (GPTQ's column batches: one row each).
+///
+/// Why the values are decode()'s bits: decode() rounds exact_scale · element once from
+/// double, where the product is exact (<= 8 significant bits times 24); the float multiply
+/// rounds the same exact product once.  The grid rounding is fake_quantize()'s
+/// (detail/exact_quotient.hpp, scaled_grid_values): F's normal range keeps M mantissa bits
+/// of the float (ties to even on the bits), its subnormal range rounds by adding and
+/// subtracting 2^(emin-M+23), whose float ulp is F's subnormal quantum; an integer format
+/// the same with quantum 1.  The code then comes from the rounded magnitude v: normal,
+/// F's exponent and mantissa are v's bits shifted, less the bias difference; subnormal,
+/// v / quantum, read off the bits of v + 2^(emin-M+23).  Branch-free, so it vectorizes.
+template <class F>
+inline void grid_quantize_scaled(const float* x, const float* s, std::size_t n,
+                                 typename F::storage_type* codes, float* out) noexcept {
+  static_assert(is_batch_grid_format_v<F>, "a format of the batch kernels");
+  using u32 = std::uint32_t;
+  using i32 = std::int32_t;
+  using storage = typename F::storage_type;
+  if constexpr (is_lowp_int_v<F>) {
+    using Tr = typename F::traits_type;
+    const float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23 to an integer
+    const u32 magic_bits = bit_cast<u32>(magic);
+    const auto hi_bits = static_cast<i32>(bit_cast<u32>(static_cast<float>(Tr::max)));
+    const auto lo_bits = static_cast<i32>(bit_cast<u32>(-static_cast<float>(Tr::min)));
+    constexpr u32 mask = (u32{1} << Tr::bits) - 1u;
+    LOWP_SIMD_LOOP
+    for (std::size_t i = 0; i < n; ++i) {
+      const float si = s[i];
+      const u32 b = exact_quotient_bits<F>(x[i], si), sign = b & 0x80000000u;
+      const float a = bit_cast<float>(b ^ sign);
+      const auto r = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
+      const i32 negative = -static_cast<i32>(sign >> 31);
+      const i32 top = (lo_bits & negative) | (hi_bits & ~negative);
+      const u32 m = static_cast<u32>(r < top ? r : top);  // |element|, as float bits
+      const u32 k = bit_cast<u32>(bit_cast<float>(m) + magic) - magic_bits;  // |element|
+      const auto neg = static_cast<u32>(negative);
+      codes[i] = static_cast<storage>(((k ^ neg) - neg) & mask);  // two's complement
+      // + 0: an integer has no -0 (a negative quotient that rounds to 0 gives code 0).
+      out[i] = (bit_cast<float>(m | sign) + 0.0f) * si;
+    }
+  } else {
+    using Tr = typename F::traits_type;
+    using L = float_layout<Tr>;
+    constexpr int shift = 23 - L::M;
+    constexpr u32 below = (u32{1} << (shift - 1)) - 1u, keep = ~((u32{1} << shift) - 1u);
+    constexpr u32 exponent_offset = static_cast<u32>(127 - Tr::bias) << L::M;
+    constexpr auto sign_code = static_cast<u32>(L::sign_mask);
+    const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
+    const u32 magic_bits = bit_cast<u32>(magic);
+    const auto min_normal_bits = static_cast<i32>(bit_cast<u32>(std::ldexp(1.0f, L::emin)));
+    const auto top_bits = static_cast<i32>(
+        bit_cast<u32>(static_cast<float>(F::from_bits(static_cast<storage>(L::max_magnitude)))));
+    LOWP_SIMD_LOOP
+    for (std::size_t i = 0; i < n; ++i) {
+      const float si = s[i];
+      const u32 b = exact_quotient_bits<F>(x[i], si), sign = b & 0x80000000u, ab = b ^ sign;
+      const float a = bit_cast<float>(ab);
+      const auto normal = static_cast<i32>((ab + below + ((ab >> shift) & 1u)) & keep);
+      const auto sub = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
+      const i32 is_sub = -static_cast<i32>(static_cast<i32>(ab) < min_normal_bits);
+      i32 r = (sub & is_sub) | (normal & ~is_sub);
+      r = r < top_bits ? r : top_bits;
+      const auto v = static_cast<u32>(r);  // the rounded magnitude's float bits
+      const u32 normal_code = (v >> shift) - exponent_offset;
+      const u32 sub_code = bit_cast<u32>(bit_cast<float>(v) + magic) - magic_bits;
+      const auto v_sub = static_cast<u32>(-static_cast<i32>(r < min_normal_bits));
+      const u32 code = (sub_code & v_sub) | (normal_code & ~v_sub);
+      codes[i] = static_cast<storage>(code | ((sign >> 31) * sign_code));
+      out[i] = bit_cast<float>(v | sign) * si;
+    }
+  }
+}
+
+/// minmax's batch kernel (unsigned one-byte F): codes[i] = clamp(round(x[i] / s[i]) +
+/// z[i], 0, max) with x / s the real quotient rounded to nearest even, and out[i] =
+/// s[i] · (code - z[i]), for finite x[i] and s[i] > 0 finite (others: unspecified).  The
+/// same bits as minmax's encode() and decode(): the quotients that matter lie within
+/// max + 1/2 of zero (beyond, the clamp decides either way), where every rounding
+/// boundary has <= b + 1 significant bits, so the moved float quotient rounds as the real
+/// one; code - z is a small integer, exact in float, so the float multiply rounds the
+/// exact product once, as decode() does.
+template <class F>
+inline void grid_quantize_zero(const float* x, const float* s, const float* z, std::size_t n,
+                               typename F::storage_type* codes, float* out) noexcept {
+  static_assert(
+      is_lowp_int_v<F> && !F::traits_type::is_signed && sizeof(typename F::storage_type) == 1,
+      "an unsigned one-byte integer format");
+  using u32 = std::uint32_t;
+  using storage = typename F::storage_type;
+  const float hi = static_cast<float>(F::traits_type::max);
+  const float limit = 4.0f * hi + 8.0f;  // encode_quotient_zero's clamp before rounding
+  const float magic = 8388608.0f;
+  const u32 magic_bits = bit_cast<u32>(magic);
+  LOWP_SIMD_LOOP
+  for (std::size_t i = 0; i < n; ++i) {
+    const float si = s[i];
+    float q = bit_cast<float>(exact_quotient_bits<F>(x[i], si));
+    q = q < -limit ? -limit : q;
+    q = q > limit ? limit : q;
+    const u32 b = bit_cast<u32>(q), sign = b & 0x80000000u;
+    const float a = bit_cast<float>(b ^ sign);
+    const float r = bit_cast<float>(bit_cast<u32>((a + magic) - magic) | sign);  // round(q)
+    float c = r + z[i];
+    c = c < 0.0f ? 0.0f : c;
+    c = c > hi ? hi : c;
+    c = c + 0.0f;  // -0 (a negative q rounded to 0, zero point 0) is code 0
+    codes[i] = static_cast<storage>(bit_cast<u32>(c + magic) - magic_bits);
+    out[i] = (c - z[i]) * si;
+  }
+}
+
 inline void check_group_size(const char* who, std::size_t cols, std::size_t group_size) {
   if (group_size == 0) throw std::invalid_argument(std::string(who) + ": group size 0");
   if (cols != 0 && group_size > cols)
@@ -403,6 +570,59 @@ class policy_base : public policy_tag {
     return float_divisor(derived().exact_scale(p));
   }
 
+  // --- batches: GPTQ's column of a tile of rows ----------------------------------------
+
+  /// codes[i] = encode(x[i], p[i * stride]) and q[i] = decode(codes[i], p[i * stride]) for
+  /// i in [0, n), in that order (a stochastic policy draws in it): one column of a tile of
+  /// rows in GPTQ's column loop, each row with its own params.  Rounded to nearest even on
+  /// the formats of detail::is_batch_grid_format_v (INT4/INT8, FP8 E4M3/E5M2, FP6, FP4),
+  /// the elements whose divisor cast_divisor(p) is a float go through the vectorized
+  /// detail::grid_quantize_scaled (the same bits; tested against encode()/decode()); the
+  /// rest (stochastic or directed rounding, a scale that is not a float, MXINT's clamp, a
+  /// zero NVFP4 block scale, a non-finite x) element by element, as quantize_batch_generic.
+  template <class D = Derived>
+  void quantize_batch(const float* x, std::size_t n, const typename D::params* p,
+                      std::ptrdiff_t stride, storage_type* codes, float* q) {
+    if constexpr (is_batch_grid_format_v<F>) {
+      if (!rnd_.stochastic && rnd_.mode == rounding::nearest_even) {
+        constexpr std::size_t chunk = 64;
+        float s[chunk];
+        bool redo[chunk];
+        for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
+          const std::size_t len = std::min(chunk, n - i0);
+          const typename D::params* pc = p + static_cast<std::ptrdiff_t>(i0) * stride;
+          std::size_t redone = 0;
+          for (std::size_t i = 0; i < len; ++i) {
+            const float d = derived().cast_divisor(pc[static_cast<std::ptrdiff_t>(i) * stride]);
+            redo[i] = !(d > 0.0f) || !is_finite_float(x[i0 + i]);
+            s[i] = redo[i] ? 1.0f : d;  // 1: a harmless divisor for an element redone below
+            redone += redo[i];
+          }
+          if (redone < len) grid_quantize_scaled<F>(x + i0, s, len, codes + i0, q + i0);
+          if (redone == 0) continue;
+          for (std::size_t i = 0; i < len; ++i) {
+            if (redo[i])
+              quantize_batch_generic(x + i0 + i, 1, pc + static_cast<std::ptrdiff_t>(i) * stride,
+                                     stride, codes + i0 + i, q + i0 + i);
+          }
+        }
+        return;
+      }
+    }
+    quantize_batch_generic(x, n, p, stride, codes, q);
+  }
+
+  /// quantize_batch() element by element: encode() then decode() of each, in order.
+  template <class D = Derived>
+  void quantize_batch_generic(const float* x, std::size_t n, const typename D::params* p,
+                              std::ptrdiff_t stride, storage_type* codes, float* q) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const typename D::params& pi = p[static_cast<std::ptrdiff_t>(i) * stride];
+      codes[i] = derived().encode(x[i], pi);
+      q[i] = derived().decode(codes[i], pi);
+    }
+  }
+
  protected:
   explicit policy_base(element_rounding r) noexcept : rnd_(r) {}
 
@@ -482,7 +702,38 @@ class policy_base : public policy_tag {
   std::uint64_t draws_ = 0;  ///< draws taken from the stochastic stream
 };
 
+/// Whether Policy has the batch member quantize_batch(x, n, p, stride, codes, q).
+template <class Policy, class = void>
+struct has_quantize_batch : std::false_type {};
+template <class Policy>
+struct has_quantize_batch<
+    Policy, std::void_t<decltype(std::declval<Policy&>().quantize_batch(
+                std::declval<const float*>(), std::size_t{},
+                std::declval<const typename Policy::params*>(), std::ptrdiff_t{},
+                std::declval<typename Policy::format::storage_type*>(), std::declval<float*>()))>>
+    : std::true_type {};
+
 }  // namespace detail
+
+/// The batch form of a group quantizer: codes[i] = policy.encode(x[i], p[i * stride]) and
+/// q[i] = policy.decode(codes[i], p[i * stride]) for i in [0, n), in order.  Calls the
+/// policy's own quantize_batch() when it has one (lowp's policies: vectorized for the
+/// common formats, see policy_base::quantize_batch), else encode() and decode() element
+/// by element: any group quantizer has it.  GPTQ's column loop calls it once per column of
+/// a tile of rows.
+template <class Policy>
+void quantize_batch(Policy& policy, const float* x, std::size_t n, const typename Policy::params* p,
+                    std::ptrdiff_t stride, typename Policy::format::storage_type* codes, float* q) {
+  if constexpr (detail::has_quantize_batch<Policy>::value) {
+    policy.quantize_batch(x, n, p, stride, codes, q);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const typename Policy::params& pi = p[static_cast<std::ptrdiff_t>(i) * stride];
+      codes[i] = policy.encode(x[i], pi);
+      q[i] = policy.decode(codes[i], pi);
+    }
+  }
+}
 
 // =======================================================================================
 // absmax: s = amax / max_code_value
@@ -596,6 +847,46 @@ class minmax : public detail::policy_base<minmax<F>, F> {
   }
   /// 0: with a zero point, encode() is not a plain cast of x / s.
   float cast_divisor(const params& /*p*/) const noexcept { return 0.0f; }
+
+  /// policy_base::quantize_batch() with the zero point: rounded to nearest even on
+  /// one-byte formats (uint4, uint8), elements with a positive finite scale, a finite x
+  /// and |zero| <= 2^20 go through the vectorized detail::grid_quantize_zero (the same
+  /// bits as encode()/decode(); tested), the rest element by element.
+  void quantize_batch(const float* x, std::size_t n, const params* p, std::ptrdiff_t stride,
+                      storage_type* codes, float* q) {
+    const element_rounding& rnd = this->rounding_config();
+    if constexpr (sizeof(storage_type) == 1) {
+      if (!rnd.stochastic && rnd.mode == rounding::nearest_even) {
+        constexpr std::size_t chunk = 64;
+        float s[chunk], z[chunk];
+        bool redo[chunk];
+        for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
+          const std::size_t len = std::min(chunk, n - i0);
+          const params* pc = p + static_cast<std::ptrdiff_t>(i0) * stride;
+          std::size_t redone = 0;
+          for (std::size_t i = 0; i < len; ++i) {
+            const params& pi = pc[static_cast<std::ptrdiff_t>(i) * stride];
+            const std::int32_t zero = pi.zero;
+            redo[i] = !(pi.scale > 0.0f) || !detail::is_finite_float(pi.scale) ||
+                      !detail::is_finite_float(x[i0 + i]) || zero < -(1 << 20) || zero > (1 << 20);
+            s[i] = redo[i] ? 1.0f : pi.scale;
+            z[i] = redo[i] ? 0.0f : static_cast<float>(pi.zero);
+            redone += redo[i];
+          }
+          if (redone < len) detail::grid_quantize_zero<F>(x + i0, s, z, len, codes + i0, q + i0);
+          if (redone == 0) continue;
+          for (std::size_t i = 0; i < len; ++i) {
+            if (redo[i])
+              this->quantize_batch_generic(x + i0 + i, 1,
+                                           pc + static_cast<std::ptrdiff_t>(i) * stride, stride,
+                                           codes + i0 + i, q + i0 + i);
+          }
+        }
+        return;
+      }
+    }
+    this->quantize_batch_generic(x, n, p, stride, codes, q);
+  }
 };
 
 // =======================================================================================
