@@ -24,8 +24,10 @@
 //                  buffer (bytes/s: the 2 n² bytes written), <p> = m2_e2m1_g128 and
 //                  absmax_int4_g128; dequantize_then_convert_{bf16,f16}/<p>: the same
 //                  result through a float buffer and lowp::convert<To> (element by
-//                  element through lowp::cast), the way before; memcpy_half_out: memcpy
-//                  of the 2 n² bytes, their roofline
+//                  element through lowp::cast), the way before;
+//                  float_to_{bf16,f16}_codes: the float -> 16-bit rounding pass alone on
+//                  n² floats; roofline_float_to_u16_truncate: the same pass truncating
+//                  (the least a float -> 16-bit pass does)
 //   dequantize_reference_value_loop/m2_e2m1_g128   out[r*n+c] = q.value(r, c) element by
 //                  element: the path dequantize() had before it got a bulk kernel, kept so
 //                  that before/after ratios come from the same run.
@@ -348,15 +350,39 @@ void BM_roofline_nib_lut16_avx2(benchmark::State& state) {
 }
 #endif
 
-// memcpy of a 16-bit output (2 n² bytes): the roofline of the bfloat16/float16 rows.
-void BM_memcpy_half_out(benchmark::State& state) {
+// The float -> 16-bit pass alone, on n² floats (the float matrix): lowp's rounding
+// (detail::bulk::float_to_half_codes<To>) and, as its roofline, truncation to the top 16
+// bits (read 4 bytes, write 2: the least any float -> bfloat16 pass does).
+template <class To>
+void BM_float_to_half(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const std::int64_t threads = state.range(1);
-  const std::vector<std::uint16_t> src(n * n, 0x3C00u);
+  const auto& w = matrix(n);
   std::vector<std::uint16_t> out(n * n, 0);
   for (auto _ : state) {
     row_bands(n, threads, [&](std::size_t r0, std::size_t r1) {
-      std::memcpy(out.data() + r0 * n, src.data() + r0 * n, (r1 - r0) * n * 2);
+      lowp::detail::bulk::float_to_half_codes<To>(w.data() + r0 * n, out.data() + r0 * n,
+                                                  (r1 - r0) * n, lowp::overflow::saturate);
+    });
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, n, 2);
+}
+void BM_roofline_truncate_to_u16(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const std::int64_t threads = state.range(1);
+  const auto& w = matrix(n);
+  std::vector<std::uint16_t> out(n * n, 0);
+  for (auto _ : state) {
+    row_bands(n, threads, [&](std::size_t r0, std::size_t r1) {
+      const float* __restrict s = w.data() + r0 * n;
+      std::uint16_t* __restrict d = out.data() + r0 * n;
+      for (std::size_t i = 0; i < (r1 - r0) * n; ++i) {
+        std::uint32_t b;
+        std::memcpy(&b, s + i, 4);
+        d[i] = static_cast<std::uint16_t>(b >> 16);
+      }
     });
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -417,7 +443,11 @@ BENCHMARK(BM_roofline_nib_lut16_avx2)
     ->Apply(sizes_threads);
 #endif
 BENCHMARK(BM_memcpy_float_out)->Name("memcpy_float_out")->Apply(sizes_threads);
-BENCHMARK(BM_memcpy_half_out)->Name("memcpy_half_out")->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::bfloat16>)->Name("float_to_bf16_codes")->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::float16>)->Name("float_to_f16_codes")->Apply(sizes_threads);
+BENCHMARK(BM_roofline_truncate_to_u16)
+    ->Name("roofline_float_to_u16_truncate")
+    ->Apply(sizes_threads);
 
 namespace {
 // Registers dequantize/<name> and fake_quantize/<name>.

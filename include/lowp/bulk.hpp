@@ -141,10 +141,12 @@ inline void half_chunk_to_float(const Src* src, float* buf, std::size_t n) noexc
 //  4. Overflow (the result at or past Inf, an Inf input included): overflow::saturate
 //     gives max (0x7F7F, 0x7BFF), non_saturating Inf.
 //  5. NaN (a > 0x7F800000): quiet, with the payload's top bits, as F16C's VCVTPS2PH.
-template <class To>
-inline void float_to_half_codes(const float* src, std::uint16_t* dst, std::size_t n,
-                                overflow o) noexcept {
+//
+// Out: std::uint16_t (the codes) or To itself (To::from_bits of them).
+template <class To, class Out>
+inline void float_to_half_codes(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
   static_assert(is_half_v<To>, "float16 or bfloat16");
+  static_assert(std::is_same_v<Out, std::uint16_t> || std::is_same_v<Out, To>, "codes or To");
   using u32 = std::uint32_t;
   constexpr bool bf16 = std::is_same_v<To, bfloat16>;
   constexpr u32 inf_code = bf16 ? 0x7F80u : 0x7C00u, max_code = inf_code - 1u;
@@ -170,7 +172,12 @@ inline void float_to_half_codes(const float* src, std::uint16_t* dst, std::size_
     }
     r = r >= inf_code ? overflow_code : r;  // step 4
     r = a > 0x7F800000u ? nan : r;
-    dst[i] = static_cast<std::uint16_t>(r | sign);
+    const auto code = static_cast<std::uint16_t>(r | sign);
+    if constexpr (std::is_same_v<Out, std::uint16_t>) {
+      dst[i] = code;
+    } else {
+      dst[i] = To::from_bits(code);
+    }
   }
 }
 

@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -633,27 +634,17 @@ class quantized_tensor {
   }
 
   /// dequantize(bfloat16* / float16*) and dequantize_bits(): float in chunks of
-  /// chunk_elements (or rows, with a group index), then float_to_half_codes.  Out: To or
-  /// std::uint16_t.
+  /// chunk_elements (or rows, with a group index) into a buffer that stays in cache, then
+  /// float_to_half_codes.  Out: To or std::uint16_t.
   template <class To, class Out>
   void dequantize_half(Out* out, overflow o) const {
-    const auto emit = [&](const float* y, std::size_t n, Out* dst, std::uint16_t* bits) {
-      if constexpr (std::is_same_v<Out, std::uint16_t>) {
-        (void)bits;
-        detail::bulk::float_to_half_codes<To>(y, dst, n, o);
-      } else {
-        detail::bulk::float_to_half_codes<To>(y, bits, n, o);
-        for (std::size_t i = 0; i < n; ++i) dst[i] = To::from_bits(bits[i]);
-      }
-    };
     if (!g_idx_.empty()) {
       detail::for_each_chunk_as_caller(
           rows_, 1,
           [&](std::size_t r, std::size_t) {
-            std::vector<float> y(cols_);
-            std::vector<std::uint16_t> bits(std::is_same_v<Out, std::uint16_t> ? 0 : cols_);
-            dequantize_row_indexed(r, y.data());
-            emit(y.data(), cols_, out + r * cols_, bits.data());
+            const std::unique_ptr<float[]> y(new float[cols_]);
+            dequantize_row_indexed(r, y.get());
+            detail::bulk::float_to_half_codes<To>(y.get(), out + r * cols_, cols_, o);
           },
           cols_);
       return;
@@ -661,10 +652,9 @@ class quantized_tensor {
     detail::for_each_chunk_as_caller(
         size(), chunk_elements,
         [&](std::size_t first, std::size_t n) {
-          std::vector<float> y(n);
-          std::vector<std::uint16_t> bits(std::is_same_v<Out, std::uint16_t> ? 0 : n);
-          dequantize_elements(first, n, y.data());
-          emit(y.data(), n, out + first, bits.data());
+          const std::unique_ptr<float[]> y(new float[n]);  // not zeroed: written first
+          dequantize_elements(first, n, y.get());
+          detail::bulk::float_to_half_codes<To>(y.get(), out + first, n, o);
         },
         1, detail::is_lowp_policy_v<Policy>);
   }
