@@ -349,15 +349,6 @@ void dequantize_run(const Policy& pol, const typename Policy::params& p, const C
   for (std::size_t i = 0; i < n; ++i) out[i] = pol.decode(codes[first + i].bits(), p);
 }
 
-/// Formats whose nearest-even grid scaled_grid_values() rounds on (with subnormals and a
-/// signed zero, or signed/unsigned integers): fake_quantize() skips their codes.
-template <class F>
-inline constexpr bool has_grid_values_v = is_lowp_int_v<F> || (std::is_same_v<F, float8_e4m3fn> ||
-                                                               std::is_same_v<F, float8_e5m2> ||
-                                                               std::is_same_v<F, float6_e3m2fn> ||
-                                                               std::is_same_v<F, float6_e2m3fn> ||
-                                                               std::is_same_v<F, float4_e2m1fn>);
-
 }  // namespace detail
 
 /// A quantized matrix: shape, granularity, the policy (with its second-level state:

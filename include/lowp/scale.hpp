@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "cast.hpp"
+#include "detail/exact_quotient.hpp"
 #include "detail/finite.hpp"
 
 namespace lowp {
@@ -264,48 +265,9 @@ inline double stochastic_round_to_integer(double v, std::uint32_t random_bits) n
 
 // --- batch kernels: quantize_batch() of lowp's policies -------------------------------
 
-/// Element formats of the batch kernels (grid_quantize_scaled, grid_quantize_zero):
-/// one-byte integer formats, and the float formats with subnormals and a signed zero
-/// whose nearest-even grid the kernels round on in float arithmetic (FP8 E4M3/E5M2, FP6,
-/// FP4 E2M1; quantize.hpp's fake_quantize() rounds on the same grids).
-template <class F>
-inline constexpr bool is_batch_grid_format_v =
-    sizeof(typename F::storage_type) == 1 &&
-    (is_lowp_int_v<F> || std::is_same_v<F, float8_e4m3fn> || std::is_same_v<F, float8_e5m2> ||
-     std::is_same_v<F, float6_e3m2fn> || std::is_same_v<F, float6_e2m3fn> ||
-     std::is_same_v<F, float4_e2m1fn>);
-
-/// The most significant bits a value or rounding boundary of F can have: M + 2 for an FP
-/// format, b + 1 for a b-bit integer (detail/exact_quotient.hpp's boundary_bits).
-template <class F>
-constexpr int batch_boundary_bits() noexcept {
-  if constexpr (is_lowp_int_v<F>) {
-    return F::traits_type::bits + 1;
-  } else {
-    return float_layout<typename F::traits_type>::M + 2;
-  }
-}
-
 /// x is neither NaN nor ±Inf.
 inline bool is_finite_float(float x) noexcept {
   return (bit_cast<std::uint32_t>(x) & 0x7F800000u) != 0x7F800000u;
-}
-
-/// The float quotient x / s moved, where needed, so that it rounds to F's grid exactly as
-/// the real quotient does (detail/exact_quotient.hpp, exact_quotients(), says why): fl(x /
-/// s) can only land *on* a rounding boundary of F (<= batch_boundary_bits<F>() significant
-/// bits) when x / s is merely close to it; then it moves one float ulp toward x / s, whose
-/// side the sign of the residual x - q s (exact in double) gives.  Returns the bits.
-template <class F>
-inline std::uint32_t exact_quotient_bits(float x, float s) noexcept {
-  constexpr std::uint32_t low = (std::uint32_t{1} << (24 - batch_boundary_bits<F>())) - 1u;
-  const float q = x / s;
-  std::uint32_t b = bit_cast<std::uint32_t>(q);
-  const double r = static_cast<double>(x) - static_cast<double>(q) * static_cast<double>(s);
-  const std::uint32_t candidate =
-      static_cast<std::uint32_t>((b & low) == 0) & static_cast<std::uint32_t>(r != 0.0);
-  const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);
-  return b + candidate * (2u * grow - 1u);
 }
 
 /// For i in [0, n): codes[i] = the code of F(x[i] / s[i]) (the real quotient, rounded to
@@ -326,7 +288,7 @@ inline std::uint32_t exact_quotient_bits(float x, float s) noexcept {
 template <class F>
 inline void grid_quantize_scaled(const float* x, const float* s, std::size_t n,
                                  typename F::storage_type* codes, float* out) noexcept {
-  static_assert(is_batch_grid_format_v<F>, "a format of the batch kernels");
+  static_assert(has_grid_values_v<F>, "a format with a grid (detail/exact_quotient.hpp)");
   using u32 = std::uint32_t;
   using i32 = std::int32_t;
   using storage = typename F::storage_type;
@@ -575,7 +537,7 @@ class policy_base : public policy_tag {
   /// codes[i] = encode(x[i], p[i * stride]) and q[i] = decode(codes[i], p[i * stride]) for
   /// i in [0, n), in that order (a stochastic policy draws in it): one column of a tile of
   /// rows in GPTQ's column loop, each row with its own params.  Rounded to nearest even on
-  /// the formats of detail::is_batch_grid_format_v (INT4/INT8, FP8 E4M3/E5M2, FP6, FP4),
+  /// the formats of detail::has_grid_values_v (INT4/INT8, FP8 E4M3/E5M2, FP6, FP4),
   /// the elements whose divisor cast_divisor(p) is a float go through the vectorized
   /// detail::grid_quantize_scaled (the same bits; tested against encode()/decode()); the
   /// rest (stochastic or directed rounding, a scale that is not a float, MXINT's clamp, a
@@ -583,7 +545,7 @@ class policy_base : public policy_tag {
   template <class D = Derived>
   void quantize_batch(const float* x, std::size_t n, const typename D::params* p,
                       std::ptrdiff_t stride, storage_type* codes, float* q) {
-    if constexpr (is_batch_grid_format_v<F>) {
+    if constexpr (has_grid_values_v<F>) {
       if (!rnd_.stochastic && rnd_.mode == rounding::nearest_even) {
         constexpr std::size_t chunk = 64;
         float s[chunk];

@@ -34,9 +34,19 @@ constexpr int boundary_bits() noexcept {
   }
 }
 
-/// q[i] = a float that every deterministic rounding to F rounds exactly as it rounds
-/// the real quotient x[i] / s (s > 0 finite), so that a bulk float -> F conversion of q
-/// is the correctly rounded x / s.
+/// Formats whose nearest-even grid scaled_grid_values() rounds on (with subnormals and a
+/// signed zero, or signed/unsigned integers): fake_quantize() skips their codes, and the
+/// policies' quantize_batch() runs grid_quantize_scaled() on them (scale.hpp).
+template <class F>
+inline constexpr bool has_grid_values_v = is_lowp_int_v<F> || (std::is_same_v<F, float8_e4m3fn> ||
+                                                               std::is_same_v<F, float8_e5m2> ||
+                                                               std::is_same_v<F, float6_e3m2fn> ||
+                                                               std::is_same_v<F, float6_e2m3fn> ||
+                                                               std::is_same_v<F, float4_e2m1fn>);
+
+/// The bits of a float that every deterministic rounding to F rounds exactly as it rounds
+/// the real quotient x / s (s > 0 finite), so that a float -> F conversion of it is the
+/// correctly rounded x / s.
 ///
 /// Why it works: q = fl(x / s) is correctly rounded, and every rounding boundary of F
 /// (a value or a midpoint, <= boundary_bits<F>() significant bits, well above the float
@@ -45,27 +55,30 @@ constexpr int boundary_bits() noexcept {
 /// the residual x - q s, computed exactly in double and only its sign used, is non-zero)
 /// q moves one float ulp toward x / s: a float with 24 significant bits, which is no
 /// boundary, on the same side as x / s.  Plain float division would instead create
-/// false ties (and x * (1/s) is not even correctly rounded).
+/// false ties (and x * (1/s) is not even correctly rounded).  Branch-free, so that loops
+/// over it vectorize.
+template <class F>
+inline std::uint32_t exact_quotient_bits(float x, float s) noexcept {
+  constexpr std::uint32_t low = (std::uint32_t{1} << (24 - boundary_bits<F>())) - 1u;
+  const float q = x / s;
+  const std::uint32_t b = bit_cast<std::uint32_t>(q);
+  // x - q s, exactly signed: the product is exact in double, and the rounded difference
+  // has the sign of the exact one (never 0 unless it is: both are multiples of 2^-298,
+  // far above double's underflow).
+  const double r = static_cast<double>(x) - static_cast<double>(q) * static_cast<double>(s);
+  // delta = candidate ? (grow ? +1 : -1) : 0, |q| moving toward |x / s|.
+  const std::uint32_t candidate =
+      static_cast<std::uint32_t>((b & low) == 0) & static_cast<std::uint32_t>(r != 0.0);
+  const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);
+  return b + candidate * (2u * grow - 1u);
+}
+
+/// q[i] = exact_quotient_bits<F>(x[i], s) as floats, for i < n: the quotients x[i] / s
+/// that a bulk float -> F conversion rounds correctly.
 template <class F>
 inline void exact_quotients(const float* x, std::size_t n, float s, float* q) noexcept {
-  constexpr std::uint32_t low = (std::uint32_t{1} << (24 - boundary_bits<F>())) - 1u;
-  const double sd = static_cast<double>(s);
   LOWP_SIMD_LOOP
-  for (std::size_t i = 0; i < n; ++i) {
-    const float qi = x[i] / s;
-    std::uint32_t b = bit_cast<std::uint32_t>(qi);
-    // x - q s, exactly signed: the product is exact in double, and the rounded
-    // difference has the sign of the exact one (never 0 unless it is: both are
-    // multiples of 2^-298, far above double's underflow).
-    const double r = static_cast<double>(x[i]) - static_cast<double>(qi) * sd;
-    // Branch-free, so that it vectorizes: delta = candidate ? (grow ? +1 : -1) : 0.
-    const std::uint32_t candidate =
-        static_cast<std::uint32_t>((b & low) == 0) & static_cast<std::uint32_t>(r != 0.0);
-    // |q| moves toward |x / s|:
-    const std::uint32_t grow = static_cast<std::uint32_t>(r > 0.0) ^ (b >> 31);
-    b += candidate * (2u * grow - 1u);
-    q[i] = bit_cast<float>(b);
-  }
+  for (std::size_t i = 0; i < n; ++i) q[i] = bit_cast<float>(exact_quotient_bits<F>(x[i], s));
 }
 
 /// out[i] = s · v[i], where v[i] is q[i] rounded to F's grid to nearest, ties to even,
