@@ -682,7 +682,9 @@ struct has_quantize_batch<
 /// policy's own quantize_batch() when it has one (lowp's policies: vectorized for the
 /// common formats, see policy_base::quantize_batch), else encode() and decode() element
 /// by element: any group quantizer has it.  GPTQ's column loop calls it once per column of
-/// a tile of rows.
+/// a tile of rows.  x, codes and q hold n elements and p holds (n - 1) * stride + 1 params
+/// (nothing is read for n = 0); a NaN or Inf x gets what encode() gives it.  Throws what
+/// the policy's encode()/decode() throw: nothing, for lowp's policies (they are noexcept).
 template <class Policy>
 void quantize_batch(Policy& policy, const float* x, std::size_t n, const typename Policy::params* p,
                     std::ptrdiff_t stride, typename Policy::format::storage_type* codes, float* q) {
