@@ -3,9 +3,10 @@
 //
 // Rows ({out, in, tokens, threads}; wall-clock time, since the kernel and Eigen split the
 // work over threads; items/s = multiply-adds, out · in · tokens):
-//   w4a8/<scheme>        Y = A · Wᵀ through lowp::w4a8_linear, the automatic path (AVX2
-//                        where the CPU has it), weights prepared and activations quantized
-//                        once before the loop.  <scheme>:
+//   w4a8/<scheme>        Y = A · Wᵀ through lowp::w4a8_linear, the automatic path (the
+//                        AVX-512 decode where the CPU has AVX512-BF16/VNNI, else AVX2; the
+//                        label names it), weights prepared and activations quantized once
+//                        before the loop.  <scheme>:
 //                          m2_table   FP4 E2M1, M2 (pow2_relative) g128, E4M3 activations:
 //                                     each group's 16 values made once by the shift cast,
 //                                     then a byte-table lookup (w4a8_weight_cast::table)
@@ -14,6 +15,8 @@
 //                          m1         FP4, M1 (pow2) g128
 //                          absmax     FP4, absmax g128 (a multiply per group)
 //                          int4       INT4 absmax g128, INT8 activations (int32 sums)
+//   w4a8_avx2/{m2_table,int4}  the AVX2 decode forced: beside the AVX-512 rows on a CPU
+//                        that has them (the same as w4a8/ on one that does not)
 //   w4a8_portable/m2_table  the portable path (plain C++), decode shapes only
 //   eigen_float/dequantized  Eigen's Y = X · Wᵀ on the dequantized float weights (SGEMV
 //                        for one token, SGEMM otherwise); Eigen::setNbThreads(threads)
@@ -36,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -141,6 +145,16 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_path path) {
   const auto tokens = static_cast<std::size_t>(state.range(2));
   const thread_scope threads(static_cast<int>(state.range(3)));
   const layer& L = get_layer(s, out, in);
+  // The label names the path that runs (automatic: the best this CPU has for the scheme).
+  const lowp::w4a8_path runs =
+      path == lowp::w4a8_path::automatic ? lowp::w4a8_best_path(L.W.scheme()) : path;
+  if (!lowp::w4a8_path_available(runs, L.W.scheme())) {
+    state.SkipWithError((std::string("path ") + lowp::w4a8_path_name(runs) +
+                         " is not available on this CPU")
+                            .c_str());
+    return;
+  }
+  state.SetLabel(lowp::w4a8_path_name(runs));
   const std::vector<float> x = outlier_activations(tokens, in, 2);
   const lowp::w4a8_activations A = lowp::w4a8_activations::quantize(
       s == scheme::int4 ? lowp::w4a8_activation::int8 : lowp::w4a8_activation::fp8_e4m3, x.data(),
@@ -213,33 +227,45 @@ void all_shapes(benchmark::internal::Benchmark* b) {
   }
 }
 
-constexpr auto avx2_or_best = lowp::w4a8_path::automatic;
+constexpr auto best_path_here = lowp::w4a8_path::automatic;
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_w4a8, m2_table, scheme::m2_table, avx2_or_best)
+BENCHMARK_CAPTURE(BM_w4a8, m2_table, scheme::m2_table, best_path_here)
     ->Name("w4a8/m2_table")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, m2_shift, scheme::m2_shift, avx2_or_best)
+BENCHMARK_CAPTURE(BM_w4a8, m2_shift, scheme::m2_shift, best_path_here)
     ->Name("w4a8/m2_shift")
     ->Apply(decode_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, m1, scheme::m1, avx2_or_best)
+BENCHMARK_CAPTURE(BM_w4a8, m1, scheme::m1, best_path_here)
     ->Name("w4a8/m1")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, absmax, scheme::absmax, avx2_or_best)
+BENCHMARK_CAPTURE(BM_w4a8, absmax, scheme::absmax, best_path_here)
     ->Name("w4a8/absmax")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, avx2_or_best)
+BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, best_path_here)
     ->Name("w4a8/int4")
     ->Apply(all_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+// The AVX2 decode forced, next to automatic's choice: on a CPU with AVX512-BF16/VNNI the
+// rows above run the AVX-512 decode, and these give the AVX2 one in the same run.
+BENCHMARK_CAPTURE(BM_w4a8, avx2_m2_table, scheme::m2_table, lowp::w4a8_path::avx2)
+    ->Name("w4a8_avx2/m2_table")
+    ->Apply(decode_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8, avx2_int4, scheme::int4, lowp::w4a8_path::avx2)
+    ->Name("w4a8_avx2/int4")
+    ->Apply(decode_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_w4a8, portable, scheme::m2_table, lowp::w4a8_path::portable)

@@ -2,14 +2,17 @@
 // the element values come from the spec tables written out here (E2M1, E4M3, two's
 // complement INT4/INT8), the scales from the tensors' params, and the sum is taken in
 // double.  Checked:
-//   - every path (portable, AVX2 decode with the table and the shift cast, AVX2 prefill)
-//     stays within the contract's bound γ_{K+1} · s_a · Σ|p_i s_i| of the exact product,
-//     on random, cancelling, max-magnitude and subnormal-product data;
-//   - the portable path and the AVX2 prefill path give the same bits (the reference
-//     order), and so do all INT paths;
+//   - every path (portable, AVX2 decode with the table and the shift cast, AVX2 prefill,
+//     AVX-512 decode with the table and the shift cast) stays within the contract's bound
+//     γ_{K+1} · s_a · Σ|p_i s_i| of the exact product, on random, cancelling,
+//     max-magnitude and subnormal-product data;
+//   - the portable path and the prefill path give the same bits (the reference order),
+//     and so do all INT paths;
 //   - on data whose sums are exact in float, every path equals a float GEMM on the
 //     dequantized operands bit for bit;
 //   - the group index (g_idx), the bad-input contract, one thread against two.
+// Built a second time with LOWP_W4A8_AVX512_EMULATE (test_w4a8_avx512_emulated), where the
+// AVX-512 kernels run on SIMDe's portable intrinsics, so that they are checked on any CPU.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -129,39 +132,53 @@ std::vector<std::uint32_t> bits_of(const std::vector<float>& v) {
 struct path_case {
   const char* name;
   w4a8_options opt;
+  bool reference_order;  // the contract's reference order: the portable path's bits
 };
 
-// Every path this machine can run: the portable one always; the AVX2 decode (table and
-// shift) and prefill paths where the CPU has AVX2 and FMA.
-std::vector<path_case> paths() {
+// Every path this machine can run for scheme s: the portable one always; the AVX2 decode
+// (table and shift) and prefill paths where the CPU has AVX2 and FMA; the AVX-512 decode
+// (table and shift) where it has AVX512-BF16 (FP4) or AVX512-VNNI (INT4).
+std::vector<path_case> paths(lowp::w4a8_scheme s) {
   std::vector<path_case> p;
   w4a8_options o;
   o.path = w4a8_path::portable;
-  p.push_back({"portable", o});
-  if (lowp::w4a8_path_available(w4a8_path::avx2)) {
+  p.push_back({"portable", o, true});
+  if (lowp::w4a8_path_available(w4a8_path::avx2, s)) {
     o.path = w4a8_path::avx2;
     o.gemm_min_tokens = std::numeric_limits<std::size_t>::max();
     o.weight_cast = w4a8_weight_cast::table;
-    p.push_back({"avx2 decode, table", o});
+    p.push_back({"avx2 decode, table", o, false});
     o.weight_cast = w4a8_weight_cast::shift;
-    p.push_back({"avx2 decode, shift", o});
+    p.push_back({"avx2 decode, shift", o, false});
     o.gemm_min_tokens = 1;
     o.weight_cast = w4a8_weight_cast::table;
-    p.push_back({"avx2 prefill", o});
+    p.push_back({"avx2 prefill", o, true});
+  }
+  if (lowp::w4a8_path_available(w4a8_path::avx512, s)) {
+    o.path = w4a8_path::avx512;
+    o.gemm_min_tokens = std::numeric_limits<std::size_t>::max();
+    o.weight_cast = w4a8_weight_cast::table;
+    p.push_back({"avx512 decode, table", o, false});
+    o.weight_cast = w4a8_weight_cast::shift;
+    p.push_back({"avx512 decode, shift", o, false});
   }
   return p;
 }
 
+struct path_results {
+  std::vector<path_case> paths;
+  std::vector<std::vector<float>> y;  // per path
+};
+
 // Runs every path on (A, W) and checks each output against the oracle's bound; returns
-// the results per path (same order as paths()).
+// the results per path.
 template <class Policy>
-std::vector<std::vector<float>> check_bound(const w4a8_activations& A,
-                                            const lowp::quantized_tensor<Policy>& Wq,
-                                            const char* what) {
+path_results check_bound(const w4a8_activations& A, const lowp::quantized_tensor<Policy>& Wq,
+                         const char* what) {
   const w4a8_weights W(Wq);
   const oracle o = exact_product(A, Wq);
-  std::vector<std::vector<float>> all;
-  for (const path_case& p : paths()) {
+  path_results all{paths(W.scheme()), {}};
+  for (const path_case& p : all.paths) {
     const std::vector<float> Y = lowp::w4a8_linear(A, W, p.opt);
     std::size_t bad = 0, first = 0;
     for (std::size_t i = 0; i < Y.size(); ++i) {
@@ -174,19 +191,18 @@ std::vector<std::vector<float>> check_bound(const w4a8_activations& A,
               << (Y.empty() ? 0.0f : Y[first]) << " vs exact " << o.exact[first] << " ± "
               << o.bound[first]);
     CHECK(bad == 0);
-    all.push_back(Y);
+    all.y.push_back(Y);
   }
   return all;
 }
 
 // The portable and the prefill path share the reference order: the same bits.  So do
 // all paths of the INT scheme (integer sums).
-void check_same_bits(const std::vector<std::vector<float>>& all, bool int_scheme) {
-  if (all.size() < 4) return;  // no AVX2 here
-  CHECK((bits_of(all[0]) == bits_of(all[3])));
-  if (int_scheme) {
-    CHECK((bits_of(all[0]) == bits_of(all[1])));
-    CHECK((bits_of(all[0]) == bits_of(all[2])));
+void check_same_bits(const path_results& all, bool int_scheme) {
+  for (std::size_t i = 1; i < all.paths.size(); ++i) {
+    if (!all.paths[i].reference_order && !int_scheme) continue;
+    INFO("path " << all.paths[i].name << " against the portable path");
+    CHECK((bits_of(all.y[0]) == bits_of(all.y[i])));
   }
 }
 
@@ -266,6 +282,16 @@ TEST_CASE("w4a8_linear: cancellation, max-magnitude codes and subnormal products
   const auto Wm2 = lowp::quantized_tensor<M2>::from_codes(
       M2(), out, in, granularity::per_group(in / G), wc.data(), mp);
   check_same_bits(check_bound(A, Wm2, "adversarial, M2"), false);
+  // Shifts up to the AVX-512 BF16 kernel's limit (116: products down to 2^-126, the
+  // smallest normal float), with some rows above it (those run the AVX2 row there).
+  for (std::size_t i = 0; i < mp.size(); ++i)
+    mp[i].shift = static_cast<std::uint8_t>(i % 5 == 0   ? 126
+                                            : i % 3 == 0 ? 116
+                                            : i % 3 == 1 ? 115
+                                                         : g() % 9);
+  const auto Wm2b = lowp::quantized_tensor<M2>::from_codes(
+      M2(), out, in, granularity::per_group(in / G), wc.data(), mp);
+  check_same_bits(check_bound(A, Wm2b, "adversarial, M2 shifts to 116"), false);
 
   using AF = lowp::absmax<lowp::float4_e2m1fn>;
   std::vector<AF::params> ap(out * G);
@@ -336,7 +362,7 @@ TEST_CASE(
       for (std::size_t r = 0; r < out; ++r)
         for (std::size_t c = 0; c < in; ++c) ref[t * out + r] += a[t * in + c] * w[r * in + c];
     const w4a8_weights W(Wq);
-    for (const path_case& p : paths()) {
+    for (const path_case& p : paths(W.scheme())) {
       INFO(what << ", path " << p.name);
       CHECK((bits_of(lowp::w4a8_linear(A, W, p.opt)) == bits_of(ref)));
     }
@@ -443,8 +469,16 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
   } else {
     CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), forced));
   }
+  forced.path = w4a8_path::avx512;
+  if (!lowp::w4a8_path_available(w4a8_path::avx512, W.scheme())) {
+    CHECK_THROWS_WITH(lowp::w4a8_linear(A, W, Y.data(), forced),
+                      Catch::Contains("avx512") && Catch::Contains("forced"));
+  } else {
+    CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), forced));
+  }
   CHECK(lowp::w4a8_path_available(w4a8_path::portable));
   CHECK(lowp::w4a8_path_available(w4a8_path::automatic));
+  CHECK(lowp::w4a8_path_available(lowp::w4a8_best_path(W.scheme()), W.scheme()));
 
   // Weights the kernel cannot take.
   const auto mx = lowp::quantize(lowp::absmax<lowp::float4_e2m1fn>{}, w.data(), out, in,
@@ -488,8 +522,9 @@ TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
     const std::vector<float> x = activations(T, in, 22);
     const auto A = w4a8_activations::quantize(act, x.data(), T, in);
     std::vector<std::vector<std::uint32_t>> out_bits;
-    for (const path_case& p : paths())
-      out_bits.push_back(bits_of(lowp::w4a8_linear(A, w4a8_weights(Wq), p.opt)));
+    const w4a8_weights W(Wq);
+    for (const path_case& p : paths(W.scheme()))
+      out_bits.push_back(bits_of(lowp::w4a8_linear(A, W, p.opt)));
     return out_bits;
   };
   const auto m2 = lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w.data(), out, in,

@@ -2,7 +2,7 @@
 // 8-bit activations: ZeroQuant-FP's W4A8 run for real, not simulated.
 //
 // Layer: quantize.  Includes quantize.hpp, shift_cast.hpp, detail/threads.hpp,
-// detail/simd.hpp, detail/w4a8_avx2.hpp.
+// detail/simd.hpp, detail/w4a8_avx2.hpp, detail/w4a8_avx512.hpp.
 //
 //   lowp::w4a8_weights W(lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w, out, in,
 //                                       lowp::granularity::per_group(128)));
@@ -33,9 +33,10 @@
 //               groups in order, Y = fl(y · s_a);
 //   - INT:      acc_g = Σ_{i in g} p_i in exact integers, y = fma(float(acc_g), s_g, y)
 //               over the groups in order, Y = fl(y · s_a).
-//   * The portable path and the AVX2 prefill (many tokens) path compute exactly the
-//     reference order: the same bits.  The INT path's decode (GEMV) also gives the same
-//     bits: its sums are integers.  The FP decode path sums in SIMD lanes, another order.
+//   * The portable path and the prefill (many tokens) path compute exactly the
+//     reference order: the same bits.  Every INT decode (GEMV) also gives the same
+//     bits: its sums are integers.  The FP decode paths sum in SIMD lanes, another order
+//     (on AVX512-BF16 also in the pairs of vdpbf16ps, in the order the CPU adds them).
 //   * Every FP result satisfies |Y - Y*| ≤ γ_{K+1} · s_a · Σ_i |p_i| · s_i, where Y* is the
 //     exact real product of the quantized operands, s_i element i's scale (s_row·2^-k_g
 //     folded: s_row for M1/M2, s_g for absmax), K the number of columns and
@@ -50,11 +51,13 @@
 //   The contract assumes the default floating-point environment (round to nearest, no
 //   FTZ/DAZ); the kernel runs its threads under the caller's, as the bulk calls do.
 //
-// Paths: w4a8_path::portable (plain C++, the reference order), w4a8_path::avx2 (AVX2 +
-// FMA, compiled with target attributes, so it is there whatever -m flags the program
-// uses, and chosen at run time from CPUID), w4a8_path::automatic (the best this CPU has).
-// Forcing a path the CPU or compiler lacks throws std::invalid_argument.  AVX512-BF16
-// (vdpbf16ps) and AVX512-VNNI (vpdpbusd) paths are not built: see docs/w4a8.md.
+// Paths: w4a8_path::portable (plain C++, the reference order); w4a8_path::avx2 (AVX2 +
+// FMA); w4a8_path::avx512 (the decode on AVX512-BF16's vdpbf16ps for FP4 weights or
+// AVX512-VNNI's vpdpbusd for INT4 weights; its prefill and its rows with an M1/M2 shift
+// above 116 run the AVX2 code); w4a8_path::automatic (the best this CPU has for the
+// scheme).  The SIMD paths are compiled with target attributes, so they are there
+// whatever -m flags the program uses, and chosen at run time from CPUID.  Forcing a path
+// the CPU or compiler lacks throws std::invalid_argument.
 #pragma once
 
 #include <algorithm>
@@ -73,6 +76,7 @@
 #include "detail/simd.hpp"
 #include "detail/threads.hpp"
 #include "detail/w4a8_avx2.hpp"
+#include "detail/w4a8_avx512.hpp"
 #include "quantize.hpp"
 #include "shift_cast.hpp"
 
@@ -123,24 +127,61 @@ inline constexpr const char* w4a8_supported_pairs =
 
 /// Which code runs w4a8_linear.
 enum class w4a8_path : std::uint8_t {
-  automatic,  ///< the best path this CPU and compiler have
+  automatic,  ///< the best path this CPU and compiler have for the weights' scheme
   portable,   ///< plain C++: the reference order of the contract
-  avx2        ///< AVX2 + FMA (x86-64, GCC or Clang)
+  avx2,       ///< AVX2 + FMA (x86-64, GCC or Clang)
+  /// AVX-512 F/BW with AVX512-BF16 (FP4 weights) or AVX512-VNNI (INT4 weights) for the
+  /// decode; AVX2 + FMA for the prefill (x86-64, GCC 10+ or Clang 9+)
+  avx512
 };
 
-/// "automatic", "portable", "avx2".
+/// "automatic", "portable", "avx2", "avx512".
 constexpr const char* w4a8_path_name(w4a8_path p) noexcept {
-  return p == w4a8_path::portable ? "portable" : p == w4a8_path::avx2 ? "avx2" : "automatic";
+  switch (p) {
+    case w4a8_path::portable:
+      return "portable";
+    case w4a8_path::avx2:
+      return "avx2";
+    case w4a8_path::avx512:
+      return "avx512";
+    case w4a8_path::automatic:
+      break;
+  }
+  return "automatic";
 }
 
-/// True when path p can run here (automatic and portable always can).
+/// True when path p can run weights of scheme s here (automatic and portable always can;
+/// avx512 needs AVX512-BF16 for the FP4 schemes, AVX512-VNNI for INT4, and AVX2 + FMA).
+inline bool w4a8_path_available(w4a8_path p, w4a8_scheme s) noexcept {
+  switch (p) {
+    case w4a8_path::avx2:
+      return detail::w4a8_avx2::available();
+    case w4a8_path::avx512:
+      return detail::w4a8_avx2::available() &&
+             (s == w4a8_scheme::int4_absmax ? detail::w4a8_avx512::vnni_available()
+                                            : detail::w4a8_avx512::bf16_available());
+    case w4a8_path::automatic:
+    case w4a8_path::portable:
+      break;
+  }
+  return true;
+}
+
+/// True when path p can run weights of every scheme here.
 inline bool w4a8_path_available(w4a8_path p) noexcept {
-  return p != w4a8_path::avx2 || detail::w4a8_avx2::available();
+  return w4a8_path_available(p, w4a8_scheme::fp4_m2) &&
+         w4a8_path_available(p, w4a8_scheme::int4_absmax);
 }
 
-/// The path automatic resolves to on this machine.
+/// The path automatic resolves to for weights of scheme s on this machine.
+inline w4a8_path w4a8_best_path(w4a8_scheme s) noexcept {
+  if (w4a8_path_available(w4a8_path::avx512, s)) return w4a8_path::avx512;
+  return w4a8_path_available(w4a8_path::avx2, s) ? w4a8_path::avx2 : w4a8_path::portable;
+}
+
+/// The path automatic resolves to for FP4 weights on this machine (the paper's scheme).
 inline w4a8_path w4a8_best_path() noexcept {
-  return w4a8_path_available(w4a8_path::avx2) ? w4a8_path::avx2 : w4a8_path::portable;
+  return w4a8_best_path(w4a8_scheme::fp4_m2);
 }
 
 /// How the FP decode (few tokens) path turns an E2M1 code and its group's shift k into a
@@ -285,10 +326,11 @@ inline w4a8_avx2::bf16_table w4a8_weight_table(bool int4_weights, unsigned k) no
 }
 
 // The weight tables: one per shift k (E2M1 · 2^-k), or the INT4 values; as bfloat16
-// bits, as pshufb byte tables, as floats.
+// bits, as pshufb byte tables, as vpermw tables, as floats.
 struct w4a8_tables {
   std::vector<w4a8_avx2::bf16_table> bf16;
   std::vector<w4a8_avx2::split_table> split;
+  std::vector<w4a8_avx512::bf16_table32> wide;
   std::vector<std::array<float, 16>> values;
 
   w4a8_tables() = default;
@@ -298,6 +340,9 @@ struct w4a8_tables {
     for (std::size_t k = 0; k < n; ++k) {
       bf16.push_back(w4a8_weight_table(int4, static_cast<unsigned>(k)));
       split.push_back(w4a8_avx2::split(bf16.back()));
+      w4a8_avx512::bf16_table32 w{};
+      std::copy(bf16.back().begin(), bf16.back().end(), w.begin());
+      wide.push_back(w);
       std::array<float, 16> v{};
       for (std::size_t c = 0; c < 16; ++c)
         v[c] = static_cast<float>(bfloat16::from_bits(bf16.back()[c]));
@@ -425,6 +470,7 @@ class w4a8_weights {
     }
     unsigned top = 0;
     for (const std::uint8_t k : shift_) top = std::max<unsigned>(top, k);
+    largest_shift_ = top;
     tables_ = detail::w4a8_tables(int_absmax, top);
     // The codes, regrouped and padded, in storage order (see column_order()).
     codes_.assign(out_ * kp_ / 2, 0);
@@ -469,6 +515,8 @@ class w4a8_weights {
     return group_scale_[r * groups_ + j];
   }
   bool has_group_scales() const noexcept { return !group_scale_.empty(); }
+  /// The largest M1/M2 shift k of any group (0 for absmax).
+  unsigned largest_shift() const noexcept { return largest_shift_; }
   /// Row r's shifts (G of them; M1/M2 only) and group scales (absmax only).
   const std::uint8_t* shifts_of(std::size_t r) const noexcept {
     return shift_.data() + r * groups_;
@@ -520,6 +568,7 @@ class w4a8_weights {
   std::vector<std::uint8_t> codes_;
   std::vector<std::uint8_t> shift_;
   std::vector<float> row_scale_, group_scale_;
+  unsigned largest_shift_ = 0;
   detail::w4a8_tables tables_;
 };
 
@@ -725,6 +774,76 @@ inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, 
 
 #endif
 
+#if defined(LOWP_W4A8_AVX2) && defined(LOWP_W4A8_AVX512)
+
+// The AVX-512 decode path: one pass over the weights per token, on vdpbf16ps (FP) or
+// vpdpbusd (INT).  An FP row with a shift above w4a8_avx512::max_shift runs the AVX2 row
+// instead (bfloat16 denormals would be read as zero).
+inline void w4a8_avx512_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                               const w4a8_options& opt, const w4a8_tables& tables) {
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
+  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
+  const bool some_rows_avx2 = !int_path && W.largest_shift() > w4a8_avx512::max_shift;
+  std::vector<std::size_t> seg(G + 1);
+  for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
+  std::vector<std::uint16_t> xb(int_path ? 0 : kp);
+  std::vector<float> x(some_rows_avx2 ? kp : 0);
+  std::vector<std::int8_t> xi(int_path ? kp : 0);
+  std::vector<std::int32_t> asum(int_path ? G : 0);
+  const std::vector<std::int32_t>& storage = W.storage_columns();
+  const w4a8_code_values values(A.format());
+  std::array<std::uint16_t, 256> code_bf16{};  // E4M3 code -> bfloat16 bits (exact)
+  for (std::size_t c = 0; c < 256; ++c) code_bf16[c] = bfloat16(values.v[c]).bits();
+  for (std::size_t t = 0; t < A.tokens(); ++t) {
+    const std::uint8_t* codes = A.codes() + t * A.in();
+    for (std::size_t s = 0; s < kp; ++s) {
+      const std::int32_t c = storage[s];
+      const std::uint8_t a = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
+      if (int_path) {
+        xi[s] = static_cast<std::int8_t>(a);
+      } else {
+        xb[s / 64 * 64 + w4a8_avx512::fp_position(s % 64)] =
+            c < 0 ? std::uint16_t{0} : code_bf16[a];
+      }
+    }
+    for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
+      std::int32_t sum = 0;
+      for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
+      asum[j] = sum;
+    }
+    if (some_rows_avx2) w4a8_gather_floats(A, W, values, t, x.data());
+    const float sa = A.scale(t);
+    for_each_chunk_as_caller(
+        out, 16,
+        [&](std::size_t r0, std::size_t n) {
+          for (std::size_t r = r0; r < r0 + n; ++r) {
+            const std::uint8_t* w = W.row_codes(r);
+            const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
+            float y;
+            if (int_path) {
+              y = w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
+            } else {
+              const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
+              if (some_rows_avx2 && *std::max_element(k, k + G) > w4a8_avx512::max_shift) {
+                y = w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
+                                             tables.split.data());
+              } else if (opt.weight_cast == w4a8_weight_cast::shift) {
+                y = w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
+                                              tables.wide.data());
+              } else {
+                y = w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
+                                               tables.wide.data());
+              }
+            }
+            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+          }
+        },
+        kp, opt.threaded);
+  }
+}
+
+#endif
+
 }  // namespace detail
 
 // =======================================================================================
@@ -749,18 +868,25 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
     throw std::invalid_argument(std::string(who) + ": " + w4a8_scheme_name(W.scheme()) +
                                 " weights with " + w4a8_activation_name(A.format()) +
                                 " activations; supported: " + w4a8_supported_pairs);
-  if (!w4a8_path_available(opt.path))
+  if (!w4a8_path_available(opt.path, W.scheme()))
     throw std::invalid_argument(std::string(who) + ": path " + w4a8_path_name(opt.path) +
-                                " forced, but " + detail::w4a8_avx2::unavailable_reason());
+                                " forced, but " +
+                                (detail::w4a8_avx2::available()
+                                     ? detail::w4a8_avx512::unavailable_reason()
+                                     : detail::w4a8_avx2::unavailable_reason()));
   if (A.tokens() == 0) return;
   if (Y == nullptr)
     throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +
                                 " tokens");
-  const w4a8_path path = opt.path == w4a8_path::automatic ? w4a8_best_path() : opt.path;
+  const w4a8_path path =
+      opt.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : opt.path;
   if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, opt);
 #if defined(LOWP_W4A8_AVX2)
   const detail::w4a8_tables& tables = W.tables();
   if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
+#if defined(LOWP_W4A8_AVX512)
+  if (path == w4a8_path::avx512) return detail::w4a8_avx512_decode(A, W, Y, opt, tables);
+#endif
   detail::w4a8_avx2_decode(A, W, Y, opt, tables);
 #endif
 }

@@ -197,9 +197,18 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
     lowp::w4a8_options ko;
     ko.path = kernel_path == "portable" ? lowp::w4a8_path::portable
               : kernel_path == "avx2"   ? lowp::w4a8_path::avx2
+              : kernel_path == "avx512" ? lowp::w4a8_path::avx512
                                         : lowp::w4a8_path::automatic;
     kernels = lm::make_w4a8_kernels(packed, ko);
     fo.kernels = &kernels;
+  }
+  // The path that runs: the forced one, or automatic's choice for the model's scheme.
+  lowp::w4a8_path path_run = kernels.options.path;
+  for (const auto& block : kernels.layers) {
+    for (const auto& layer : block) {
+      if (layer && path_run == lowp::w4a8_path::automatic)
+        path_run = lowp::w4a8_best_path(layer->weights.scheme());
+    }
   }
   lm::token_scores scores;
   double forward_seconds = 0;
@@ -223,6 +232,7 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
       {"tokens", tokens_path},
       {"activations", lm::activation_format_name(fo.activations)},
       {"kernel", w4a8 ? "w4a8" : "fake"},
+      {"kernel_path", w4a8 ? lowp::w4a8_path_name(path_run) : ""},
       {"forward_seconds", forward_seconds},
       {"tokens_per_second",
        forward_seconds > 0 ? static_cast<double>(t.count * t.length) / forward_seconds : 0.0},
@@ -245,11 +255,7 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
   } else {
     std::printf("PPL %.4f +- %.4f over %zu predicted tokens (activations %s, %s)\n", p.ppl,
                 p.ppl_stderr, p.tokens, lm::activation_format_name(fo.activations),
-                w4a8 ? (std::string("W4A8 kernel, ") +
-                        lowp::w4a8_path_name(kernels.options.path == lowp::w4a8_path::automatic
-                                                 ? lowp::w4a8_best_path()
-                                                 : kernels.options.path) +
-                        " path")
+                w4a8 ? (std::string("W4A8 kernel, ") + lowp::w4a8_path_name(path_run) + " path")
                            .c_str()
                      : "fake-quantized");
     std::printf(
@@ -1100,8 +1106,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fake", "w4a8"}));
   eval_cmd
       ->add_option("--kernel-path", kernel_path,
-                   "the W4A8 kernel's code path: automatic, portable or avx2")
-      ->check(CLI::IsMember({"automatic", "portable", "avx2"}));
+                   "the W4A8 kernel's code path: automatic, portable, avx2 or avx512 (the "
+                   "AVX512-BF16/VNNI decode)")
+      ->check(CLI::IsMember({"automatic", "portable", "avx2", "avx512"}));
 
   CLI::App* convert_cmd =
       app.add_subcommand("convert", "between llama2.c (v0, v1) and Hugging Face folders");
