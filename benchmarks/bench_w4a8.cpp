@@ -15,8 +15,9 @@
 //                          m1         FP4, M1 (pow2) g128
 //                          absmax     FP4, absmax g128 (a multiply per group)
 //                          int4       INT4 absmax g128, INT8 activations (int32 sums)
-//   w4a8_avx2/{m2_table,int4}  the AVX2 decode forced: beside the AVX-512 rows on a CPU
-//                        that has them (the same as w4a8/ on one that does not)
+//   w4a8_avx2/{m2_table,int4}  the AVX2 path forced (m2_table: every shape; int4: decode):
+//                        beside the AVX-512 rows on a CPU that has them (the same as
+//                        w4a8/ on one that does not)
 //   w4a8_portable/m2_table  the portable path (plain C++), decode shapes only
 //   eigen_float/dequantized  Eigen's Y = X · Wᵀ on the dequantized float weights (SGEMV
 //                        for one token, SGEMM otherwise); Eigen::setNbThreads(threads)
@@ -149,9 +150,9 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_path path) {
   const lowp::w4a8_path runs =
       path == lowp::w4a8_path::automatic ? lowp::w4a8_best_path(L.W.scheme()) : path;
   if (!lowp::w4a8_path_available(runs, L.W.scheme())) {
-    state.SkipWithError((std::string("path ") + lowp::w4a8_path_name(runs) +
-                         " is not available on this CPU")
-                            .c_str());
+    state.SkipWithError(
+        (std::string("path ") + lowp::w4a8_path_name(runs) + " is not available on this CPU")
+            .c_str());
     return;
   }
   state.SetLabel(lowp::w4a8_path_name(runs));
@@ -256,11 +257,12 @@ BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, best_path_here)
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-// The AVX2 decode forced, next to automatic's choice: on a CPU with AVX512-BF16/VNNI the
-// rows above run the AVX-512 decode, and these give the AVX2 one in the same run.
+// The AVX2 path forced, next to automatic's choice: on a CPU with AVX512-BF16/VNNI the
+// rows above run the AVX-512 decode and (FP4) prefill, and these give AVX2's in the same
+// run.
 BENCHMARK_CAPTURE(BM_w4a8, avx2_m2_table, scheme::m2_table, lowp::w4a8_path::avx2)
     ->Name("w4a8_avx2/m2_table")
-    ->Apply(decode_shapes)
+    ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_w4a8, avx2_int4, scheme::int4, lowp::w4a8_path::avx2)

@@ -3,11 +3,11 @@
 // complement INT4/INT8), the scales from the tensors' params, and the sum is taken in
 // double.  Checked:
 //   - every path (portable, AVX2 decode with the table and the shift cast, AVX2 prefill,
-//     AVX-512 decode with the table and the shift cast) stays within the contract's bound
-//     γ_{K+1} · s_a · Σ|p_i s_i| of the exact product, on random, cancelling,
-//     max-magnitude and subnormal-product data;
-//   - the portable path and the prefill path give the same bits (the reference order),
-//     and so do all INT paths;
+//     AVX-512 decode with the table and the shift cast, AVX-512 prefill) stays within the
+//     contract's bound γ_{K+1} · s_a · Σ|p_i s_i| of the exact product, on random,
+//     cancelling, max-magnitude and subnormal-product data;
+//   - the portable path and the AVX2 prefill path give the same bits (the reference
+//     order), and so do all INT paths;
 //   - on data whose sums are exact in float, every path equals a float GEMM on the
 //     dequantized operands bit for bit;
 //   - the group index (g_idx), the bad-input contract, one thread against two.
@@ -137,7 +137,7 @@ struct path_case {
 
 // Every path this machine can run for scheme s: the portable one always; the AVX2 decode
 // (table and shift) and prefill paths where the CPU has AVX2 and FMA; the AVX-512 decode
-// (table and shift) where it has AVX512-BF16 (FP4) or AVX512-VNNI (INT4).
+// (table and shift) and prefill where it has AVX512-BF16 (FP4) or AVX512-VNNI (INT4).
 std::vector<path_case> paths(lowp::w4a8_scheme s) {
   std::vector<path_case> p;
   w4a8_options o;
@@ -161,6 +161,9 @@ std::vector<path_case> paths(lowp::w4a8_scheme s) {
     p.push_back({"avx512 decode, table", o, false});
     o.weight_cast = w4a8_weight_cast::shift;
     p.push_back({"avx512 decode, shift", o, false});
+    o.gemm_min_tokens = 1;  // vdpbf16ps tiles for FP4, the AVX2 tile for INT4
+    o.weight_cast = w4a8_weight_cast::table;
+    p.push_back({"avx512 prefill", o, s == lowp::w4a8_scheme::int4_absmax});
   }
   return p;
 }

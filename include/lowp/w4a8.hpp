@@ -842,6 +842,83 @@ inline void w4a8_avx512_decode(const w4a8_activations& A, const w4a8_weights& W,
   }
 }
 
+// The AVX-512 FP prefill: w4a8_avx2_prefill's blocking on bfloat16 weights and
+// activations, with vdpbf16ps (two products per lane and instruction) in 8 x 32 register
+// tiles.  For FP4 weights whose shifts are all ≤ w4a8_avx512::max_shift (w4a8_linear
+// checks).
+inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                                const w4a8_options& opt, const w4a8_tables& tables) {
+  constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
+  constexpr std::size_t MC = 96, KC = 512;
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+  const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
+  const bool scaled = W.has_group_scales();
+  // The activations as bfloat16, tile by tile: [tile][kp / 2 pairs][32 tokens][2], each
+  // block of 64 positions in the decoder's order (fp_position), zero past the last token.
+  std::vector<std::uint16_t> Ap(tiles * kp * NR, 0);
+  const w4a8_code_values values(A.format());
+  const std::vector<std::int32_t>& storage = W.storage_columns();
+  for (std::size_t t = 0; t < T; ++t) {
+    const std::uint8_t* codes = A.codes() + t * A.in();
+    std::uint16_t* tile = Ap.data() + (t / NR) * kp * NR;
+    for (std::size_t s = 0; s < kp; ++s) {
+      if (storage[s] < 0) continue;
+      const std::size_t p = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
+      tile[(p / 2 * NR + t % NR) * 2 + p % 2] =
+          bfloat16(values.v[codes[static_cast<std::size_t>(storage[s])]]).bits();
+    }
+  }
+  struct chunk {
+    std::size_t q0, q1, group;
+    bool first, last;  // of its group
+  };
+  std::vector<chunk> chunks;
+  for (std::size_t j = 0; j < G; ++j) {
+    for (std::size_t q0 = W.group_begin(j); q0 < W.group_begin(j + 1); q0 += KC) {
+      const std::size_t q1 = std::min(q0 + KC, W.group_begin(j + 1));
+      chunks.push_back({q0, q1, j, q0 == W.group_begin(j), q1 == W.group_begin(j + 1)});
+    }
+  }
+  for_each_chunk_as_caller(
+      out, MC,
+      [&](std::size_t r0, std::size_t n) {
+        std::vector<std::uint16_t> Wd(n * KC);
+        std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
+        std::vector<std::uint8_t> k_row(n);
+        std::vector<float> s_row(n);
+        for (const chunk& c : chunks) {
+          const std::size_t kc = c.q1 - c.q0;
+          if (!scaled)
+            for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
+          w4a8_avx512::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables.wide.data(),
+                                   scaled ? nullptr : k_row.data(), Wd.data(), kc);
+          if (scaled && c.last)
+            for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
+          for (std::size_t tile = 0; tile < tiles; ++tile) {
+            const std::uint16_t* a = Ap.data() + (tile * kp + c.q0) * NR;
+            for (std::size_t p = 0; p < n; p += MR) {
+              const int mr = static_cast<int>(std::min(MR, n - p));
+              const std::uint16_t* wp = Wd.data() + p * kc;
+              const std::size_t at = p * TN + tile * NR;
+              if (!scaled) {  // one running sum per output across the whole row
+                w4a8_avx512::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at,
+                                            nullptr);
+              } else {  // the group's sum, then y = fma(S_g, s_g, y) at its last chunk
+                const float* in = c.first ? nullptr : Cg.data() + at;
+                float* to = c.last ? Cy.data() + at : Cg.data() + at;
+                w4a8_avx512::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
+                                            c.last ? s_row.data() + p : nullptr);
+              }
+            }
+          }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t t = 0; t < T; ++t)
+            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+      },
+      kp * TN, opt.threaded);
+}
+
 #endif
 
 }  // namespace detail
@@ -869,24 +946,27 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
                                 " weights with " + w4a8_activation_name(A.format()) +
                                 " activations; supported: " + w4a8_supported_pairs);
   if (!w4a8_path_available(opt.path, W.scheme()))
-    throw std::invalid_argument(std::string(who) + ": path " + w4a8_path_name(opt.path) +
-                                " forced, but " +
-                                (detail::w4a8_avx2::available()
-                                     ? detail::w4a8_avx512::unavailable_reason()
-                                     : detail::w4a8_avx2::unavailable_reason()));
+    throw std::invalid_argument(
+        std::string(who) + ": path " + w4a8_path_name(opt.path) + " forced, but " +
+        (detail::w4a8_avx2::available() ? detail::w4a8_avx512::unavailable_reason()
+                                        : detail::w4a8_avx2::unavailable_reason()));
   if (A.tokens() == 0) return;
   if (Y == nullptr)
     throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +
                                 " tokens");
-  const w4a8_path path =
-      opt.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : opt.path;
+  const w4a8_path path = opt.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : opt.path;
   if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, opt);
 #if defined(LOWP_W4A8_AVX2)
   const detail::w4a8_tables& tables = W.tables();
-  if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
 #if defined(LOWP_W4A8_AVX512)
-  if (path == w4a8_path::avx512) return detail::w4a8_avx512_decode(A, W, Y, opt, tables);
+  if (path == w4a8_path::avx512) {
+    const bool bf16_prefill = W.scheme() != w4a8_scheme::int4_absmax &&
+                              W.largest_shift() <= detail::w4a8_avx512::max_shift;
+    if (A.tokens() < opt.gemm_min_tokens) return detail::w4a8_avx512_decode(A, W, Y, opt, tables);
+    if (bf16_prefill) return detail::w4a8_avx512_prefill(A, W, Y, opt, tables);
+  }
 #endif
+  if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
   detail::w4a8_avx2_decode(A, W, Y, opt, tables);
 #endif
 }

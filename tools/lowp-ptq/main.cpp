@@ -253,11 +253,11 @@ int eval(const std::string& path, const std::string& tokens_path, std::size_t le
   if (as_json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("PPL %.4f +- %.4f over %zu predicted tokens (activations %s, %s)\n", p.ppl,
-                p.ppl_stderr, p.tokens, lm::activation_format_name(fo.activations),
-                w4a8 ? (std::string("W4A8 kernel, ") + lowp::w4a8_path_name(path_run) + " path")
-                           .c_str()
-                     : "fake-quantized");
+    std::printf(
+        "PPL %.4f +- %.4f over %zu predicted tokens (activations %s, %s)\n", p.ppl, p.ppl_stderr,
+        p.tokens, lm::activation_format_name(fo.activations),
+        w4a8 ? (std::string("W4A8 kernel, ") + lowp::w4a8_path_name(path_run) + " path").c_str()
+             : "fake-quantized");
     std::printf(
         "forward: %.3f s, %.0f tokens/s\n", forward_seconds,
         forward_seconds > 0 ? static_cast<double>(t.count * t.length) / forward_seconds : 0.0);

@@ -1,6 +1,7 @@
-// lowp/detail/w4a8_avx512.hpp — the AVX-512 kernels of w4a8.hpp's decode (GEMV) path:
-// FP4 E2M1 weights times FP8 E4M3 activations on AVX512-BF16's vdpbf16ps, and INT4
-// weights times INT8 activations on AVX512-VNNI's vpdpbusd.
+// lowp/detail/w4a8_avx512.hpp — the AVX-512 kernels of w4a8.hpp: the decode (GEMV) rows,
+// FP4 E2M1 weights times FP8 E4M3 activations on AVX512-BF16's vdpbf16ps and INT4 weights
+// times INT8 activations on AVX512-VNNI's vpdpbusd; and the FP prefill (GEMM) on
+// vdpbf16ps, a weight decoder and a register tile.
 //
 // Layer: quantize (internal).  Includes config.hpp.
 //
@@ -86,15 +87,13 @@ using m512bh = __m512bh;
 using m256i = __m256i;
 /// True when this CPU has AVX-512 F/BW and AVX512-BF16 (the FP kernel).
 inline bool bf16_available() noexcept {
-  static const bool ok = __builtin_cpu_supports("avx512f") &&
-                         __builtin_cpu_supports("avx512bw") &&
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512bf16");
   return ok;
 }
 /// True when this CPU has AVX-512 F/BW and AVX512-VNNI (the INT kernel).
 inline bool vnni_available() noexcept {
-  static const bool ok = __builtin_cpu_supports("avx512f") &&
-                         __builtin_cpu_supports("avx512bw") &&
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vnni");
   return ok;
 }
@@ -161,13 +160,12 @@ LOWP_W4A8_BF16_TARGET inline float fp_row(const std::uint8_t* w, const std::uint
       for (int n = 0; n < 2; ++n) {
         if (Shift && k != 0) {
           const auto nonzero = LOWP_X512(_mm512_test_epi16_mask)(v[n], magnitude);
-          v[n] = LOWP_X512(_mm512_mask_mov_epi16)(
-              v[n], nonzero, LOWP_X512(_mm512_sub_epi16)(v[n], k_field));
+          v[n] = LOWP_X512(_mm512_mask_mov_epi16)(v[n], nonzero,
+                                                  LOWP_X512(_mm512_sub_epi16)(v[n], k_field));
         }
         const m512i x = LOWP_X512(_mm512_loadu_si512)(xb + q + 32 * static_cast<std::size_t>(n));
-        acc[a + static_cast<std::size_t>(n)] =
-            LOWP_X512(_mm512_dpbf16_ps)(acc[a + static_cast<std::size_t>(n)], as_bf16(v[n]),
-                                        as_bf16(x));
+        acc[a + static_cast<std::size_t>(n)] = LOWP_X512(_mm512_dpbf16_ps)(
+            acc[a + static_cast<std::size_t>(n)], as_bf16(v[n]), as_bf16(x));
       }
     }
     if (gscale != nullptr) {
@@ -223,11 +221,114 @@ LOWP_W4A8_VNNI_TARGET inline float int_row(const std::uint8_t* w, const std::int
       const std::size_t a = (q - seg[j]) / 64 % 2;
       acc[a] = LOWP_X512(_mm512_dpbusd_epi32)(acc[a], u, LOWP_X512(_mm512_loadu_si512)(xi + q));
     }
-    const std::int32_t s =
-        sum_lanes_int(LOWP_X512(_mm512_add_epi32)(acc[0], acc[1])) - 8 * asum[j];
+    const std::int32_t s = sum_lanes_int(LOWP_X512(_mm512_add_epi32)(acc[0], acc[1])) - 8 * asum[j];
     y = std::fma(static_cast<float>(s), gscale[j], y);
   }
   return y;
+}
+
+/// Rows of codes to bfloat16 for the prefill: n rows (stride `stride` bytes) of the
+/// positions [q0, q1) (multiples of 64) into out (row i at out + i·ld words), each block
+/// of 64 in fp_position order, row i through tables[k_row[i]] (k_row null: tables[0]).
+LOWP_W4A8_BW_TARGET inline void decode_rows(const std::uint8_t* codes, std::size_t stride,
+                                            std::size_t n, std::size_t q0, std::size_t q1,
+                                            const bf16_table32* tables, const std::uint8_t* k_row,
+                                            std::uint16_t* out, std::size_t ld) noexcept {
+  const m512i low4 = LOWP_X512(_mm512_set1_epi16)(0x000F);
+  for (std::size_t i = 0; i < n; ++i) {
+    const m512i table =
+        LOWP_X512(_mm512_loadu_si512)(tables[k_row != nullptr ? k_row[i] : 0].data());
+    const std::uint8_t* row = codes + i * stride;
+    std::uint16_t* o = out + i * ld;
+    for (std::size_t q = q0; q < q1; q += 64) {
+      const m512i words = bytes_to_words(row + q / 2);
+      LOWP_X512(_mm512_storeu_si512)
+      (o + (q - q0),
+       LOWP_X512(_mm512_permutexvar_epi16)(LOWP_X512(_mm512_and_si512)(words, low4), table));
+      LOWP_X512(_mm512_storeu_si512)
+      (o + (q - q0) + 32,
+       LOWP_X512(_mm512_permutexvar_epi16)(LOWP_X512(_mm512_srli_epi16)(words, 4), table));
+    }
+  }
+}
+
+/// Tokens per prefill tile: two vectors of 16 float lanes.
+inline constexpr std::size_t prefill_tokens = 32;
+
+/// The prefill micro-kernel on vdpbf16ps: an MR x 32 tile (MR weight rows, 32 tokens) over
+/// kc positions, kc / 2 pairs.  Wp: MR rows of bfloat16 weights (stride ldw words); Ap:
+/// kc / 2 steps of 32 tokens x 2 bfloat16 (a pair of positions per token).  The tile
+/// starts from Cin (null: zero); without scales it is stored to Cout, with them (one per
+/// row) Cout = fma(tile, s, Cout).
+///
+///   step d:  a0 = tokens 0..15, a1 = tokens 16..31, each lane (w[2d] w[2d+1]) of a token;
+///            vdpbf16ps(c, broadcast(weight pair d of row r), a): c += w·a + w'·a'
+template <int MR>
+LOWP_W4A8_BF16_TARGET inline void micro_kernel(const std::uint16_t* Wp, std::size_t ldw,
+                                               const std::uint16_t* Ap, std::size_t kc,
+                                               const float* Cin, std::size_t ldc, float* Cout,
+                                               const float* scales) noexcept {
+  m512 c[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    const std::size_t at = static_cast<std::size_t>(r) * ldc;
+    c[r][0] =
+        Cin != nullptr ? LOWP_X512(_mm512_loadu_ps)(Cin + at) : LOWP_X512(_mm512_setzero_ps)();
+    c[r][1] =
+        Cin != nullptr ? LOWP_X512(_mm512_loadu_ps)(Cin + at + 16) : LOWP_X512(_mm512_setzero_ps)();
+  }
+  for (std::size_t d = 0; d < kc / 2; ++d) {
+    const m512bh a0 = as_bf16(LOWP_X512(_mm512_loadu_si512)(Ap + 64 * d));
+    const m512bh a1 = as_bf16(LOWP_X512(_mm512_loadu_si512)(Ap + 64 * d + 32));
+    for (int r = 0; r < MR; ++r) {
+      std::int32_t pair;
+      std::memcpy(&pair, Wp + static_cast<std::size_t>(r) * ldw + 2 * d, sizeof pair);
+      const m512bh w = as_bf16(LOWP_X512(_mm512_set1_epi32)(pair));
+      c[r][0] = LOWP_X512(_mm512_dpbf16_ps)(c[r][0], w, a0);
+      c[r][1] = LOWP_X512(_mm512_dpbf16_ps)(c[r][1], w, a1);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* o = Cout + static_cast<std::size_t>(r) * ldc;
+    if (scales != nullptr) {
+      const m512 s = LOWP_X512(_mm512_set1_ps)(scales[r]);
+      LOWP_X512(_mm512_storeu_ps)
+      (o, LOWP_X512(_mm512_fmadd_ps)(c[r][0], s, LOWP_X512(_mm512_loadu_ps)(o)));
+      LOWP_X512(_mm512_storeu_ps)
+      (o + 16, LOWP_X512(_mm512_fmadd_ps)(c[r][1], s, LOWP_X512(_mm512_loadu_ps)(o + 16)));
+    } else {
+      LOWP_X512(_mm512_storeu_ps)(o, c[r][0]);
+      LOWP_X512(_mm512_storeu_ps)(o + 16, c[r][1]);
+    }
+  }
+}
+
+/// Rows per prefill micro-kernel: 8 x 2 accumulators, two activation vectors and the
+/// broadcast weight pair stay in the 32 registers.
+inline constexpr std::size_t prefill_rows = 8;
+
+/// micro_kernel for a run-time MR in [1, 8].
+LOWP_W4A8_BF16_TARGET inline void micro_kernel_n(int mr, const std::uint16_t* Wp, std::size_t ldw,
+                                                 const std::uint16_t* Ap, std::size_t kc,
+                                                 const float* Cin, std::size_t ldc, float* Cout,
+                                                 const float* scales) noexcept {
+  switch (mr) {
+    case 8:
+      return micro_kernel<8>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 7:
+      return micro_kernel<7>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 6:
+      return micro_kernel<6>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 5:
+      return micro_kernel<5>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 4:
+      return micro_kernel<4>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 3:
+      return micro_kernel<3>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    case 2:
+      return micro_kernel<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+    default:
+      return micro_kernel<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+  }
 }
 
 #else  // no AVX-512 kernels in this build
