@@ -33,10 +33,10 @@
 //               groups in order, Y = fl(y · s_a);
 //   - INT:      acc_g = Σ_{i in g} p_i in exact integers, y = fma(float(acc_g), s_g, y)
 //               over the groups in order, Y = fl(y · s_a).
-//   * The portable path and the prefill (many tokens) path compute exactly the
-//     reference order: the same bits.  Every INT decode (GEMV) also gives the same
-//     bits: its sums are integers.  The FP decode paths sum in SIMD lanes, another order
-//     (on AVX512-BF16 also in the pairs of vdpbf16ps, in the order the CPU adds them).
+//   * The portable path and the AVX2 prefill (many tokens) path compute exactly the
+//     reference order: the same bits.  Every INT path also gives the same bits: its sums
+//     are integers.  The FP decode paths sum in SIMD lanes, another order, and the
+//     AVX-512 FP paths also in the pairs of vdpbf16ps, in the order the CPU adds them.
 //   * Every FP result satisfies |Y - Y*| ≤ γ_{K+1} · s_a · Σ_i |p_i| · s_i, where Y* is the
 //     exact real product of the quantized operands, s_i element i's scale (s_row·2^-k_g
 //     folded: s_row for M1/M2, s_g for absmax), K the number of columns and
@@ -52,10 +52,10 @@
 //   FTZ/DAZ); the kernel runs its threads under the caller's, as the bulk calls do.
 //
 // Paths: w4a8_path::portable (plain C++, the reference order); w4a8_path::avx2 (AVX2 +
-// FMA); w4a8_path::avx512 (the decode on AVX512-BF16's vdpbf16ps for FP4 weights or
-// AVX512-VNNI's vpdpbusd for INT4 weights; its prefill and its rows with an M1/M2 shift
-// above 116 run the AVX2 code); w4a8_path::automatic (the best this CPU has for the
-// scheme).  The SIMD paths are compiled with target attributes, so they are there
+// FMA); w4a8_path::avx512 (FP4 weights on AVX512-BF16's vdpbf16ps, decode and prefill;
+// INT4 weights on AVX512-VNNI's vpdpbusd for the decode, the AVX2 prefill; an FP4 row with
+// an M1/M2 shift above 116 runs the AVX2 code); w4a8_path::automatic (the best this CPU
+// has for the scheme).  The SIMD paths are compiled with target attributes, so they are there
 // whatever -m flags the program uses, and chosen at run time from CPUID.  Forcing a path
 // the CPU or compiler lacks throws std::invalid_argument.
 #pragma once
@@ -130,8 +130,8 @@ enum class w4a8_path : std::uint8_t {
   automatic,  ///< the best path this CPU and compiler have for the weights' scheme
   portable,   ///< plain C++: the reference order of the contract
   avx2,       ///< AVX2 + FMA (x86-64, GCC or Clang)
-  /// AVX-512 F/BW with AVX512-BF16 (FP4 weights) or AVX512-VNNI (INT4 weights) for the
-  /// decode; AVX2 + FMA for the prefill (x86-64, GCC 10+ or Clang 9+)
+  /// AVX-512 F/BW with AVX512-BF16 (FP4 weights: decode and prefill) or AVX512-VNNI (INT4
+  /// weights: decode; the AVX2 prefill), and AVX2 + FMA (x86-64, GCC 10+ or Clang 9+)
   avx512
 };
 
