@@ -161,7 +161,7 @@ std::vector<path_case> paths(lowp::w4a8_scheme s) {
     p.push_back({"avx512 decode, table", o, false});
     o.weight_cast = w4a8_weight_cast::shift;
     p.push_back({"avx512 decode, shift", o, false});
-    o.gemm_min_tokens = 1;  // vdpbf16ps tiles for FP4, the AVX2 tile for INT4
+    o.gemm_min_tokens = 1;  // vdpbf16ps tiles for FP4, vpdpbusd tiles for INT4
     o.weight_cast = w4a8_weight_cast::table;
     p.push_back({"avx512 prefill", o, s == lowp::w4a8_scheme::int4_absmax});
   }

@@ -52,10 +52,10 @@
 //   FTZ/DAZ); the kernel runs its threads under the caller's, as the bulk calls do.
 //
 // Paths: w4a8_path::portable (plain C++, the reference order); w4a8_path::avx2 (AVX2 +
-// FMA); w4a8_path::avx512 (FP4 weights on AVX512-BF16's vdpbf16ps, decode and prefill;
-// INT4 weights on AVX512-VNNI's vpdpbusd for the decode, the AVX2 prefill; an FP4 row with
-// an M1/M2 shift above 116 runs the AVX2 code); w4a8_path::automatic (the best this CPU
-// has for the scheme).  The SIMD paths are compiled with target attributes, so they are there
+// FMA); w4a8_path::avx512 (decode and prefill on AVX512-BF16's vdpbf16ps for FP4 weights,
+// on AVX512-VNNI's vpdpbusd for INT4 weights; FP4 weights with an M1/M2 shift above 116
+// run those rows, or that prefill, on AVX2); w4a8_path::automatic (the best this CPU has
+// for the scheme).  The SIMD paths are compiled with target attributes, so they are there
 // whatever -m flags the program uses, and chosen at run time from CPUID.  Forcing a path
 // the CPU or compiler lacks throws std::invalid_argument.
 #pragma once
@@ -130,8 +130,8 @@ enum class w4a8_path : std::uint8_t {
   automatic,  ///< the best path this CPU and compiler have for the weights' scheme
   portable,   ///< plain C++: the reference order of the contract
   avx2,       ///< AVX2 + FMA (x86-64, GCC or Clang)
-  /// AVX-512 F/BW with AVX512-BF16 (FP4 weights: decode and prefill) or AVX512-VNNI (INT4
-  /// weights: decode; the AVX2 prefill), and AVX2 + FMA (x86-64, GCC 10+ or Clang 9+)
+  /// AVX-512 F/BW with AVX512-BF16 (FP4 weights) or AVX512-VNNI (INT4 weights), and AVX2 +
+  /// FMA (x86-64, GCC 10+ or Clang 9+)
   avx512
 };
 
@@ -708,12 +708,29 @@ inline void w4a8_avx2_decode(const w4a8_activations& A, const w4a8_weights& W, f
   }
 }
 
+// The prefill's column chunks: each group in pieces of at most kc positions (a multiple of
+// 64), in order.
+struct w4a8_chunk {
+  std::size_t q0, q1, group;
+  bool first, last;  // of its group
+};
+inline std::vector<w4a8_chunk> w4a8_chunks(const w4a8_weights& W, std::size_t kc) {
+  std::vector<w4a8_chunk> chunks;
+  for (std::size_t j = 0; j < W.groups(); ++j) {
+    for (std::size_t q0 = W.group_begin(j); q0 < W.group_begin(j + 1); q0 += kc) {
+      const std::size_t q1 = std::min(q0 + kc, W.group_begin(j + 1));
+      chunks.push_back({q0, q1, j, q0 == W.group_begin(j), q1 == W.group_begin(j + 1)});
+    }
+  }
+  return chunks;
+}
+
 // The prefill path: the weights decoded to floats once per block of rows and chunk of
 // columns, then an MR x 16 register tile per (rows, tokens), in the reference order.
 inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                               const w4a8_options& opt, const w4a8_tables& tables) {
   constexpr std::size_t MR = 6, NR = 16, MC = 96, KC = 512;
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+  const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
   const std::size_t tiles = (T + NR - 1) / NR, T16 = tiles * NR;
   const bool scaled = W.has_group_scales();
   // The activations, tile by tile: [tile][kp][16], zero past the last token.
@@ -721,25 +738,14 @@ inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, 
   const w4a8_code_values values(A.format());
   for (std::size_t t = 0; t < T; ++t)
     w4a8_gather_floats(A, W, values, t, Ap.data() + (t / NR) * kp * NR + t % NR, NR);
-  // The column chunks: each group in pieces of at most KC.
-  struct chunk {
-    std::size_t q0, q1, group;
-    bool first, last;  // of its group
-  };
-  std::vector<chunk> chunks;
-  for (std::size_t j = 0; j < G; ++j) {
-    for (std::size_t q0 = W.group_begin(j); q0 < W.group_begin(j + 1); q0 += KC) {
-      const std::size_t q1 = std::min(q0 + KC, W.group_begin(j + 1));
-      chunks.push_back({q0, q1, j, q0 == W.group_begin(j), q1 == W.group_begin(j + 1)});
-    }
-  }
+  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
   for_each_chunk_as_caller(
       out, MC,
       [&](std::size_t r0, std::size_t n) {
         std::vector<float> Wd(n * KC), Cy(n * T16, 0.0f), Cg(scaled ? n * T16 : 0);
         std::vector<std::uint8_t> k_row(n);
         std::vector<float> s_row(n);
-        for (const chunk& c : chunks) {
+        for (const w4a8_chunk& c : chunks) {
           const std::size_t kc = c.q1 - c.q0;
           if (!scaled)
             for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
@@ -850,7 +856,7 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
                                 const w4a8_options& opt, const w4a8_tables& tables) {
   constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
   constexpr std::size_t MC = 96, KC = 512;
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+  const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
   const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
   const bool scaled = W.has_group_scales();
   // The activations as bfloat16, tile by tile: [tile][kp / 2 pairs][32 tokens][2], each
@@ -868,17 +874,7 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
           bfloat16(values.v[codes[static_cast<std::size_t>(storage[s])]]).bits();
     }
   }
-  struct chunk {
-    std::size_t q0, q1, group;
-    bool first, last;  // of its group
-  };
-  std::vector<chunk> chunks;
-  for (std::size_t j = 0; j < G; ++j) {
-    for (std::size_t q0 = W.group_begin(j); q0 < W.group_begin(j + 1); q0 += KC) {
-      const std::size_t q1 = std::min(q0 + KC, W.group_begin(j + 1));
-      chunks.push_back({q0, q1, j, q0 == W.group_begin(j), q1 == W.group_begin(j + 1)});
-    }
-  }
+  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
   for_each_chunk_as_caller(
       out, MC,
       [&](std::size_t r0, std::size_t n) {
@@ -886,7 +882,7 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
         std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
         std::vector<std::uint8_t> k_row(n);
         std::vector<float> s_row(n);
-        for (const chunk& c : chunks) {
+        for (const w4a8_chunk& c : chunks) {
           const std::size_t kc = c.q1 - c.q0;
           if (!scaled)
             for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
@@ -909,6 +905,68 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
                 w4a8_avx512::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
                                             c.last ? s_row.data() + p : nullptr);
               }
+            }
+          }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t t = 0; t < T; ++t)
+            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+      },
+      kp * TN, opt.threaded);
+}
+
+// The AVX-512 INT prefill: the same blocking on biased INT4 bytes and INT8 codes, with
+// vpdpbusd (four products per lane and instruction) in 8 x 32 tiles of exact int32
+// group sums; at a group's last chunk y = fma(float(acc_g - 8 · Σ a), s_g, y), the
+// reference order's bits.
+inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                                    const w4a8_options& opt) {
+  constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
+  constexpr std::size_t MC = 96, KC = 512;
+  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+  const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
+  // The codes, tile by tile: [tile][kp / 4 quads][32 tokens][4], in storage order, zero
+  // past the last token; asum[t · G + j]: the sum of token t's codes in group j.
+  std::vector<std::int8_t> Ap(tiles * kp * NR, 0);
+  std::vector<std::int32_t> asum(T * G, 0);
+  const std::vector<std::int32_t>& storage = W.storage_columns();
+  for (std::size_t t = 0; t < T; ++t) {
+    const std::uint8_t* codes = A.codes() + t * A.in();
+    std::int8_t* tile = Ap.data() + (t / NR) * kp * NR;
+    for (std::size_t j = 0; j < G; ++j) {
+      for (std::size_t s = W.group_begin(j); s < W.group_begin(j + 1); ++s) {
+        if (storage[s] < 0) continue;
+        const auto a = static_cast<std::int8_t>(codes[static_cast<std::size_t>(storage[s])]);
+        tile[(s / 4 * NR + t % NR) * 4 + s % 4] = a;
+        asum[t * G + j] += a;
+      }
+    }
+  }
+  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
+  for_each_chunk_as_caller(
+      out, MC,
+      [&](std::size_t r0, std::size_t n) {
+        std::vector<std::uint8_t> Wd(n * KC);
+        std::vector<float> Cy(n * TN, 0.0f);
+        std::vector<std::int32_t> Cg(n * TN);
+        for (const w4a8_chunk& c : chunks) {
+          const std::size_t kc = c.q1 - c.q0;
+          w4a8_avx512::decode_rows_int(W.row_codes(r0), kp / 2, n, c.q0, c.q1, Wd.data(), kc);
+          for (std::size_t tile = 0; tile < tiles; ++tile) {
+            const std::int8_t* a = Ap.data() + (tile * kp + c.q0) * NR;
+            for (std::size_t p = 0; p < n; p += MR) {
+              const std::size_t at = p * TN + tile * NR;
+              w4a8_avx512::micro_kernel_int_n(
+                  static_cast<int>(std::min(MR, n - p)), Wd.data() + p * kc, kc, a, kc,
+                  c.first ? nullptr : Cg.data() + at, TN, Cg.data() + at);
+            }
+          }
+          if (!c.last) continue;
+          for (std::size_t i = 0; i < n; ++i) {
+            const float sg = W.group_scale(r0 + i, c.group);
+            for (std::size_t t = 0; t < T; ++t) {
+              const std::int32_t acc = Cg[i * TN + t] - 8 * asum[t * G + c.group];
+              Cy[i * TN + t] = std::fma(static_cast<float>(acc), sg, Cy[i * TN + t]);
             }
           }
         }
@@ -960,10 +1018,11 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
   const detail::w4a8_tables& tables = W.tables();
 #if defined(LOWP_W4A8_AVX512)
   if (path == w4a8_path::avx512) {
-    const bool bf16_prefill = W.scheme() != w4a8_scheme::int4_absmax &&
-                              W.largest_shift() <= detail::w4a8_avx512::max_shift;
     if (A.tokens() < opt.gemm_min_tokens) return detail::w4a8_avx512_decode(A, W, Y, opt, tables);
-    if (bf16_prefill) return detail::w4a8_avx512_prefill(A, W, Y, opt, tables);
+    if (W.scheme() == w4a8_scheme::int4_absmax)
+      return detail::w4a8_avx512_prefill_int(A, W, Y, opt);
+    if (W.largest_shift() <= detail::w4a8_avx512::max_shift)
+      return detail::w4a8_avx512_prefill(A, W, Y, opt, tables);
   }
 #endif
   if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);

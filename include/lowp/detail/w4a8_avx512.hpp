@@ -1,7 +1,7 @@
 // lowp/detail/w4a8_avx512.hpp — the AVX-512 kernels of w4a8.hpp: the decode (GEMV) rows,
 // FP4 E2M1 weights times FP8 E4M3 activations on AVX512-BF16's vdpbf16ps and INT4 weights
-// times INT8 activations on AVX512-VNNI's vpdpbusd; and the FP prefill (GEMM) on
-// vdpbf16ps, a weight decoder and a register tile.
+// times INT8 activations on AVX512-VNNI's vpdpbusd; and the prefill (GEMM) on both, a
+// weight decoder and a register tile each.
 //
 // Layer: quantize (internal).  Includes config.hpp.
 //
@@ -190,6 +190,21 @@ LOWP_W4A8_BW_TARGET inline std::int32_t sum_lanes_int(m512i v) noexcept {
   return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
 
+// A block of 64 INT4 codes (32 bytes) as the 64 unsigned bytes u = c ^ 8 (value + 8, in
+// [0, 15]) that vpdpbusd takes, in storage order.
+//
+//   word b (bytes_to_words):   00000000 hhhhllll
+//   (w & 0x0F) | ((w << 4) & 0x0F00):   0000hhhh 0000llll → bytes in storage order
+LOWP_W4A8_BW_TARGET inline m512i biased_int4_bytes(const std::uint8_t* p) noexcept {
+  const m512i words = bytes_to_words(p);
+  return LOWP_X512(_mm512_xor_si512)(
+      LOWP_X512(_mm512_or_si512)(
+          LOWP_X512(_mm512_and_si512)(words, LOWP_X512(_mm512_set1_epi16)(0x000F)),
+          LOWP_X512(_mm512_and_si512)(LOWP_X512(_mm512_slli_epi16)(words, 4),
+                                      LOWP_X512(_mm512_set1_epi16)(0x0F00))),
+      LOWP_X512(_mm512_set1_epi8)(8));
+}
+
 /// One output of the INT decode path before the token's scale, as w4a8_avx2::int_row: w a
 /// row of INT4 codes (storage order), xi the token's INT8 codes in storage order, asum[j]
 /// the sum of group j's activation codes, gscale the row's group scales.  Each group's
@@ -199,25 +214,14 @@ LOWP_W4A8_BW_TARGET inline std::int32_t sum_lanes_int(m512i v) noexcept {
 /// (c ^ 8) - 8) enters as u = c ^ 8 in [0, 15], and 8 · Σ a is subtracted per group.
 /// A lane gains at most 4 · 15 · 128 per block, so a group of 16384 columns stays below
 /// 2^31 before the subtraction.
-///
-///   word b (bytes_to_words):   00000000 hhhhllll
-///   (w & 0x0F) | ((w << 4) & 0x0F00):   0000hhhh 0000llll → bytes in storage order
 LOWP_W4A8_VNNI_TARGET inline float int_row(const std::uint8_t* w, const std::int8_t* xi,
                                            const std::int32_t* asum, const std::size_t* seg,
                                            std::size_t G, const float* gscale) noexcept {
-  const m512i low4 = LOWP_X512(_mm512_set1_epi16)(0x000F);
-  const m512i high4 = LOWP_X512(_mm512_set1_epi16)(0x0F00);
-  const m512i eight = LOWP_X512(_mm512_set1_epi8)(8);
   float y = 0.0f;
   for (std::size_t j = 0; j < G; ++j) {
     m512i acc[2] = {LOWP_X512(_mm512_setzero_si512)(), LOWP_X512(_mm512_setzero_si512)()};
     for (std::size_t q = seg[j]; q < seg[j + 1]; q += 64) {
-      const m512i words = bytes_to_words(w + q / 2);
-      const m512i u = LOWP_X512(_mm512_xor_si512)(
-          LOWP_X512(_mm512_or_si512)(
-              LOWP_X512(_mm512_and_si512)(words, low4),
-              LOWP_X512(_mm512_and_si512)(LOWP_X512(_mm512_slli_epi16)(words, 4), high4)),
-          eight);
+      const m512i u = biased_int4_bytes(w + q / 2);
       const std::size_t a = (q - seg[j]) / 64 % 2;
       acc[a] = LOWP_X512(_mm512_dpbusd_epi32)(acc[a], u, LOWP_X512(_mm512_loadu_si512)(xi + q));
     }
@@ -328,6 +332,83 @@ LOWP_W4A8_BF16_TARGET inline void micro_kernel_n(int mr, const std::uint16_t* Wp
       return micro_kernel<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
     default:
       return micro_kernel<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+  }
+}
+
+/// Rows of INT4 codes to the bytes of the INT prefill: n rows (stride `stride` bytes) of
+/// the positions [q0, q1) (multiples of 64) into out (row i at out + i·ld bytes), each
+/// code as u = c ^ 8 (biased_int4_bytes), in storage order.
+LOWP_W4A8_BW_TARGET inline void decode_rows_int(const std::uint8_t* codes, std::size_t stride,
+                                                std::size_t n, std::size_t q0, std::size_t q1,
+                                                std::uint8_t* out, std::size_t ld) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t q = q0; q < q1; q += 64) {
+      const m512i u = biased_int4_bytes(codes + i * stride + q / 2);
+      LOWP_X512(_mm512_storeu_si512)(out + i * ld + (q - q0), u);
+    }
+  }
+}
+
+/// The INT prefill micro-kernel on vpdpbusd: an MR x 32 tile (MR weight rows, 32 tokens)
+/// of exact int32 sums over kc positions, kc / 4 quads.  Wp: MR rows of biased weight
+/// bytes (stride ldw); Ap: kc / 4 steps of 32 tokens x 4 INT8 codes.  The tile starts
+/// from Cin (null: zero) and is stored to Cout (stride ldc).
+///
+///   step d:  a0 = tokens 0..15, a1 = tokens 16..31, each lane the 4 codes of a token;
+///            vpdpbusd(c, broadcast(the 4 weight bytes d of row r), a): c += Σ u·a
+template <int MR>
+LOWP_W4A8_VNNI_TARGET inline void micro_kernel_int(const std::uint8_t* Wp, std::size_t ldw,
+                                                   const std::int8_t* Ap, std::size_t kc,
+                                                   const std::int32_t* Cin, std::size_t ldc,
+                                                   std::int32_t* Cout) noexcept {
+  m512i c[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    const std::size_t at = static_cast<std::size_t>(r) * ldc;
+    c[r][0] = Cin != nullptr ? LOWP_X512(_mm512_loadu_si512)(Cin + at)
+                             : LOWP_X512(_mm512_setzero_si512)();
+    c[r][1] = Cin != nullptr ? LOWP_X512(_mm512_loadu_si512)(Cin + at + 16)
+                             : LOWP_X512(_mm512_setzero_si512)();
+  }
+  for (std::size_t d = 0; d < kc / 4; ++d) {
+    const m512i a0 = LOWP_X512(_mm512_loadu_si512)(Ap + 128 * d);
+    const m512i a1 = LOWP_X512(_mm512_loadu_si512)(Ap + 128 * d + 64);
+    for (int r = 0; r < MR; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, Wp + static_cast<std::size_t>(r) * ldw + 4 * d, sizeof quad);
+      const m512i w = LOWP_X512(_mm512_set1_epi32)(quad);
+      c[r][0] = LOWP_X512(_mm512_dpbusd_epi32)(c[r][0], w, a0);
+      c[r][1] = LOWP_X512(_mm512_dpbusd_epi32)(c[r][1], w, a1);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    std::int32_t* o = Cout + static_cast<std::size_t>(r) * ldc;
+    LOWP_X512(_mm512_storeu_si512)(o, c[r][0]);
+    LOWP_X512(_mm512_storeu_si512)(o + 16, c[r][1]);
+  }
+}
+
+/// micro_kernel_int for a run-time MR in [1, 8].
+LOWP_W4A8_VNNI_TARGET inline void micro_kernel_int_n(int mr, const std::uint8_t* Wp,
+                                                     std::size_t ldw, const std::int8_t* Ap,
+                                                     std::size_t kc, const std::int32_t* Cin,
+                                                     std::size_t ldc, std::int32_t* Cout) noexcept {
+  switch (mr) {
+    case 8:
+      return micro_kernel_int<8>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 7:
+      return micro_kernel_int<7>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 6:
+      return micro_kernel_int<6>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 5:
+      return micro_kernel_int<5>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 4:
+      return micro_kernel_int<4>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 3:
+      return micro_kernel_int<3>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    case 2:
+      return micro_kernel_int<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
+    default:
+      return micro_kernel_int<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
   }
 }
 
