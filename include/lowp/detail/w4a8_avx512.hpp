@@ -159,9 +159,10 @@ LOWP_W4A8_BF16_TARGET inline float fp_row(const std::uint8_t* w, const std::uint
       const std::size_t a = ((q - seg[j]) / 64 % 2) * 2;
       for (int n = 0; n < 2; ++n) {
         if (Shift && k != 0) {
+          // k where the value is not ±0, 0 there: no lane wraps (-0 is 0x8000).
           const auto nonzero = LOWP_X512(_mm512_test_epi16_mask)(v[n], magnitude);
-          v[n] = LOWP_X512(_mm512_mask_mov_epi16)(v[n], nonzero,
-                                                  LOWP_X512(_mm512_sub_epi16)(v[n], k_field));
+          v[n] = LOWP_X512(_mm512_sub_epi16)(v[n],
+                                             LOWP_X512(_mm512_maskz_mov_epi16)(nonzero, k_field));
         }
         const m512i x = LOWP_X512(_mm512_loadu_si512)(xb + q + 32 * static_cast<std::size_t>(n));
         acc[a + static_cast<std::size_t>(n)] = LOWP_X512(_mm512_dpbf16_ps)(
