@@ -654,52 +654,84 @@ inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, floa
 
 #if defined(LOWP_W4A8_AVX2)
 
-// The decode path: one pass over the weights per token.
-inline void w4a8_avx2_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+// The decode path (few tokens): one pass over the weights per token, with the AVX2 rows,
+// or with avx512 the vdpbf16ps (FP) and vpdpbusd (INT) rows.  There an FP row with a shift
+// above w4a8_avx512::max_shift runs the AVX2 row (bfloat16 denormals would read as zero).
+// The activations per token: floats in the reference order (AVX2 FP rows), bfloat16 in
+// fp_position order (AVX-512 FP rows), INT8 codes per block of 64 as [even, odd storage
+// positions] (AVX2) or in storage order (AVX-512), and each group's code sum.
+template <bool avx512>
+inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                              const w4a8_options& opt, const w4a8_tables& tables) {
   const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
   const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
+  const bool bf16 = avx512 && !int_path;
+  const bool avx2_fp_rows = !int_path && (!avx512 || W.largest_shift() > w4a8_avx512::max_shift);
   std::vector<std::size_t> seg(G + 1);
   for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
-  std::vector<float> x(int_path ? 0 : kp);
+  std::vector<float> x(avx2_fp_rows ? kp : 0);
+  std::vector<std::uint16_t> xb(bf16 ? kp : 0);
   std::vector<std::int8_t> xi(int_path ? kp : 0);
   std::vector<std::int32_t> asum(int_path ? G : 0);
   const std::vector<std::int32_t>& storage = W.storage_columns();
   const w4a8_code_values values(A.format());
+  std::array<std::uint16_t, 256> code_bf16{};  // E4M3 code -> bfloat16 bits (exact)
+  if (bf16)
+    for (std::size_t c = 0; c < 256; ++c) code_bf16[c] = bfloat16(values.v[c]).bits();
   for (std::size_t t = 0; t < A.tokens(); ++t) {
-    if (int_path) {  // [even storage positions, odd storage positions] per block of 64
-      const std::uint8_t* codes = A.codes() + t * A.in();
+    const std::uint8_t* codes = A.codes() + t * A.in();
+    if (int_path || bf16) {
       for (std::size_t s = 0; s < kp; ++s) {
         const std::int32_t c = storage[s];
-        const auto a =
-            c < 0 ? std::int8_t{0} : static_cast<std::int8_t>(codes[static_cast<std::size_t>(c)]);
-        xi[s / 64 * 64 + (s % 2) * 32 + (s % 64) / 2] = a;
+        const std::uint8_t a = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
+        const std::size_t even_odd = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
+        if (bf16)
+          xb[even_odd] = c < 0 ? std::uint16_t{0} : code_bf16[a];
+        else
+          xi[avx512 ? s : even_odd] = static_cast<std::int8_t>(a);
       }
-      for (std::size_t j = 0; j < G; ++j) {
-        std::int32_t sum = 0;
-        for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
-        asum[j] = sum;
-      }
-    } else {
-      w4a8_gather_floats(A, W, values, t, x.data());
     }
+    for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
+      std::int32_t sum = 0;
+      for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
+      asum[j] = sum;
+    }
+    if (avx2_fp_rows) w4a8_gather_floats(A, W, values, t, x.data());
     const float sa = A.scale(t);
+    const bool shift = opt.weight_cast == w4a8_weight_cast::shift;
     for_each_chunk_as_caller(
         out, 16,
         [&](std::size_t r0, std::size_t n) {
           for (std::size_t r = r0; r < r0 + n; ++r) {
             const std::uint8_t* w = W.row_codes(r);
             const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
+            const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
             float y;
+#if defined(LOWP_W4A8_AVX512)
+            if constexpr (avx512) {
+              if (int_path) {
+                Y[t * out + r] = w4a8_finish(
+                    W, r, w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs), sa);
+                continue;
+              }
+              if (!avx2_fp_rows || k == nullptr ||
+                  *std::max_element(k, k + G) <= w4a8_avx512::max_shift) {
+                y = shift ? w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
+                                                      tables.wide.data())
+                          : w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
+                                                       tables.wide.data());
+                Y[t * out + r] = w4a8_finish(W, r, y, sa);
+                continue;
+              }
+            }
+#endif
             if (int_path) {
               y = w4a8_avx2::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
             } else {
-              const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
-              y = opt.weight_cast == w4a8_weight_cast::shift
-                      ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs,
-                                                tables.split.data())
-                      : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
-                                                 tables.split.data());
+              y = shift ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs,
+                                                  tables.split.data())
+                        : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
+                                                   tables.split.data());
             }
             Y[t * out + r] = w4a8_finish(W, r, y, sa);
           }
@@ -725,160 +757,29 @@ inline std::vector<w4a8_chunk> w4a8_chunks(const w4a8_weights& W, std::size_t kc
   return chunks;
 }
 
-// The prefill path: the weights decoded to floats once per block of rows and chunk of
-// columns, then an MR x 16 register tile per (rows, tokens), in the reference order.
-inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                              const w4a8_options& opt, const w4a8_tables& tables) {
-  constexpr std::size_t MR = 6, NR = 16, MC = 96, KC = 512;
-  const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
-  const std::size_t tiles = (T + NR - 1) / NR, T16 = tiles * NR;
-  const bool scaled = W.has_group_scales();
-  // The activations, tile by tile: [tile][kp][16], zero past the last token.
-  std::vector<float> Ap(tiles * kp * NR, 0.0f);
-  const w4a8_code_values values(A.format());
-  for (std::size_t t = 0; t < T; ++t)
-    w4a8_gather_floats(A, W, values, t, Ap.data() + (t / NR) * kp * NR + t % NR, NR);
-  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
-  for_each_chunk_as_caller(
-      out, MC,
-      [&](std::size_t r0, std::size_t n) {
-        std::vector<float> Wd(n * KC), Cy(n * T16, 0.0f), Cg(scaled ? n * T16 : 0);
-        std::vector<std::uint8_t> k_row(n);
-        std::vector<float> s_row(n);
-        for (const w4a8_chunk& c : chunks) {
-          const std::size_t kc = c.q1 - c.q0;
-          if (!scaled)
-            for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
-          w4a8_avx2::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables.split.data(),
-                                 scaled ? nullptr : k_row.data(), Wd.data(), kc);
-          if (scaled && c.last)
-            for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
-          for (std::size_t tile = 0; tile < tiles; ++tile) {
-            const float* a = Ap.data() + (tile * kp + c.q0) * NR;
-            for (std::size_t p = 0; p < n; p += MR) {
-              const int mr = static_cast<int>(std::min(MR, n - p));
-              const float* wp = Wd.data() + p * kc;
-              const std::size_t at = p * T16 + tile * NR;
-              if (!scaled) {  // one running sum per output across the whole row
-                w4a8_avx2::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, T16, Cy.data() + at,
-                                          nullptr);
-              } else {  // the group's sum, then y = fma(S_g, s_g, y) at its last chunk
-                const float* in = c.first ? nullptr : Cg.data() + at;
-                float* to = c.last ? Cy.data() + at : Cg.data() + at;
-                w4a8_avx2::micro_kernel_n(mr, wp, kc, a, kc, in, T16, to,
-                                          c.last ? s_row.data() + p : nullptr);
-              }
-            }
-          }
-        }
-        for (std::size_t i = 0; i < n; ++i)
-          for (std::size_t t = 0; t < T; ++t)
-            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * T16 + t], A.scale(t));
-      },
-      kp * T16, opt.threaded);
-}
-
-#endif
-
-#if defined(LOWP_W4A8_AVX2) && defined(LOWP_W4A8_AVX512)
-
-// The AVX-512 decode path: one pass over the weights per token, on vdpbf16ps (FP) or
-// vpdpbusd (INT).  An FP row with a shift above w4a8_avx512::max_shift runs the AVX2 row
-// instead (bfloat16 denormals would be read as zero).
-inline void w4a8_avx512_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                               const w4a8_options& opt, const w4a8_tables& tables) {
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
-  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
-  const bool some_rows_avx2 = !int_path && W.largest_shift() > w4a8_avx512::max_shift;
-  std::vector<std::size_t> seg(G + 1);
-  for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
-  std::vector<std::uint16_t> xb(int_path ? 0 : kp);
-  std::vector<float> x(some_rows_avx2 ? kp : 0);
-  std::vector<std::int8_t> xi(int_path ? kp : 0);
-  std::vector<std::int32_t> asum(int_path ? G : 0);
-  const std::vector<std::int32_t>& storage = W.storage_columns();
-  const w4a8_code_values values(A.format());
-  std::array<std::uint16_t, 256> code_bf16{};  // E4M3 code -> bfloat16 bits (exact)
-  for (std::size_t c = 0; c < 256; ++c) code_bf16[c] = bfloat16(values.v[c]).bits();
-  for (std::size_t t = 0; t < A.tokens(); ++t) {
-    const std::uint8_t* codes = A.codes() + t * A.in();
-    for (std::size_t s = 0; s < kp; ++s) {
-      const std::int32_t c = storage[s];
-      const std::uint8_t a = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
-      if (int_path) {
-        xi[s] = static_cast<std::int8_t>(a);
-      } else {
-        xb[s / 64 * 64 + w4a8_avx512::fp_position(s % 64)] =
-            c < 0 ? std::uint16_t{0} : code_bf16[a];
-      }
-    }
-    for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
-      std::int32_t sum = 0;
-      for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
-      asum[j] = sum;
-    }
-    if (some_rows_avx2) w4a8_gather_floats(A, W, values, t, x.data());
-    const float sa = A.scale(t);
-    for_each_chunk_as_caller(
-        out, 16,
-        [&](std::size_t r0, std::size_t n) {
-          for (std::size_t r = r0; r < r0 + n; ++r) {
-            const std::uint8_t* w = W.row_codes(r);
-            const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
-            float y;
-            if (int_path) {
-              y = w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
-            } else {
-              const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
-              if (some_rows_avx2 && *std::max_element(k, k + G) > w4a8_avx512::max_shift) {
-                y = w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
-                                             tables.split.data());
-              } else if (opt.weight_cast == w4a8_weight_cast::shift) {
-                y = w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
-                                              tables.wide.data());
-              } else {
-                y = w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
-                                               tables.wide.data());
-              }
-            }
-            Y[t * out + r] = w4a8_finish(W, r, y, sa);
-          }
-        },
-        kp, opt.threaded);
-  }
-}
-
-// The AVX-512 FP prefill: w4a8_avx2_prefill's blocking on bfloat16 weights and
-// activations, with vdpbf16ps (two products per lane and instruction) in 8 x 32 register
-// tiles.  For FP4 weights whose shifts are all ≤ w4a8_avx512::max_shift (w4a8_linear
-// checks).
-inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                                const w4a8_options& opt, const w4a8_tables& tables) {
-  constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
-  constexpr std::size_t MC = 96, KC = 512;
+// The FP prefill, shared by the AVX2 and the AVX-512 tiles: the weights of MC rows x one
+// chunk of at most KC positions decoded once (Tiles::decode_rows), then MR x NR register
+// tiles (Tiles::micro_kernel_n) over the activations packed tile by tile
+// (Tiles::pack_token: [tile][kp][NR] values in the tiles' order, zero past the last
+// token).  M1/M2: one running sum per output across the whole row; absmax: each group's
+// sum, then y = fma(S_g, s_g, y) at its last chunk.
+template <class Tiles>
+inline void w4a8_fp_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                            const w4a8_options& opt, const w4a8_tables& tables) {
+  using element = typename Tiles::element;
+  constexpr std::size_t MR = Tiles::rows, NR = Tiles::tokens, MC = 96, KC = 512;
   const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
   const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
   const bool scaled = W.has_group_scales();
-  // The activations as bfloat16, tile by tile: [tile][kp / 2 pairs][32 tokens][2], each
-  // block of 64 positions in the decoder's order (fp_position), zero past the last token.
-  std::vector<std::uint16_t> Ap(tiles * kp * NR, 0);
+  std::vector<element> Ap(tiles * kp * NR, element{0});
   const w4a8_code_values values(A.format());
-  const std::vector<std::int32_t>& storage = W.storage_columns();
-  for (std::size_t t = 0; t < T; ++t) {
-    const std::uint8_t* codes = A.codes() + t * A.in();
-    std::uint16_t* tile = Ap.data() + (t / NR) * kp * NR;
-    for (std::size_t s = 0; s < kp; ++s) {
-      if (storage[s] < 0) continue;
-      const std::size_t p = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
-      tile[(p / 2 * NR + t % NR) * 2 + p % 2] =
-          bfloat16(values.v[codes[static_cast<std::size_t>(storage[s])]]).bits();
-    }
-  }
+  for (std::size_t t = 0; t < T; ++t)
+    Tiles::pack_token(A, W, values, t, Ap.data() + (t / NR) * kp * NR, t % NR);
   const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
   for_each_chunk_as_caller(
       out, MC,
       [&](std::size_t r0, std::size_t n) {
-        std::vector<std::uint16_t> Wd(n * KC);
+        std::vector<element> Wd(n * KC);
         std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
         std::vector<std::uint8_t> k_row(n);
         std::vector<float> s_row(n);
@@ -886,24 +787,24 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
           const std::size_t kc = c.q1 - c.q0;
           if (!scaled)
             for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
-          w4a8_avx512::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables.wide.data(),
-                                   scaled ? nullptr : k_row.data(), Wd.data(), kc);
+          Tiles::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables,
+                             scaled ? nullptr : k_row.data(), Wd.data(), kc);
           if (scaled && c.last)
             for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
           for (std::size_t tile = 0; tile < tiles; ++tile) {
-            const std::uint16_t* a = Ap.data() + (tile * kp + c.q0) * NR;
+            const element* a = Ap.data() + (tile * kp + c.q0) * NR;
             for (std::size_t p = 0; p < n; p += MR) {
               const int mr = static_cast<int>(std::min(MR, n - p));
-              const std::uint16_t* wp = Wd.data() + p * kc;
+              const element* wp = Wd.data() + p * kc;
               const std::size_t at = p * TN + tile * NR;
-              if (!scaled) {  // one running sum per output across the whole row
-                w4a8_avx512::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at,
-                                            nullptr);
-              } else {  // the group's sum, then y = fma(S_g, s_g, y) at its last chunk
+              if (!scaled) {
+                Tiles::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at,
+                                      nullptr);
+              } else {
                 const float* in = c.first ? nullptr : Cg.data() + at;
                 float* to = c.last ? Cy.data() + at : Cg.data() + at;
-                w4a8_avx512::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
-                                            c.last ? s_row.data() + p : nullptr);
+                Tiles::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
+                                      c.last ? s_row.data() + p : nullptr);
               }
             }
           }
@@ -914,6 +815,70 @@ inline void w4a8_avx512_prefill(const w4a8_activations& A, const w4a8_weights& W
       },
       kp * TN, opt.threaded);
 }
+
+// The AVX2 tiles: weights decoded to floats, 6 x 16 FMA tiles in the reference order.
+struct w4a8_avx2_tiles {
+  using element = float;
+  static constexpr std::size_t rows = 6, tokens = 16;
+  static void pack_token(const w4a8_activations& A, const w4a8_weights& W,
+                         const w4a8_code_values& values, std::size_t t, float* tile,
+                         std::size_t lane) {
+    w4a8_gather_floats(A, W, values, t, tile + lane, tokens);
+  }
+  static void decode_rows(const std::uint8_t* codes, std::size_t stride, std::size_t n,
+                          std::size_t q0, std::size_t q1, const w4a8_tables& tables,
+                          const std::uint8_t* k_row, float* out, std::size_t ld) {
+    w4a8_avx2::decode_rows(codes, stride, n, q0, q1, tables.split.data(), k_row, out, ld);
+  }
+  static void micro_kernel_n(int mr, const float* Wp, std::size_t ldw, const float* Ap,
+                             std::size_t kc, const float* Cin, std::size_t ldc, float* Cout,
+                             const float* scales) {
+    w4a8_avx2::micro_kernel_n(mr, Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+  }
+};
+
+// The prefill path on AVX2: the reference order.
+inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                              const w4a8_options& opt, const w4a8_tables& tables) {
+  w4a8_fp_prefill<w4a8_avx2_tiles>(A, W, Y, opt, tables);
+}
+
+#endif
+
+#if defined(LOWP_W4A8_AVX2) && defined(LOWP_W4A8_AVX512)
+
+// The AVX-512 FP tiles: weights and activations as bfloat16, vdpbf16ps (two products per
+// lane and instruction) in 8 x 32 register tiles.  The activations of a tile:
+// [kp / 2 pairs][32 tokens][2], each block of 64 positions in the decoder's order
+// (fp_position).  For FP4 weights whose shifts are all ≤ w4a8_avx512::max_shift
+// (w4a8_linear checks).
+struct w4a8_avx512_tiles {
+  using element = std::uint16_t;
+  static constexpr std::size_t rows = w4a8_avx512::prefill_rows;
+  static constexpr std::size_t tokens = w4a8_avx512::prefill_tokens;
+  static void pack_token(const w4a8_activations& A, const w4a8_weights& W,
+                         const w4a8_code_values& values, std::size_t t, std::uint16_t* tile,
+                         std::size_t lane) {
+    const std::uint8_t* codes = A.codes() + t * A.in();
+    const std::vector<std::int32_t>& storage = W.storage_columns();
+    for (std::size_t s = 0; s < storage.size(); ++s) {
+      if (storage[s] < 0) continue;
+      const std::size_t p = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
+      tile[(p / 2 * tokens + lane) * 2 + p % 2] =
+          bfloat16(values.v[codes[static_cast<std::size_t>(storage[s])]]).bits();
+    }
+  }
+  static void decode_rows(const std::uint8_t* codes, std::size_t stride, std::size_t n,
+                          std::size_t q0, std::size_t q1, const w4a8_tables& tables,
+                          const std::uint8_t* k_row, std::uint16_t* out, std::size_t ld) {
+    w4a8_avx512::decode_rows(codes, stride, n, q0, q1, tables.wide.data(), k_row, out, ld);
+  }
+  static void micro_kernel_n(int mr, const std::uint16_t* Wp, std::size_t ldw,
+                             const std::uint16_t* Ap, std::size_t kc, const float* Cin,
+                             std::size_t ldc, float* Cout, const float* scales) {
+    w4a8_avx512::micro_kernel_n(mr, Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
+  }
+};
 
 // The AVX-512 INT prefill: the same blocking on biased INT4 bytes and INT8 codes, with
 // vpdpbusd (four products per lane and instruction) in 8 x 32 tiles of exact int32
@@ -1018,15 +983,16 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
   const detail::w4a8_tables& tables = W.tables();
 #if defined(LOWP_W4A8_AVX512)
   if (path == w4a8_path::avx512) {
-    if (A.tokens() < opt.gemm_min_tokens) return detail::w4a8_avx512_decode(A, W, Y, opt, tables);
+    if (A.tokens() < opt.gemm_min_tokens)
+      return detail::w4a8_simd_decode<true>(A, W, Y, opt, tables);
     if (W.scheme() == w4a8_scheme::int4_absmax)
       return detail::w4a8_avx512_prefill_int(A, W, Y, opt);
     if (W.largest_shift() <= detail::w4a8_avx512::max_shift)
-      return detail::w4a8_avx512_prefill(A, W, Y, opt, tables);
+      return detail::w4a8_fp_prefill<detail::w4a8_avx512_tiles>(A, W, Y, opt, tables);
   }
 #endif
   if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
-  detail::w4a8_avx2_decode(A, W, Y, opt, tables);
+  detail::w4a8_simd_decode<false>(A, W, Y, opt, tables);
 #endif
 }
 

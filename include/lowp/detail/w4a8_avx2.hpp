@@ -280,25 +280,16 @@ LOWP_W4A8_TARGET inline void micro_kernel(const float* Wp, std::size_t ldw, cons
   }
 }
 
-/// micro_kernel for a run-time MR in [1, 6].
+/// micro_kernel for a run-time MR in [1, 6] (a table of the 6 instantiations).
 LOWP_W4A8_TARGET inline void micro_kernel_n(int mr, const float* Wp, std::size_t ldw,
                                             const float* Ap, std::size_t kc, const float* Cin,
                                             std::size_t ldc, float* Cout,
                                             const float* scales) noexcept {
-  switch (mr) {
-    case 6:
-      return micro_kernel<6>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 5:
-      return micro_kernel<5>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 4:
-      return micro_kernel<4>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 3:
-      return micro_kernel<3>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 2:
-      return micro_kernel<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    default:
-      return micro_kernel<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-  }
+  using kernel = void (*)(const float*, std::size_t, const float*, std::size_t, const float*,
+                          std::size_t, float*, const float*) noexcept;
+  static constexpr kernel by_rows[] = {micro_kernel<1>, micro_kernel<2>, micro_kernel<3>,
+                                       micro_kernel<4>, micro_kernel<5>, micro_kernel<6>};
+  by_rows[mr - 1](Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
 }
 
 #else  // no AVX2 kernels in this build

@@ -60,9 +60,10 @@ using bf16_table32 = std::array<std::uint16_t, 32>;
 /// Largest M1/M2 shift the BF16 kernel takes (the file comment: no denormals below it).
 inline constexpr unsigned max_shift = 116;
 
-/// Inside a block of 64 columns, where the FP kernel wants storage element s of the
-/// activations: fp_row decodes the even elements into one vector and the odd ones into
-/// the next.  (The INT kernel takes the block in storage order.)
+/// Inside a block of 64 columns, where the FP kernels want storage element s of the
+/// activations: they decode the even elements into one vector and the odd ones into the
+/// next.  (The INT kernels take the block in storage order; w4a8_avx2::int_row takes
+/// this order too.)
 constexpr std::size_t fp_position(std::size_t s) noexcept {
   return (s % 2) * 32 + s / 2;
 }
@@ -311,29 +312,17 @@ LOWP_W4A8_BF16_TARGET inline void micro_kernel(const std::uint16_t* Wp, std::siz
 /// broadcast weight pair stay in the 32 registers.
 inline constexpr std::size_t prefill_rows = 8;
 
-/// micro_kernel for a run-time MR in [1, 8].
+/// micro_kernel for a run-time MR in [1, 8] (a table of the 8 instantiations).
 LOWP_W4A8_BF16_TARGET inline void micro_kernel_n(int mr, const std::uint16_t* Wp, std::size_t ldw,
                                                  const std::uint16_t* Ap, std::size_t kc,
                                                  const float* Cin, std::size_t ldc, float* Cout,
                                                  const float* scales) noexcept {
-  switch (mr) {
-    case 8:
-      return micro_kernel<8>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 7:
-      return micro_kernel<7>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 6:
-      return micro_kernel<6>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 5:
-      return micro_kernel<5>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 4:
-      return micro_kernel<4>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 3:
-      return micro_kernel<3>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    case 2:
-      return micro_kernel<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-    default:
-      return micro_kernel<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
-  }
+  using kernel = void (*)(const std::uint16_t*, std::size_t, const std::uint16_t*, std::size_t,
+                          const float*, std::size_t, float*, const float*) noexcept;
+  static constexpr kernel by_rows[] = {micro_kernel<1>, micro_kernel<2>, micro_kernel<3>,
+                                       micro_kernel<4>, micro_kernel<5>, micro_kernel<6>,
+                                       micro_kernel<7>, micro_kernel<8>};
+  by_rows[mr - 1](Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
 }
 
 /// Rows of INT4 codes to the bytes of the INT prefill: n rows (stride `stride` bytes) of
@@ -388,29 +377,17 @@ LOWP_W4A8_VNNI_TARGET inline void micro_kernel_int(const std::uint8_t* Wp, std::
   }
 }
 
-/// micro_kernel_int for a run-time MR in [1, 8].
+/// micro_kernel_int for a run-time MR in [1, 8] (a table of the 8 instantiations).
 LOWP_W4A8_VNNI_TARGET inline void micro_kernel_int_n(int mr, const std::uint8_t* Wp,
                                                      std::size_t ldw, const std::int8_t* Ap,
                                                      std::size_t kc, const std::int32_t* Cin,
                                                      std::size_t ldc, std::int32_t* Cout) noexcept {
-  switch (mr) {
-    case 8:
-      return micro_kernel_int<8>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 7:
-      return micro_kernel_int<7>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 6:
-      return micro_kernel_int<6>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 5:
-      return micro_kernel_int<5>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 4:
-      return micro_kernel_int<4>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 3:
-      return micro_kernel_int<3>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    case 2:
-      return micro_kernel_int<2>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-    default:
-      return micro_kernel_int<1>(Wp, ldw, Ap, kc, Cin, ldc, Cout);
-  }
+  using kernel = void (*)(const std::uint8_t*, std::size_t, const std::int8_t*, std::size_t,
+                          const std::int32_t*, std::size_t, std::int32_t*) noexcept;
+  static constexpr kernel by_rows[] = {
+      micro_kernel_int<1>, micro_kernel_int<2>, micro_kernel_int<3>, micro_kernel_int<4>,
+      micro_kernel_int<5>, micro_kernel_int<6>, micro_kernel_int<7>, micro_kernel_int<8>};
+  by_rows[mr - 1](Wp, ldw, Ap, kc, Cin, ldc, Cout);
 }
 
 #else  // no AVX-512 kernels in this build
