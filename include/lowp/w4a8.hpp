@@ -954,7 +954,8 @@ inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weight
 /// dequantized values, computed as the file comment's contract says).  Throws
 /// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
 /// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
-/// when Y is null with tokens > 0, or when opt.path is a path this CPU or compiler lacks.
+/// when Y is null with tokens > 0, or when opt.path is a path this CPU or compiler lacks
+/// for W's scheme (w4a8_path_available(opt.path, W.scheme())).
 /// Nothing is written then.  Zero tokens: nothing to do.
 inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                         const w4a8_options& opt = {}) {
