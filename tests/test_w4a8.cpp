@@ -136,8 +136,9 @@ struct path_case {
 };
 
 // Every path this machine can run for scheme s: the portable one always; the AVX2 decode
-// (table and shift) and prefill paths where the CPU has AVX2 and FMA; the AVX-512 decode
-// (table and shift) and prefill where it has AVX512-BF16 (FP4) or AVX512-VNNI (INT4).
+// (each weight cast: table, shift, integer) and prefill paths where the CPU has AVX2 and
+// FMA; the AVX-512 decode (each cast) and prefill where it has AVX512-BF16 (FP4) or
+// AVX512-VNNI (INT4).
 std::vector<path_case> paths(lowp::w4a8_scheme s) {
   std::vector<path_case> p;
   w4a8_options o;
@@ -150,6 +151,8 @@ std::vector<path_case> paths(lowp::w4a8_scheme s) {
     p.push_back({"avx2 decode, table", o, false});
     o.weight_cast = w4a8_weight_cast::shift;
     p.push_back({"avx2 decode, shift", o, false});
+    o.weight_cast = w4a8_weight_cast::integer;
+    p.push_back({"avx2 decode, integer", o, false});
     o.gemm_min_tokens = 1;
     o.weight_cast = w4a8_weight_cast::table;
     p.push_back({"avx2 prefill", o, true});
@@ -161,6 +164,8 @@ std::vector<path_case> paths(lowp::w4a8_scheme s) {
     p.push_back({"avx512 decode, table", o, false});
     o.weight_cast = w4a8_weight_cast::shift;
     p.push_back({"avx512 decode, shift", o, false});
+    o.weight_cast = w4a8_weight_cast::integer;  // the AVX2 integer rows for FP4
+    p.push_back({"avx512 decode, integer", o, false});
     o.gemm_min_tokens = 1;  // vdpbf16ps tiles for FP4, vpdpbusd tiles for INT4
     o.weight_cast = w4a8_weight_cast::table;
     p.push_back({"avx512 prefill", o, s == lowp::w4a8_scheme::int4_absmax});

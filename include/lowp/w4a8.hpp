@@ -184,17 +184,40 @@ inline w4a8_path w4a8_best_path() noexcept {
   return w4a8_best_path(w4a8_scheme::fp4_m2);
 }
 
-/// How the FP decode (few tokens) path turns an E2M1 code and its group's shift k into a
-/// float.  Both are exact and give the same products; they differ in cost only.
+/// How the FP decode (few tokens) path brings an E2M1 code and its group's shift k to the
+/// multiplier.  All are exact and give the same products; they differ in cost and in the
+/// summation order only (so every one meets the contract).  The portable and prefill
+/// paths ignore it.
 enum class w4a8_weight_cast : std::uint8_t {
-  table,  ///< the 16 values of the group's k, made once by shift_cast, then a byte lookup
-  shift   ///< one lookup table for k = 0, then k subtracted from each exponent field
+  automatic,  ///< the fastest here: integer on the AVX2 decode, table on the AVX-512 one
+  table,      ///< a float per weight: the 16 values of the group's k, made once by
+              ///< shift_cast, then a byte lookup
+  shift,      ///< a float per weight: the k = 0 table, then k subtracted from each
+              ///< weight's exponent field
+  integer     ///< no float per weight: 2 · E2M1 as an integer, activations as integers of
+              ///< 2^-9, exact integer sums per group, 2^-k applied to each group's sum.
+              ///< The AVX2 decode's kernel (the AVX-512 decode runs its AVX2 rows for it)
 };
+
+/// "automatic", "table", "shift", "integer".
+constexpr const char* w4a8_weight_cast_name(w4a8_weight_cast c) noexcept {
+  switch (c) {
+    case w4a8_weight_cast::table:
+      return "table";
+    case w4a8_weight_cast::shift:
+      return "shift";
+    case w4a8_weight_cast::integer:
+      return "integer";
+    case w4a8_weight_cast::automatic:
+      break;
+  }
+  return "automatic";
+}
 
 /// Options of w4a8_linear.
 struct w4a8_options {
   w4a8_path path = w4a8_path::automatic;
-  w4a8_weight_cast weight_cast = w4a8_weight_cast::table;
+  w4a8_weight_cast weight_cast = w4a8_weight_cast::automatic;
   /// Output rows over OpenMP's threads when the work is large enough (the same bits on
   /// any thread count: each output is computed by one thread, in one order).
   bool threaded = true;
@@ -654,21 +677,82 @@ inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, floa
 
 #if defined(LOWP_W4A8_AVX2)
 
+// The integer FP rows' tables (w4a8_avx2::fp_row_integer), made once per activation
+// format.  Per code: its value · 2^9 = a, an integer (E4M3's last bit is ≥ 2^-9; INT8), as
+// balanced base-256 digits a = d0 + 256 · d1 + 65536 · d2 (|d0|, |d1| ≤ 128), and 12 · a,
+// its share of the weights' bias.  Per shift k: 2^-(10+k), exact (subnormal above 116).
+struct w4a8_integer_codes {
+  std::array<std::uint32_t, 256> digits{};  // the bytes of d0, d1, d2 from the low one
+  std::array<std::int32_t, 256> bias12{};
+  std::array<float, w4a8_weights::max_shift + 1> unit{};
+
+  explicit w4a8_integer_codes(w4a8_activation f) {
+    const w4a8_code_values v(f);
+    for (std::size_t c = 0; c < 256; ++c) {
+      // E4M3's NaN codes (which w4a8_activations refuses) get 0 rather than a NaN cast.
+      const auto a = std::isnan(v.v[c]) ? 0 : static_cast<std::int32_t>(v.v[c] * 512.0f);
+      const std::int32_t d0 = ((a + 128) & 255) - 128, a1 = (a - d0) / 256;
+      const std::int32_t d1 = ((a1 + 128) & 255) - 128, d2 = (a1 - d1) / 256;
+      digits[c] = (static_cast<std::uint32_t>(d0) & 0xFFu) |
+                  (static_cast<std::uint32_t>(d1) & 0xFFu) << 8 |
+                  (static_cast<std::uint32_t>(d2) & 0xFFu) << 16;
+      bias12[c] = 12 * a;
+    }
+    for (std::size_t k = 0; k < unit.size(); ++k)
+      unit[k] = std::ldexp(1.0f, -10 - static_cast<int>(k));
+  }
+  static const w4a8_integer_codes& of(w4a8_activation f) {
+    static const w4a8_integer_codes e4m3(w4a8_activation::fp8_e4m3), i8(w4a8_activation::int8);
+    return f == w4a8_activation::int8 ? i8 : e4m3;
+  }
+};
+
+// The integer FP rows' pieces (w4a8_avx2::integer_piece): each group in runs of at most
+// two blocks, in order (groups are whole blocks).
+inline std::vector<w4a8_avx2::integer_piece> w4a8_integer_pieces(const w4a8_weights& W) {
+  constexpr std::size_t B = w4a8_weights::block;
+  std::vector<w4a8_avx2::integer_piece> pieces;
+  for (std::size_t j = 0; j < W.groups(); ++j)
+    for (std::size_t b = W.group_begin(j) / B; b < W.group_begin(j + 1) / B; b += 2)
+      pieces.push_back(
+          {static_cast<std::uint32_t>(b),
+           static_cast<std::uint32_t>(std::min<std::size_t>(2, W.group_begin(j + 1) / B - b)),
+           static_cast<std::uint32_t>(j)});
+  return pieces;
+}
+
 // The decode path (few tokens): one pass over the weights per token, with the AVX2 rows,
 // or with avx512 the vdpbf16ps (FP) and vpdpbusd (INT) rows.  There an FP row with a shift
 // above w4a8_avx512::max_shift runs the AVX2 row (bfloat16 denormals would read as zero).
-// The activations per token: floats in the reference order (AVX2 FP rows), bfloat16 in
-// fp_position order (AVX-512 FP rows), INT8 codes per block of 64 as [even, odd storage
-// positions] (AVX2) or in storage order (AVX-512), and each group's code sum.
+// The FP rows take opt.weight_cast (automatic: integer on AVX2, table on AVX-512; integer
+// runs the AVX2 integer rows on either).  The activations per token: floats in the
+// reference order (AVX2 float FP rows); three digit planes and the pieces' biases
+// (integer FP rows, fp_row_integer); bfloat16 in fp_position order (AVX-512 FP rows);
+// INT8 codes per block of 64 as [even, odd storage positions] (AVX2) or in storage order
+// (AVX-512), and each group's code sum.
 template <bool avx512>
 inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                              const w4a8_options& opt, const w4a8_tables& tables) {
   const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
   const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
-  const bool bf16 = avx512 && !int_path;
-  const bool avx2_fp_rows = !int_path && (!avx512 || W.largest_shift() > w4a8_avx512::max_shift);
+  const w4a8_weight_cast cast = opt.weight_cast != w4a8_weight_cast::automatic ? opt.weight_cast
+                                : avx512 ? w4a8_weight_cast::table
+                                         : w4a8_weight_cast::integer;
+  const bool integer_rows = !int_path && cast == w4a8_weight_cast::integer;
+  const bool bf16 = avx512 && !int_path && !integer_rows;
+  const bool avx2_fp_rows =
+      !int_path && !integer_rows && (!avx512 || W.largest_shift() > w4a8_avx512::max_shift);
   std::vector<std::size_t> seg(G + 1);
   for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
+  const std::vector<w4a8_avx2::integer_piece> pieces =
+      integer_rows ? w4a8_integer_pieces(W) : std::vector<w4a8_avx2::integer_piece>{};
+  std::vector<std::uint32_t> piece_of_block(integer_rows ? kp / w4a8_weights::block : 0);
+  for (std::size_t i = 0; i < pieces.size(); ++i)
+    for (std::uint32_t b = 0; b < pieces[i].blocks; ++b)
+      piece_of_block[pieces[i].block + b] = static_cast<std::uint32_t>(i);
+  std::vector<std::int8_t> digits(integer_rows ? kp / w4a8_weights::block * 192 : 0);
+  std::vector<std::int32_t> bias(pieces.size() * 8);
+  const w4a8_integer_codes& icodes = w4a8_integer_codes::of(A.format());
   std::vector<float> x(avx2_fp_rows ? kp : 0);
   std::vector<std::uint16_t> xb(bf16 ? kp : 0);
   std::vector<std::int8_t> xi(int_path ? kp : 0);
@@ -691,6 +775,39 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
           xi[avx512 ? s : even_odd] = static_cast<std::int8_t>(a);
       }
     }
+    if (integer_rows) {
+      std::fill(bias.begin(), bias.end(), 0);
+      // Block b's codes in storage order (code 0, value 0, in the padding).  Its storage
+      // position e goes to byte (e % 2) · 32 + e / 2 of each digit plane, and its bias
+      // share to int32 lane e / 8 of b's piece.  (Local arrays: byte stores into them
+      // cannot alias the tables, so the loop keeps its pointers in registers.)
+      for (std::size_t b = 0; b < kp / 64; ++b) {
+        std::int8_t plane[3][64];
+        std::uint8_t cb[64];
+        for (std::size_t e = 0; e < 64; ++e) {
+          const std::int32_t c = storage[64 * b + e];
+          cb[e] = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
+        }
+        for (std::size_t l = 0; l < 8; ++l) {
+          std::int32_t lane = 0;
+          LOWP_W4A8_UNROLL(4)
+          for (std::size_t i = 0; i < 4; ++i) {  // positions e = 8l + 2i (even), e + 1 (odd)
+            const std::uint8_t ce = cb[8 * l + 2 * i], co = cb[8 * l + 2 * i + 1];
+            const std::uint32_t de = icodes.digits[ce], d_o = icodes.digits[co];
+            const std::size_t at = 4 * l + i;
+            plane[0][at] = static_cast<std::int8_t>(de);
+            plane[0][at + 32] = static_cast<std::int8_t>(d_o);
+            plane[1][at] = static_cast<std::int8_t>(de >> 8);
+            plane[1][at + 32] = static_cast<std::int8_t>(d_o >> 8);
+            plane[2][at] = static_cast<std::int8_t>(de >> 16);
+            plane[2][at + 32] = static_cast<std::int8_t>(d_o >> 16);
+            lane += icodes.bias12[ce] + icodes.bias12[co];
+          }
+          bias[8 * piece_of_block[b] + l] += lane;
+        }
+        std::memcpy(digits.data() + 192 * b, plane, sizeof plane);
+      }
+    }
     for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
       std::int32_t sum = 0;
       for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
@@ -698,7 +815,7 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
     }
     if (avx2_fp_rows) w4a8_gather_floats(A, W, values, t, x.data());
     const float sa = A.scale(t);
-    const bool shift = opt.weight_cast == w4a8_weight_cast::shift;
+    const bool shift = cast == w4a8_weight_cast::shift;
     for_each_chunk_as_caller(
         out, 16,
         [&](std::size_t r0, std::size_t n) {
@@ -707,6 +824,16 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
             const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
             const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
             float y;
+            if (integer_rows) {
+              y = gs != nullptr ? w4a8_avx2::fp_row_integer<true>(w, digits.data(), bias.data(),
+                                                                  pieces.data(), pieces.size(), k,
+                                                                  gs, icodes.unit.data())
+                                : w4a8_avx2::fp_row_integer<false>(w, digits.data(), bias.data(),
+                                                                   pieces.data(), pieces.size(), k,
+                                                                   gs, icodes.unit.data());
+              Y[t * out + r] = w4a8_finish(W, r, y, sa);
+              continue;
+            }
 #if defined(LOWP_W4A8_AVX512)
             if constexpr (avx512) {
               if (int_path) {

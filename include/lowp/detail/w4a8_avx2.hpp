@@ -216,6 +216,83 @@ LOWP_W4A8_TARGET inline float int_row(const std::uint8_t* w, const std::int8_t* 
   return y;
 }
 
+/// A run of one or two blocks of 64 (`blocks` from `block`) inside group `group`: the unit
+/// over which fp_row_integer sums in int16 before it folds into the row's float sum.
+struct integer_piece {
+  std::uint32_t block, blocks, group;
+};
+
+/// One output of the FP decode path without a float per weight, before its scales
+/// (GroupScales: absmax, gscale[j] per group; else M1/M2, shifts[j] per group):
+///
+///   weight  w = (c' / 2) · 2^-k, with c' = 2 · E2M1 value, an integer in [-12, 12];
+///   activation a = A · 2^-9, A an integer (E4M3's last bit is 2^-9 at least; INT8 too);
+///   w · a = c' · A · 2^-(10+k): every group's Σ c'·A is an exact integer.
+///
+/// vpmaddubsw multiplies unsigned by signed bytes, so the weight enters biased,
+/// u = c' + 12 in [0, 24] (a pshufb table of the 16 codes), and A as three balanced
+/// base-256 digits d0 + 256·d1 + 65536·d2 (|A| ≤ 448 · 2^9 = 229376, so d0, d1 in
+/// [-128, 127] and d2 in [-4, 4]).  digits: per block of 64, the three digit planes of
+/// 64 bytes each, each as [the 32 even storage positions, the 32 odd ones] (int_row's
+/// layout).  bias: per piece, the eight lanes' 12 · Σ A, which undoes the weights' bias
+/// (int32 lane l holds storage positions 8l..8l+7 of each of the piece's blocks).
+///
+/// Exactness (each step is an integer identity until the one conversion to float):
+///   a pmaddubsw lane adds two products, |u · d| ≤ 24 · 128, so ≤ 6144 (no saturation);
+///   the two nibble halves and the piece's two blocks give ≤ 4 · 6144 = 24576 < 2^15;
+///   an int32 lane then holds 16 products: |Σ u·A| ≤ 16 · 24 · 229376 < 2^27.
+/// So each lane's Σ c'·A is exact; it converts to float once (exact below 2^24) and
+/// enters the lane's running sum by one fma with 2^-(10+k) (M1/M2: unit[k], exact even
+/// where subnormal, k ≤ 126) or, absmax, once multiplied by 2^-10 (exact) by one fma with
+/// the group's scale.  Lanes are summed at the end.  Every product thus passes at most
+/// (pieces + 4) roundings, within the contract's γ_{K+1} (a piece covers ≥ 64 columns).
+template <bool GroupScales>
+LOWP_W4A8_TARGET inline float fp_row_integer(const std::uint8_t* w, const std::int8_t* digits,
+                                             const std::int32_t* bias, const integer_piece* pieces,
+                                             std::size_t P, const std::uint8_t* shifts,
+                                             const float* gscale, const float* unit) noexcept {
+  // u = 12 + 2 · E2M1(c): codes 0..7 are +0, 0.5, 1, 1.5, 2, 3, 4, 6; 8..15 their negatives.
+  const __m256i biased =
+      _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, 12, 13, 14, 15,
+                       16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i x256 = _mm256_set1_epi16(256);
+  const __m256 two_m10 = _mm256_set1_ps(0x1p-10f);
+  __m256 y = _mm256_setzero_ps();
+  for (std::size_t i = 0; i < P; ++i) {
+    const integer_piece pc = pieces[i];
+    __m256i d[3] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    // One block: its 64 codes biased, times the three digit planes, into d (int16).
+    const auto block = [&](std::size_t b) LOWP_W4A8_TARGET {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * b));
+      const __m256i lo = _mm256_shuffle_epi8(biased, _mm256_and_si256(bytes, low4));
+      const __m256i hi =
+          _mm256_shuffle_epi8(biased, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4));
+      const std::int8_t* a = digits + 192 * b;
+      LOWP_W4A8_UNROLL(3)
+      for (int p = 0; p < 3; ++p) {
+        const __m256i ae = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * p));
+        const __m256i ao = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * p + 32));
+        d[p] = _mm256_add_epi16(
+            d[p], _mm256_add_epi16(_mm256_maddubs_epi16(lo, ae), _mm256_maddubs_epi16(hi, ao)));
+      }
+    };
+    block(pc.block);
+    if (pc.blocks == 2) block(pc.block + 1);
+    // Σ u·A per int32 lane: d0 + 256 · d1 + 65536 · d2, then the bias removed.
+    __m256i s = _mm256_add_epi32(_mm256_madd_epi16(d[0], ones), _mm256_madd_epi16(d[1], x256));
+    s = _mm256_add_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(d[2], x256), 8));
+    s = _mm256_sub_epi32(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + 8 * i)));
+    const __m256 f = _mm256_cvtepi32_ps(s);
+    if constexpr (GroupScales) {
+      y = _mm256_fmadd_ps(_mm256_mul_ps(f, two_m10), _mm256_set1_ps(gscale[pc.group]), y);
+    } else {
+      y = _mm256_fmadd_ps(f, _mm256_set1_ps(unit[shifts[pc.group]]), y);
+    }
+  }
+  return hsum(y);
+}
+
 /// Rows of codes to floats for the prefill path: n rows (stride `stride` bytes) of the
 /// reference positions [q0, q1) (multiples of 64) into out (row i at out + i·ld), each
 /// row through its own table (tables[k_row[i]]).
