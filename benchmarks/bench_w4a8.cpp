@@ -3,22 +3,23 @@
 //
 // Rows ({out, in, tokens, threads}; wall-clock time, since the kernel and Eigen split the
 // work over threads; items/s = multiply-adds, out · in · tokens):
-//   w4a8/<scheme>        Y = A · Wᵀ through lowp::w4a8_linear, the automatic path (the
+//   w4a8/<scheme>[_<cast>]  Y = A · Wᵀ through lowp::w4a8_linear, the automatic path (the
 //                        AVX-512 decode where the CPU has AVX512-BF16/VNNI, else AVX2; the
 //                        label names it), weights prepared and activations quantized once
 //                        before the loop.  <scheme>:
-//                          m2_table   FP4 E2M1, M2 (pow2_relative) g128, E4M3 activations:
-//                                     each group's 16 values made once by the shift cast,
-//                                     then a byte-table lookup (w4a8_weight_cast::table)
-//                          m2_shift   the same, the exponent shift done on every element
-//                                     (w4a8_weight_cast::shift)
-//                          m1         FP4, M1 (pow2) g128
-//                          absmax     FP4, absmax g128 (a multiply per group)
-//                          int4       INT4 absmax g128, INT8 activations (int32 sums)
-//   w4a8_avx2/{m2_table,int4}  the AVX2 path forced (m2_table: every shape; int4: decode):
-//                        beside the AVX-512 rows on a CPU that has them (the same as
-//                        w4a8/ on one that does not)
-//   w4a8_portable/m2_table  the portable path (plain C++), decode shapes only
+//                          m2      FP4 E2M1, M2 (pow2_relative) g128, E4M3 activations
+//                          m1      FP4, M1 (pow2) g128
+//                          absmax  FP4, absmax g128 (a float scale per group)
+//                          int4    INT4 absmax g128, INT8 activations (int32 sums)
+//                        and the FP decode's weight cast (w4a8_weight_cast), decode shapes
+//                        only; without one, automatic (integer on AVX2, table on AVX-512):
+//                          _table    a float per weight from the group's 16-value table
+//                          _shift    a float per weight, its exponent shifted by k
+//                          _integer  2·E2M1 as integers, exact integer group sums
+//   w4a8_avx2/{m2,int4}  the AVX2 path forced (m2: every shape; int4: decode): beside
+//                        the AVX-512 rows on a CPU that has them (the same as w4a8/ on
+//                        one that does not)
+//   w4a8_portable/m2     the portable path (plain C++), decode shapes only
 //   eigen_float/dequantized  Eigen's Y = X · Wᵀ on the dequantized float weights (SGEMV
 //                        for one token, SGEMM otherwise); Eigen::setNbThreads(threads)
 //   roofline_read/packed_bytes  one pass over as many bytes as the kernel's weights and
@@ -54,7 +55,7 @@ namespace {
 
 using row_major = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-enum class scheme { m2_table, m2_shift, m1, absmax, int4 };
+enum class scheme { m2, m1, absmax, int4 };
 
 std::vector<float> student_weights(std::size_t n, std::uint32_t seed) {
   std::mt19937 g(seed);
@@ -80,9 +81,7 @@ struct layer {
 
 const layer& get_layer(scheme s, std::size_t out, std::size_t in) {
   static std::map<std::tuple<int, std::size_t, std::size_t>, std::unique_ptr<layer>> cache;
-  const int family =
-      s == scheme::m2_shift ? static_cast<int>(scheme::m2_table) : static_cast<int>(s);
-  auto& slot = cache[{family, out, in}];
+  auto& slot = cache[{static_cast<int>(s), out, in}];
   if (slot) return *slot;
   const std::vector<float> w = student_weights(out * in, 1);
   const auto g = lowp::granularity::per_group(128);
@@ -93,8 +92,7 @@ const layer& get_layer(scheme s, std::size_t out, std::size_t in) {
     q.dequantize(slot->dequantized.data());
   };
   switch (s) {
-    case scheme::m2_table:
-    case scheme::m2_shift:
+    case scheme::m2:
       prepare(lowp::quantize(lowp::m2<lowp::float4_e2m1fn>{}, w.data(), out, in, g));
       break;
     case scheme::m1:
@@ -140,7 +138,7 @@ void set_counters(benchmark::State& state, std::size_t out, std::size_t in, std:
         benchmark::Counter(static_cast<double>(bytes) * calls * 1e-9, benchmark::Counter::kIsRate);
 }
 
-void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_path path) {
+void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, lowp::w4a8_path path) {
   const auto out = static_cast<std::size_t>(state.range(0)),
              in = static_cast<std::size_t>(state.range(1));
   const auto tokens = static_cast<std::size_t>(state.range(2));
@@ -162,8 +160,7 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_path path) {
       tokens, in);
   lowp::w4a8_options o;
   o.path = path;
-  o.weight_cast =
-      s == scheme::m2_shift ? lowp::w4a8_weight_cast::shift : lowp::w4a8_weight_cast::table;
+  o.weight_cast = cast;
   std::vector<float> Y(tokens * out);
   for (auto _ : state) {
     lowp::w4a8_linear(A, L.W, Y.data(), o);
@@ -178,7 +175,7 @@ void BM_eigen(benchmark::State& state) {
              in = static_cast<std::size_t>(state.range(1));
   const auto tokens = static_cast<std::size_t>(state.range(2));
   const thread_scope threads(static_cast<int>(state.range(3)));
-  const layer& L = get_layer(scheme::m2_table, out, in);
+  const layer& L = get_layer(scheme::m2, out, in);
   const std::vector<float> x = outlier_activations(tokens, in, 2);
   const Eigen::Map<const row_major> X(x.data(), static_cast<Eigen::Index>(tokens),
                                       static_cast<Eigen::Index>(in));
@@ -197,7 +194,7 @@ void BM_roofline_read(benchmark::State& state) {
   const auto out = static_cast<std::size_t>(state.range(0)),
              in = static_cast<std::size_t>(state.range(1));
   const thread_scope threads(static_cast<int>(state.range(3)));
-  const std::size_t bytes = get_layer(scheme::m2_table, out, in).W.bytes();
+  const std::size_t bytes = get_layer(scheme::m2, out, in).W.bytes();
   std::vector<std::uint64_t> buf(bytes / 8);
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = i * 0x9E3779B97F4A7C15ull;
   for (auto _ : state) {
@@ -232,27 +229,45 @@ constexpr auto best_path_here = lowp::w4a8_path::automatic;
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_w4a8, m2_table, scheme::m2_table, best_path_here)
-    ->Name("w4a8/m2_table")
+constexpr auto automatic = lowp::w4a8_weight_cast::automatic;
+
+BENCHMARK_CAPTURE(BM_w4a8, m2, scheme::m2, automatic, best_path_here)
+    ->Name("w4a8/m2")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, m2_shift, scheme::m2_shift, best_path_here)
+BENCHMARK_CAPTURE(BM_w4a8, m2_table, scheme::m2, lowp::w4a8_weight_cast::table, best_path_here)
+    ->Name("w4a8/m2_table")
+    ->Apply(decode_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8, m2_shift, scheme::m2, lowp::w4a8_weight_cast::shift, best_path_here)
     ->Name("w4a8/m2_shift")
     ->Apply(decode_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, m1, scheme::m1, best_path_here)
+BENCHMARK_CAPTURE(BM_w4a8, m2_integer, scheme::m2, lowp::w4a8_weight_cast::integer, best_path_here)
+    ->Name("w4a8/m2_integer")
+    ->Apply(decode_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8, m1, scheme::m1, automatic, best_path_here)
     ->Name("w4a8/m1")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, absmax, scheme::absmax, best_path_here)
+BENCHMARK_CAPTURE(BM_w4a8, absmax, scheme::absmax, automatic, best_path_here)
     ->Name("w4a8/absmax")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, best_path_here)
+BENCHMARK_CAPTURE(BM_w4a8, absmax_table, scheme::absmax, lowp::w4a8_weight_cast::table,
+                  best_path_here)
+    ->Name("w4a8/absmax_table")
+    ->Apply(decode_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, automatic, best_path_here)
     ->Name("w4a8/int4")
     ->Apply(all_shapes)
     ->UseRealTime()
@@ -260,18 +275,18 @@ BENCHMARK_CAPTURE(BM_w4a8, int4, scheme::int4, best_path_here)
 // The AVX2 path forced, next to automatic's choice: on a CPU with AVX512-BF16/VNNI the
 // rows above run the AVX-512 decode and (FP4) prefill, and these give AVX2's in the same
 // run.
-BENCHMARK_CAPTURE(BM_w4a8, avx2_m2_table, scheme::m2_table, lowp::w4a8_path::avx2)
-    ->Name("w4a8_avx2/m2_table")
+BENCHMARK_CAPTURE(BM_w4a8, avx2_m2, scheme::m2, automatic, lowp::w4a8_path::avx2)
+    ->Name("w4a8_avx2/m2")
     ->Apply(all_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, avx2_int4, scheme::int4, lowp::w4a8_path::avx2)
+BENCHMARK_CAPTURE(BM_w4a8, avx2_int4, scheme::int4, automatic, lowp::w4a8_path::avx2)
     ->Name("w4a8_avx2/int4")
     ->Apply(decode_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8, portable, scheme::m2_table, lowp::w4a8_path::portable)
-    ->Name("w4a8_portable/m2_table")
+BENCHMARK_CAPTURE(BM_w4a8, portable, scheme::m2, automatic, lowp::w4a8_path::portable)
+    ->Name("w4a8_portable/m2")
     ->Args({4096, 4096, 1, 1})
     ->Args({4096, 4096, 1, 2})
     ->UseRealTime()
