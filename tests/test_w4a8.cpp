@@ -19,6 +19,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -478,11 +479,26 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
     CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), forced));
   }
   forced.path = w4a8_path::avx512;
-  if (!lowp::w4a8_path_available(w4a8_path::avx512, W.scheme())) {
-    CHECK_THROWS_WITH(lowp::w4a8_linear(A, W, Y.data(), forced),
-                      Catch::Contains("avx512") && Catch::Contains("forced"));
-  } else {
-    CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), forced));
+  // With AVX2 present, the message names what the weights' scheme needs, and only that.
+  const w4a8_weights Wi(
+      lowp::quantize(lowp::absmax<lowp::int4>{}, w.data(), out, in, granularity::per_group(64)));
+  for (const auto& [weights, acts, needs, not_needed] :
+       {std::tuple{&W, &A, "AVX512-BF16, which FP4 weights need", "VNNI"},
+        std::tuple{&Wi, &Ai, "AVX512-VNNI, which INT4 weights need", "BF16"}}) {
+    if (lowp::w4a8_path_available(w4a8_path::avx512, weights->scheme())) {
+      CHECK_NOTHROW(lowp::w4a8_linear(*acts, *weights, Y.data(), forced));
+      continue;
+    }
+    std::string what;
+    try {
+      lowp::w4a8_linear(*acts, *weights, Y.data(), forced);
+    } catch (const std::invalid_argument& e) {
+      what = e.what();
+    }
+    CHECK_THAT(what, Catch::Contains("avx512") && Catch::Contains("forced"));
+    if (lowp::w4a8_path_available(w4a8_path::avx2)) {
+      CHECK_THAT(what, Catch::Contains(needs) && !Catch::Contains(not_needed));
+    }
   }
   CHECK(lowp::w4a8_path_available(w4a8_path::portable));
   CHECK(lowp::w4a8_path_available(w4a8_path::automatic));

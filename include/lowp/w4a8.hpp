@@ -1099,8 +1099,9 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
   if (!w4a8_path_available(opt.path, W.scheme()))
     throw std::invalid_argument(
         std::string(who) + ": path " + w4a8_path_name(opt.path) + " forced, but " +
-        (detail::w4a8_avx2::available() ? detail::w4a8_avx512::unavailable_reason()
-                                        : detail::w4a8_avx2::unavailable_reason()));
+        (detail::w4a8_avx2::available()
+             ? detail::w4a8_avx512::unavailable_reason(W.scheme() == w4a8_scheme::int4_absmax)
+             : detail::w4a8_avx2::unavailable_reason()));
   if (A.tokens() == 0) return;
   if (Y == nullptr)
     throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +

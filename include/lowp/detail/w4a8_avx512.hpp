@@ -401,15 +401,19 @@ inline bool vnni_available() noexcept {
 
 #endif
 
-/// Why a forced AVX-512 path cannot run here (for w4a8.hpp's error messages).
-inline const char* unavailable_reason() noexcept {
+/// Why a forced AVX-512 path cannot run here for INT4 (int4_weights) or FP4 weights (for
+/// w4a8.hpp's error messages).
+inline const char* unavailable_reason(bool int4_weights) noexcept {
 #if defined(LOWP_W4A8_AVX512)
-  return "this CPU lacks AVX-512 F/BW with AVX512-BF16 (FP4 weights) or AVX512-VNNI (INT4 "
-         "weights)";
-#elif defined(LOWP_NO_SIMD)
+  return int4_weights ? "this CPU lacks AVX-512 F/BW with AVX512-VNNI, which INT4 weights need"
+                      : "this CPU lacks AVX-512 F/BW with AVX512-BF16, which FP4 weights need";
+#else
+  (void)int4_weights;
+#if defined(LOWP_NO_SIMD)
   return "this program is compiled with LOWP_NO_SIMD";
 #else
   return "the AVX-512 kernels need x86-64 and GCC 10+ or Clang 9+";
+#endif
 #endif
 }
 
