@@ -500,6 +500,12 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
       CHECK_THAT(what, Catch::Contains(needs) && !Catch::Contains(not_needed));
     }
   }
+  // The weight casts: automatic by default, and their names.
+  CHECK(w4a8_options{}.weight_cast == w4a8_weight_cast::automatic);
+  CHECK(std::string(lowp::w4a8_weight_cast_name(w4a8_weight_cast::automatic)) == "automatic");
+  CHECK(std::string(lowp::w4a8_weight_cast_name(w4a8_weight_cast::table)) == "table");
+  CHECK(std::string(lowp::w4a8_weight_cast_name(w4a8_weight_cast::shift)) == "shift");
+  CHECK(std::string(lowp::w4a8_weight_cast_name(w4a8_weight_cast::integer)) == "integer");
   CHECK(lowp::w4a8_path_available(w4a8_path::portable));
   CHECK(lowp::w4a8_path_available(w4a8_path::automatic));
   CHECK(lowp::w4a8_path_available(lowp::w4a8_best_path(W.scheme()), W.scheme()));
