@@ -244,8 +244,9 @@ struct integer_piece {
 /// So each lane's Σ c'·A is exact; it converts to float once (exact below 2^24) and
 /// enters the lane's running sum by one fma with 2^-(10+k) (M1/M2: unit[k], exact even
 /// where subnormal, k ≤ 126) or, absmax, once multiplied by 2^-10 (exact) by one fma with
-/// the group's scale.  Lanes are summed at the end.  Every product thus passes at most
-/// (pieces + 4) roundings, within the contract's γ_{K+1} (a piece covers ≥ 64 columns).
+/// the group's scale.  Lanes are summed at the end.  This is a tree of merges, each
+/// rounded once, and a merge with one nonzero input is exact, so no product meets more
+/// than K - 1 roundings: within the contract's bound (docs/w4a8.md).
 template <bool GroupScales>
 LOWP_W4A8_TARGET inline float fp_row_integer(const std::uint8_t* w, const std::int8_t* digits,
                                              const std::int32_t* bias, const integer_piece* pieces,
