@@ -279,8 +279,8 @@ inline bool is_finite_float(float x) noexcept {
 /// Why the values are decode()'s bits: decode() rounds exact_scale · element once from
 /// double, where the product is exact (<= 8 significant bits times 24); the float multiply
 /// rounds the same exact product once.  The grid rounding is fake_quantize()'s
-/// (detail/exact_quotient.hpp, scaled_grid_values): F's normal range keeps M mantissa bits
-/// of the float (ties to even on the bits), its subnormal range rounds by adding and
+/// (detail/exact_quotient.hpp, grid_rounding): F's normal range keeps M mantissa bits of
+/// the float (ties to even on the bits), its subnormal range rounds by adding and
 /// subtracting 2^(emin-M+23), whose float ulp is F's subnormal quantum; an integer format
 /// the same with quantum 1.  The code then comes from the rounded magnitude v: normal,
 /// F's exponent and mantissa are v's bits shifted, less the bias difference; subnormal,
@@ -292,54 +292,35 @@ inline void grid_quantize_scaled(const float* x, const float* s, std::size_t n,
   using u32 = std::uint32_t;
   using i32 = std::int32_t;
   using storage = typename F::storage_type;
+  const grid_rounding<F> grid;
   if constexpr (is_lowp_int_v<F>) {
-    using Tr = typename F::traits_type;
-    const float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23 to an integer
-    const u32 magic_bits = bit_cast<u32>(magic);
-    const auto hi_bits = static_cast<i32>(bit_cast<u32>(static_cast<float>(Tr::max)));
-    const auto lo_bits = static_cast<i32>(bit_cast<u32>(-static_cast<float>(Tr::min)));
-    constexpr u32 mask = (u32{1} << Tr::bits) - 1u;
+    constexpr u32 mask = (u32{1} << F::traits_type::bits) - 1u;
     LOWP_SIMD_LOOP
     for (std::size_t i = 0; i < n; ++i) {
       const float si = s[i];
       const u32 b = exact_quotient_bits<F>(x[i], si), sign = b & 0x80000000u;
-      const float a = bit_cast<float>(b ^ sign);
-      const auto r = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
       const i32 negative = -static_cast<i32>(sign >> 31);
-      const i32 top = (lo_bits & negative) | (hi_bits & ~negative);
-      const u32 m = static_cast<u32>(r < top ? r : top);  // |element|, as float bits
-      const u32 k = bit_cast<u32>(bit_cast<float>(m) + magic) - magic_bits;  // |element|
+      const auto m = static_cast<u32>(grid.magnitude(b ^ sign, negative));  // as float bits
+      const u32 k = bit_cast<u32>(bit_cast<float>(m) + grid.magic) - grid.magic_bits;  // |element|
       const auto neg = static_cast<u32>(negative);
       codes[i] = static_cast<storage>(((k ^ neg) - neg) & mask);  // two's complement
       // + 0: an integer has no -0 (a negative quotient that rounds to 0 gives code 0).
       out[i] = (bit_cast<float>(m | sign) + 0.0f) * si;
     }
   } else {
-    using Tr = typename F::traits_type;
-    using L = float_layout<Tr>;
+    using L = float_layout<typename F::traits_type>;
     constexpr int shift = 23 - L::M;
-    constexpr u32 below = (u32{1} << (shift - 1)) - 1u, keep = ~((u32{1} << shift) - 1u);
-    constexpr u32 exponent_offset = static_cast<u32>(127 - Tr::bias) << L::M;
+    constexpr u32 exponent_offset = static_cast<u32>(127 - F::traits_type::bias) << L::M;
     constexpr auto sign_code = static_cast<u32>(L::sign_mask);
-    const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
-    const u32 magic_bits = bit_cast<u32>(magic);
-    const auto min_normal_bits = static_cast<i32>(bit_cast<u32>(std::ldexp(1.0f, L::emin)));
-    const auto top_bits = static_cast<i32>(
-        bit_cast<u32>(static_cast<float>(F::from_bits(static_cast<storage>(L::max_magnitude)))));
     LOWP_SIMD_LOOP
     for (std::size_t i = 0; i < n; ++i) {
       const float si = s[i];
-      const u32 b = exact_quotient_bits<F>(x[i], si), sign = b & 0x80000000u, ab = b ^ sign;
-      const float a = bit_cast<float>(ab);
-      const auto normal = static_cast<i32>((ab + below + ((ab >> shift) & 1u)) & keep);
-      const auto sub = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
-      const i32 is_sub = -static_cast<i32>(static_cast<i32>(ab) < min_normal_bits);
-      i32 r = (sub & is_sub) | (normal & ~is_sub);
-      r = r < top_bits ? r : top_bits;
+      const u32 b = exact_quotient_bits<F>(x[i], si), sign = b & 0x80000000u;
+      const i32 r = grid.magnitude(b ^ sign, 0);
       const auto v = static_cast<u32>(r);  // the rounded magnitude's float bits
       const u32 normal_code = (v >> shift) - exponent_offset;
-      const u32 sub_code = bit_cast<u32>(bit_cast<float>(v) + magic) - magic_bits;
-      const auto v_sub = static_cast<u32>(-static_cast<i32>(r < min_normal_bits));
+      const u32 sub_code = bit_cast<u32>(bit_cast<float>(v) + grid.magic) - grid.magic_bits;
+      const auto v_sub = static_cast<u32>(-static_cast<i32>(r < grid.min_normal_bits));
       const u32 code = (sub_code & v_sub) | (normal_code & ~v_sub);
       codes[i] = static_cast<storage>(code | ((sign >> 31) * sign_code));
       out[i] = bit_cast<float>(v | sign) * si;

@@ -81,12 +81,13 @@ inline void exact_quotients(const float* x, std::size_t n, float s, float* q) no
   for (std::size_t i = 0; i < n; ++i) q[i] = bit_cast<float>(exact_quotient_bits<F>(x[i], s));
 }
 
-/// out[i] = s · v[i], where v[i] is q[i] rounded to F's grid to nearest, ties to even,
-/// and saturated: the value of lowp::cast<F>(q[i]), for finite q and F either a float
-/// format with subnormals and a signed zero (FP8 E4M3/E5M2, FP6, FP4 E2M1) or an integer
-/// format (INT8, INT4, unsigned).  fake_quantize()'s path for exact quotients q = x / s:
-/// the same bits as decoding the codes, without them.  Branch-free, so that it
-/// vectorizes.  The magnitude a = |q| is rounded in one of two ways:
+/// F's grid rounding on float bits: q rounded to F's grid to nearest, ties to even, and
+/// saturated, for finite q and F either a float format with subnormals and a signed zero
+/// (FP8 E4M3/E5M2, FP6, FP4 E2M1) or an integer format (INT8, INT4, unsigned).  The one
+/// rounding that scaled_grid_values() (fake_quantize()'s values) and
+/// grid_quantize_scaled() (scale.hpp: the policies' codes and values) share.
+/// Branch-free, so that loops over it vectorize.  The magnitude a = |q| is rounded in one
+/// of two ways:
 ///
 ///   a >= 2^emin (F normal):  float bits   s eeeeeeee mmm|mmmmmmmmmmmmmmmmmmmm   (E4M3)
 ///                            keep F's M mantissa bits: add 2^(22-M) - 1 plus the last
@@ -96,56 +97,77 @@ inline void exact_quotients(const float* x, std::size_t n, float s, float* q) no
 ///
 /// An integer format takes the second form alone, with quantum 1 ((a + 2^23) - 2^23),
 /// and saturates at its max, or at -min below zero (127 and 128 for INT8).
+///
+/// The selections work on the magnitudes' bits as signed integers (a non-negative float
+/// orders as its bits; every candidate, rounded up past the largest float included, stays
+/// below 2^31): integer compares, masks and min, which vectorize.  A mask, not a ?:, picks
+/// the subnormal candidate: GCC keeps a branch around a float add/subtract that may raise
+/// FP exceptions (-ftrapping-math), and the loop then does not vectorize.
+template <class F, bool = is_lowp_int_v<F>>
+struct grid_rounding;
+
+template <class F>
+struct grid_rounding<F, true> {
+  using u32 = std::uint32_t;
+  using i32 = std::int32_t;
+  static constexpr float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23
+  const u32 magic_bits = bit_cast<u32>(magic);
+  const i32 hi_bits = static_cast<i32>(bit_cast<u32>(static_cast<float>(F::traits_type::max)));
+  const i32 lo_bits = static_cast<i32>(bit_cast<u32>(-static_cast<float>(F::traits_type::min)));
+
+  /// The float bits of |q| rounded and saturated: ab = |q|'s bits, negative = all ones
+  /// when q < 0 (it picks the bound), else 0.
+  i32 magnitude(u32 ab, i32 negative) const noexcept {
+    const auto r = static_cast<i32>(bit_cast<u32>((bit_cast<float>(ab) + magic) - magic));
+    const i32 top = (lo_bits & negative) | (hi_bits & ~negative);
+    return r < top ? r : top;
+  }
+};
+
+template <class F>
+struct grid_rounding<F, false> {
+  using u32 = std::uint32_t;
+  using i32 = std::int32_t;
+  using L = float_layout<typename F::traits_type>;
+  static_assert(L::has_zero, "a format with subnormals");
+  static constexpr int shift = 23 - L::M;
+  static constexpr u32 below = (u32{1} << (shift - 1)) - 1u, keep = ~((u32{1} << shift) - 1u);
+  const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
+  const u32 magic_bits = bit_cast<u32>(magic);
+  const i32 min_normal_bits = static_cast<i32>(bit_cast<u32>(std::ldexp(1.0f, L::emin)));
+  const i32 top_bits = static_cast<i32>(bit_cast<u32>(
+      static_cast<float>(F::from_bits(static_cast<typename F::storage_type>(L::max_magnitude)))));
+
+  /// The float bits of |q| rounded and saturated: ab = |q|'s bits (the sign does not
+  /// matter: the grid is symmetric).
+  i32 magnitude(u32 ab, i32 /*negative*/) const noexcept {
+    const auto normal = static_cast<i32>((ab + below + ((ab >> shift) & 1u)) & keep);
+    const auto sub = static_cast<i32>(bit_cast<u32>((bit_cast<float>(ab) + magic) - magic));
+    const i32 is_sub = -static_cast<i32>(static_cast<i32>(ab) < min_normal_bits);
+    const i32 r = (sub & is_sub) | (normal & ~is_sub);
+    return r < top_bits ? r : top_bits;
+  }
+};
+
+/// out[i] = s · v[i], where v[i] is q[i] rounded to F's grid (grid_rounding): the value
+/// of lowp::cast<F>(q[i]), for finite q.  fake_quantize()'s path for exact quotients
+/// q = x / s: the same bits as decoding the codes, without them.  Branch-free, so that it
+/// vectorizes.
 template <class F>
 inline void scaled_grid_values(const float* q, std::size_t n, float s, float* out) noexcept {
   static_assert(sizeof(typename F::storage_type) == 1, "formats of at most 8 bits");
   using u32 = std::uint32_t;
-  if constexpr (is_lowp_int_v<F>) {
-    using Tr = typename F::traits_type;
-    const float magic = 8388608.0f;  // 2^23: a + 2^23 - 2^23 rounds a < 2^23 to an integer
-    const float hi = static_cast<float>(Tr::max), lo = -static_cast<float>(Tr::min);
-    // The saturation on the magnitudes' bits, with masks (see the float branch below).
-    using i32 = std::int32_t;
-    const auto hi_bits = static_cast<i32>(bit_cast<u32>(hi));
-    const auto lo_bits = static_cast<i32>(bit_cast<u32>(lo));
-    LOWP_SIMD_LOOP
-    for (std::size_t i = 0; i < n; ++i) {
-      const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u;
-      const float a = bit_cast<float>(b ^ sign);
-      const auto r = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
-      const i32 negative = -static_cast<i32>(sign >> 31);
-      const i32 top = (lo_bits & negative) | (hi_bits & ~negative);
-      const i32 m = r < top ? r : top;
+  using i32 = std::int32_t;
+  const grid_rounding<F> grid;
+  LOWP_SIMD_LOOP
+  for (std::size_t i = 0; i < n; ++i) {
+    const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u;
+    const auto m = static_cast<u32>(grid.magnitude(b ^ sign, -static_cast<i32>(sign >> 31)));
+    if constexpr (is_lowp_int_v<F>) {
       // + 0: an integer has no -0 (a negative q that rounds to 0 gives code 0, value +0).
-      out[i] = (bit_cast<float>(static_cast<u32>(m) | sign) + 0.0f) * s;
-    }
-  } else {
-    using L = float_layout<typename F::traits_type>;
-    static_assert(L::has_zero, "a format with subnormals");
-    constexpr int shift = 23 - L::M;
-    constexpr u32 below = (u32{1} << (shift - 1)) - 1u, keep = ~((u32{1} << shift) - 1u);
-    const float min_normal = std::ldexp(1.0f, L::emin);
-    const float magic = std::ldexp(1.0f, L::emin - L::M + 23);
-    const float top =
-        static_cast<float>(F::from_bits(static_cast<typename F::storage_type>(L::max_magnitude)));
-    // The selections on the magnitudes' bits as signed integers (a non-negative float
-    // orders as its bits; every candidate, rounded up past the largest float included,
-    // stays below 2^31): integer compares, masks and min, which vectorize.
-    using i32 = std::int32_t;
-    const auto min_normal_bits = static_cast<i32>(bit_cast<u32>(min_normal));
-    const auto top_bits = static_cast<i32>(bit_cast<u32>(top));
-    LOWP_SIMD_LOOP
-    for (std::size_t i = 0; i < n; ++i) {
-      const u32 b = bit_cast<u32>(q[i]), sign = b & 0x80000000u, ab = b ^ sign;
-      const float a = bit_cast<float>(ab);
-      const auto normal = static_cast<i32>((ab + below + ((ab >> shift) & 1u)) & keep);
-      const auto sub = static_cast<i32>(bit_cast<u32>((a + magic) - magic));
-      // A mask, not a ?: on sub: GCC keeps a branch around the float add/subtract that
-      // may raise FP exceptions (-ftrapping-math), and the loop then does not vectorize.
-      const i32 is_sub = -static_cast<i32>(static_cast<i32>(ab) < min_normal_bits);
-      i32 r = (sub & is_sub) | (normal & ~is_sub);
-      r = r < top_bits ? r : top_bits;
-      out[i] = bit_cast<float>(static_cast<u32>(r) | sign) * s;
+      out[i] = (bit_cast<float>(m | sign) + 0.0f) * s;
+    } else {
+      out[i] = bit_cast<float>(m | sign) * s;
     }
   }
 }
