@@ -23,11 +23,14 @@
 //   dequantize_bf16/<p>, dequantize_f16/<p>   q.dequantize(To*) straight to a 16-bit
 //                  buffer (bytes/s: the 2 n² bytes written), <p> = m2_e2m1_g128 and
 //                  absmax_int4_g128; dequantize_then_convert_{bf16,f16}/<p>: the same
-//                  result through a float buffer and lowp::convert<To> (element by
-//                  element through lowp::cast), the way before;
+//                  result through a float buffer and lowp::convert<To>;
 //                  float_to_{bf16,f16}_codes: the float -> 16-bit rounding pass alone on
-//                  n² floats; roofline_float_to_u16_truncate: the same pass truncating
-//                  (the least a float -> 16-bit pass does)
+//                  n² floats, as lowp runs it (float16: F16C where the CPU has it);
+//                  float_to_f16_codes_portable: the integer encoder (the same bits);
+//                  convert_float_to_{f16,bf16}: lowp::convert; cast_loop_float_to_{f16,
+//                  bf16}: a lowp::cast loop (what convert ran before);
+//                  roofline_float_to_u16_truncate: the same pass truncating (the least a
+//                  float -> 16-bit pass does)
 //   dequantize_reference_value_loop/m2_e2m1_g128   out[r*n+c] = q.value(r, c) element by
 //                  element: the path dequantize() had before it got a bulk kernel, kept so
 //                  that before/after ratios come from the same run.
@@ -245,9 +248,10 @@ void BM_dequantize_half(benchmark::State& state, Policy pol, lowp::granularity g
   set_rate(state, n, 2);
 }
 
-// The same result the way it was reached before dequantize(To*): q.dequantize() to a float
-// buffer, then lowp::convert<To> (float -> bfloat16/float16 goes through lowp::cast,
-// element by element).
+// The same result in two passes: q.dequantize() to a float buffer, then lowp::convert<To>
+// (nearest even: the vectorized encoder, F16C for float16).  Until convert gained that
+// encoder, this went through lowp::cast element by element: the "before" rows of
+// docs/performance.md.
 template <class Policy, class To>
 void BM_dequantize_half_reference(benchmark::State& state, Policy pol, lowp::granularity gran) {
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -350,21 +354,47 @@ void BM_roofline_nib_lut16_avx2(benchmark::State& state) {
 }
 #endif
 
-// The float -> 16-bit pass alone, on n² floats (the float matrix): lowp's rounding
-// (detail::bulk::float_to_half_codes<To>) and, as its roofline, truncation to the top 16
-// bits (read 4 bytes, write 2: the least any float -> bfloat16 pass does).
-template <class To>
+// The float -> 16-bit pass alone, on n² floats (the float matrix), at nearest even /
+// saturate: what lowp runs (how = backend: detail::bulk::half_encoder on this build's SIMD
+// back-end, which for float16 is F16C's vcvtps2ph where the CPU has it), the portable
+// integer encoder (how = portable: detail::bulk::float_to_half_codes, the same bits), and
+// lowp::convert(float*, To*) (how = convert: half_encoder per 64 Ki chunk, the chunks over
+// `threads` OpenMP threads), and a loop of
+// lowp::cast<To> (how = cast_loop: what convert ran before it had the encoder).  The roofline:
+// truncation to the top 16 bits (read 4 bytes, write 2: the least any float -> bfloat16
+// pass does).
+enum class half_how { backend, portable, convert, cast_loop };
+template <class To, half_how How>
 void BM_float_to_half(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const std::int64_t threads = state.range(1);
   const auto& w = matrix(n);
   std::vector<std::uint16_t> out(n * n, 0);
+  std::vector<To> out_t(How == half_how::convert || How == half_how::cast_loop ? n * n : 0);
   for (auto _ : state) {
+    if constexpr (How == half_how::convert) {  // convert splits the array over OpenMP itself
+      const omp_threads scope(threads);
+      lowp::convert(w.data(), out_t.data(), n * n);
+      benchmark::DoNotOptimize(out_t.data());
+      benchmark::ClobberMemory();
+      continue;
+    }
     row_bands(n, threads, [&](std::size_t r0, std::size_t r1) {
-      lowp::detail::bulk::float_to_half_codes<To>(w.data() + r0 * n, out.data() + r0 * n,
-                                                  (r1 - r0) * n, lowp::overflow::saturate);
+      const float* src = w.data() + r0 * n;
+      const std::size_t len = (r1 - r0) * n;
+      if constexpr (How == half_how::backend) {
+        lowp::detail::bulk::half_encoder<lowp::detail::simd::best_backend, To, std::uint16_t>::run(
+            src, out.data() + r0 * n, len, lowp::overflow::saturate);
+      } else if constexpr (How == half_how::portable) {
+        lowp::detail::bulk::float_to_half_codes<To>(src, out.data() + r0 * n, len,
+                                                    lowp::overflow::saturate);
+      } else {
+        To* dst = out_t.data() + r0 * n;
+        for (std::size_t i = 0; i < len; ++i) dst[i] = lowp::cast<To>(src[i]);
+      }
     });
     benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(out_t.data());
     benchmark::ClobberMemory();
   }
   set_rate(state, n, 2);
@@ -443,8 +473,27 @@ BENCHMARK(BM_roofline_nib_lut16_avx2)
     ->Apply(sizes_threads);
 #endif
 BENCHMARK(BM_memcpy_float_out)->Name("memcpy_float_out")->Apply(sizes_threads);
-BENCHMARK(BM_float_to_half<lowp::bfloat16>)->Name("float_to_bf16_codes")->Apply(sizes_threads);
-BENCHMARK(BM_float_to_half<lowp::float16>)->Name("float_to_f16_codes")->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::bfloat16, half_how::backend>)
+    ->Name("float_to_bf16_codes")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::float16, half_how::backend>)
+    ->Name("float_to_f16_codes")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::float16, half_how::portable>)
+    ->Name("float_to_f16_codes_portable")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::float16, half_how::convert>)
+    ->Name("convert_float_to_f16")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::float16, half_how::cast_loop>)
+    ->Name("cast_loop_float_to_f16")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::bfloat16, half_how::convert>)
+    ->Name("convert_float_to_bf16")
+    ->Apply(sizes_threads);
+BENCHMARK(BM_float_to_half<lowp::bfloat16, half_how::cast_loop>)
+    ->Name("cast_loop_float_to_bf16")
+    ->Apply(sizes_threads);
 BENCHMARK(BM_roofline_truncate_to_u16)
     ->Name("roofline_float_to_u16_truncate")
     ->Apply(sizes_threads);

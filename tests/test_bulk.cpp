@@ -139,8 +139,8 @@ TEST_CASE("convert float -> every format equals lowp::cast, every rounding and o
   check_encode_all_modes<int8>();
   check_encode_all_modes<uint8>();
   check_encode_all_modes<float8_e8m0fnu>();  // generic path
-  check_encode_all_modes<float16>();         // generic path
-  check_encode_all_modes<bfloat16>();        // generic path
+  check_encode_all_modes<float16>();         // half_encoder at nearest even (F16C)
+  check_encode_all_modes<bfloat16>();        // half_encoder at nearest even
 }
 
 // --- decode ------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <lowp/bulk.hpp>
+#include <type_traits>
 #include <vector>
 
 #include "lowp_test.hpp"
@@ -114,6 +115,65 @@ TEST_CASE("all 2^32 floats -> int4, every back-end", "[exhaustive][int4]") {
 TEST_CASE("all 2^32 floats -> int8 and uint4, every back-end", "[exhaustive][int8]") {
   sweep<lowp::int8>(overflow::saturate);
   sweep<lowp::uint4>(overflow::saturate);
+}
+
+// float -> float16 / bfloat16 at nearest even: lowp::convert and lowp::encode (this build's
+// back-end: for float16, F16C's vcvtps2ph where the CPU has it) and the portable integer encoder
+// (half_encoder on the scalar back-end), each against lowp::cast, under both overflow
+// policies (saturate differs only where the result is Inf).
+template <class T>
+void sweep_half() {
+#if defined(LOWP_TEST_AVX512_ISA)
+  if (lowp_test::missing_isa(LOWP_TEST_AVX512_ISA).empty())
+    LOWP_SKIP("test_bulk_exhaustive (the AVX-512 build) covers every back-end on this CPU");
+#endif
+  constexpr std::size_t chunk = std::size_t{1} << 16;
+  std::vector<float> x(chunk);
+  std::vector<T> ref(chunk), got(chunk);
+  std::vector<std::uint16_t> bits(chunk);
+  for (const overflow o : {overflow::saturate, overflow::non_saturating}) {
+    std::uint64_t mismatches[3] = {};  // {convert, encode, the portable encoder}
+    std::uint64_t first_bad = ~std::uint64_t{0};
+    for (std::uint64_t base = 0; base < (std::uint64_t{1} << 32); base += chunk) {
+      for (std::size_t i = 0; i < chunk; ++i) {
+        const std::uint32_t b = static_cast<std::uint32_t>(base + i);
+        std::memcpy(&x[i], &b, 4);
+        ref[i] = cast<T>(x[i], rounding::nearest_even, o);
+      }
+      auto cmp = [&](int which) {
+        if (std::memcmp(ref.data(), got.data(), chunk * sizeof(T)) == 0) return;
+        for (std::size_t i = 0; i < chunk; ++i)
+          if (ref[i].bits() != got[i].bits()) {
+            ++mismatches[which];
+            if (first_bad == ~std::uint64_t{0}) first_bad = base + i;
+          }
+      };
+      convert(x.data(), got.data(), chunk, rounding::nearest_even, o);
+      cmp(0);
+      encode<T>(x.data(), bits.data(), chunk, rounding::nearest_even, o);
+      for (std::size_t i = 0; i < chunk; ++i) got[i] = T::from_bits(bits[i]);
+      cmp(1);
+      lowp::detail::bulk::half_encoder<s::scalar_backend, T, T>::run(x.data(), got.data(), chunk,
+                                                                     o);
+      cmp(2);
+    }
+    bool f16c = false;
+#if defined(LOWP_BULK_F16C)
+    f16c = std::is_same_v<T, float16> && lowp::detail::bulk::f16c_available();
+#endif
+    INFO(fmt_name<T>() << " overflow " << static_cast<int>(o) << " first mismatching float bits "
+                       << std::hex << first_bad << "; back-end " << bulk_backend_name()
+                       << (f16c ? " with F16C" : ""));
+    CHECK(mismatches[0] == 0);  // lowp::convert
+    CHECK(mismatches[1] == 0);  // lowp::encode
+    CHECK(mismatches[2] == 0);  // the portable encoder
+  }
+}
+
+TEST_CASE("all 2^32 floats -> float16 and bfloat16 by convert, nearest even",
+          "[exhaustive][half]") {
+  sweep_half<float16>();
+  sweep_half<bfloat16>();
 }
 
 }  // namespace

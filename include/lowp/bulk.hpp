@@ -32,6 +32,9 @@
 //   those formats    -> float (plain or packed)
 //   float16/bfloat16 -> the formats above (decoded exactly to float, then encoded)
 //   8-bit formats    -> float16/bfloat16 (a 256-entry table of the exact results)
+//   float            -> float16/bfloat16, nearest even (integer bit arithmetic that the
+//                       compiler vectorizes; float16 by F16C where the back-end is AVX2 or
+//                       AVX-512 and the CPU has it)
 //
 // ODR: every public function has a last template parameter B (defaulted to the back-end
 // this translation unit's compiler flags select), so translation units built with
@@ -60,6 +63,10 @@
 #include "detail/simd_convert.hpp"
 #include "detail/threads.hpp"
 #include "packed.hpp"
+
+#if defined(LOWP_SIMD_AVX2) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>  // detail::bulk::f16c_available
+#endif
 
 namespace lowp {
 
@@ -180,6 +187,77 @@ inline void float_to_half_codes(const float* src, Out* dst, std::size_t n, overf
     }
   }
 }
+
+#if defined(LOWP_SIMD_AVX2) && (defined(__GNUC__) || defined(__clang__))
+#define LOWP_BULK_F16C 1
+
+/// True when this CPU has F16C (every AVX2 CPU does; a virtual machine may still hide it)
+/// and the OS saves the YMM registers: CPUID leaf 1, ECX bit 29, and AVX as the compiler's
+/// run-time check reads it (which includes the OS's XSAVE state; clang 14's
+/// __builtin_cpu_supports knows no "f16c").
+inline bool f16c_available() noexcept {
+  static const bool ok = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+    return (ecx & bit_F16C) != 0 && __builtin_cpu_supports("avx");
+  }();
+  return ok;
+}
+
+/// The first n - n % 8 floats of src to float16 codes in dst (the bits, two bytes each), by
+/// F16C's vcvtps2ph; returns how many.  The same bits as float_to_half_codes<float16>:
+/// the instruction rounds to nearest even under its immediate (not MXCSR's mode), ignores
+/// FTZ (tiny results stay subnormal), and under DAZ zeroes only float subnormals, which
+/// round to a signed zero anyway; a NaN comes out quiet with the payload's top bits (step
+/// 5); a result past 65504, or an Inf input, comes out Inf (step 4, non_saturating).  For
+/// overflow::saturate the Inf codes then step down by one to max, 0x7C00 - 1 = 0x7BFF,
+/// keeping the sign.  Like any float operation it may set MXCSR's exception flags.
+/// tests/test_formats_hw.cpp compares lowp::cast<float16> with vcvtps2ph on all 2^32 floats.
+__attribute__((target("avx,f16c"))) inline std::size_t float_to_float16_f16c(const float* src,
+                                                                             void* dst,
+                                                                             std::size_t n,
+                                                                             overflow o) noexcept {
+  const __m128i inf = _mm_set1_epi16(0x7C00), magnitude = _mm_set1_epi16(0x7FFF);
+  const __m128i saturate = o == overflow::saturate ? _mm_set1_epi16(-1) : _mm_setzero_si128();
+  auto* out = static_cast<unsigned char*>(dst);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    const __m128i is_inf = _mm_cmpeq_epi16(_mm_and_si128(h, magnitude), inf);
+    h = _mm_add_epi16(h, _mm_and_si128(is_inf, saturate));  // + (-1) where Inf, saturating
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), h);
+  }
+  return i;
+}
+#endif
+
+/// float -> To codes (float16 or bfloat16), rounded to nearest even, for the SIMD
+/// back-end B: float16 goes through F16C where B is a SIMD back-end and the CPU has it,
+/// everything else (and the last n % 8 elements) through float_to_half_codes.  The same
+/// bits either way.  A class, so that the F16C versions are specializations that exist
+/// exactly where their back-ends do (no two definitions of one function across
+/// translation units built with different flags).
+template <class B, class To, class Out>
+struct half_encoder {
+  static void run(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
+    float_to_half_codes<To>(src, dst, n, o);
+  }
+};
+#if defined(LOWP_BULK_F16C)
+template <class Out>
+struct half_encoder<simd::avx2_backend, float16, Out> {
+  static_assert(sizeof(Out) == 2, "two-byte codes");
+  static void run(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
+    const std::size_t done = f16c_available() ? float_to_float16_f16c(src, dst, n, o) : 0;
+    float_to_half_codes<float16>(src + done, dst + done, n - done, o);
+  }
+};
+#if defined(LOWP_SIMD_AVX512)
+template <class Out>
+struct half_encoder<simd::avx512_backend, float16, Out>
+    : half_encoder<simd::avx2_backend, float16, Out> {};
+#endif
+#endif
 
 // 8-bit format -> float16/bfloat16: 256 exact results, one table per overflow policy
 // (only E5M2's Inf depends on it: saturate turns +-Inf into +-max, as lowp::cast does).
@@ -406,6 +484,12 @@ inline void convert_range(const From* src, To* dst, std::size_t n, std::size_t f
   } else if constexpr (is_lowp_float_v<From> && sizeof(From) == 1 && is_half_v<To>) {
     const std::uint16_t* t = half_table<From, To>(o);
     for (std::size_t i = first; i < first + count; ++i) dst[i] = To::from_bits(t[src[i].bits()]);
+  } else if constexpr (std::is_same_v<From, float> && is_half_v<To>) {
+    if (r == rounding::nearest_even) {
+      half_encoder<B, To, To>::run(src + first, dst + first, count, o);
+    } else {
+      for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<To>(src[i], r, o);
+    }
   } else {
     for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<To>(src[i], r, o);
   }
@@ -752,6 +836,12 @@ void encode(const float* src, code_t<F>* dst, std::size_t n, rounding r = roundi
   detail::bulk::run_chunks(n, in_place, [&](std::size_t first, std::size_t count) {
     if constexpr (detail::simd::kernel_v<F>) {
       detail::bulk::encode_range<B, F, false>(src, dst, n, first, count, nullptr, 1.0f, 1, r, o);
+    } else if constexpr (detail::bulk::is_half_v<F>) {
+      if (r == rounding::nearest_even) {
+        detail::bulk::half_encoder<B, F, std::uint16_t>::run(src + first, dst + first, count, o);
+      } else {
+        for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<F>(src[i], r, o).bits();
+      }
     } else {
       for (std::size_t i = first; i < first + count; ++i) dst[i] = cast<F>(src[i], r, o).bits();
     }

@@ -536,7 +536,8 @@ class quantized_tensor {
   /// buffer): out[i] = lowp::cast<bfloat16 or float16>(value(r, c), rounding::nearest_even,
   /// o), bit for bit; `o` decides values past the format's max (float16: 65504), as in
   /// lowp::cast.  Each chunk is dequantized to float in cache as dequantize(float*) does,
-  /// then cast in bulk (detail::bulk::float_to_half_codes, vectorized); threaded and
+  /// then cast in bulk (detail::bulk::half_encoder: vectorized, float16 by F16C where the
+  /// SIMD back-end is AVX2 or AVX-512 and the CPU has it); threaded and
   /// thread-count independent as dequantize(float*).  out must hold size() elements and
   /// not overlap the tensor.  Throws nothing but std::bad_alloc.
   void dequantize(bfloat16* out, overflow o = overflow::saturate) const {
@@ -626,7 +627,7 @@ class quantized_tensor {
 
   /// dequantize(bfloat16* / float16*) and dequantize_bits(): float in chunks of
   /// chunk_elements (or rows, with a group index) into a buffer that stays in cache, then
-  /// float_to_half_codes.  Out: To or std::uint16_t.
+  /// half_encoder.  Out: To or std::uint16_t.
   template <class To, class Out>
   void dequantize_half(Out* out, overflow o) const {
     if (!g_idx_.empty()) {
@@ -635,7 +636,8 @@ class quantized_tensor {
           [&](std::size_t r, std::size_t) {
             const std::unique_ptr<float[]> y(new float[cols_]);
             dequantize_row_indexed(r, y.get());
-            detail::bulk::float_to_half_codes<To>(y.get(), out + r * cols_, cols_, o);
+            detail::bulk::half_encoder<detail::simd::best_backend, To, Out>::run(
+                y.get(), out + r * cols_, cols_, o);
           },
           cols_);
       return;
@@ -645,7 +647,8 @@ class quantized_tensor {
         [&](std::size_t first, std::size_t n) {
           const std::unique_ptr<float[]> y(new float[n]);  // not zeroed: written first
           dequantize_elements(first, n, y.get());
-          detail::bulk::float_to_half_codes<To>(y.get(), out + first, n, o);
+          detail::bulk::half_encoder<detail::simd::best_backend, To, Out>::run(y.get(), out + first,
+                                                                               n, o);
         },
         1, detail::is_lowp_policy_v<Policy>);
   }
