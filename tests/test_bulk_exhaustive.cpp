@@ -7,6 +7,7 @@
 // nearest-even/saturate: through the specialised fast path and the general path (which
 // also serves every other mode).  A build is skipped where the CPU lacks one of the
 // instruction sets it is compiled for (tests/lowp_isa_gate.cpp).
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <lowp/bulk.hpp>
@@ -131,9 +132,10 @@ void sweep_half() {
   std::vector<float> x(chunk);
   std::vector<T> ref(chunk), got(chunk);
   std::vector<std::uint16_t> bits(chunk);
+  constexpr std::uint16_t snan = std::is_same_v<T, float16> ? 0x7C01u : 0x7F81u;
   for (const overflow o : {overflow::saturate, overflow::non_saturating}) {
     std::uint64_t mismatches[3] = {};  // {convert, encode, the portable encoder}
-    std::uint64_t first_bad = ~std::uint64_t{0};
+    std::uint64_t first_bad[3] = {~std::uint64_t{0}, ~std::uint64_t{0}, ~std::uint64_t{0}};
     for (std::uint64_t base = 0; base < (std::uint64_t{1} << 32); base += chunk) {
       for (std::size_t i = 0; i < chunk; ++i) {
         const std::uint32_t b = static_cast<std::uint32_t>(base + i);
@@ -145,14 +147,21 @@ void sweep_half() {
         for (std::size_t i = 0; i < chunk; ++i)
           if (ref[i].bits() != got[i].bits()) {
             ++mismatches[which];
-            if (first_bad == ~std::uint64_t{0}) first_bad = base + i;
+            if (first_bad[which] == ~std::uint64_t{0}) first_bad[which] = base + i;
           }
       };
+      // Each path writes over a poisoned buffer, so that a path that skipped elements cannot
+      // pass on the previous one's results: a signalling NaN code (quiet bit clear), which
+      // no float maps to (a NaN comes out quiet).
+      const auto poison = [&] { std::fill(got.begin(), got.end(), T::from_bits(snan)); };
+      poison();
       convert(x.data(), got.data(), chunk, rounding::nearest_even, o);
       cmp(0);
+      std::fill(bits.begin(), bits.end(), snan);
       encode<T>(x.data(), bits.data(), chunk, rounding::nearest_even, o);
       for (std::size_t i = 0; i < chunk; ++i) got[i] = T::from_bits(bits[i]);
       cmp(1);
+      poison();
       lowp::detail::bulk::half_encoder<s::scalar_backend, T, T>::run(x.data(), got.data(), chunk,
                                                                      o);
       cmp(2);
@@ -161,9 +170,10 @@ void sweep_half() {
 #if defined(LOWP_BULK_F16C)
     f16c = std::is_same_v<T, float16> && lowp::detail::bulk::f16c_available();
 #endif
-    INFO(fmt_name<T>() << " overflow " << static_cast<int>(o) << " first mismatching float bits "
-                       << std::hex << first_bad << "; back-end " << bulk_backend_name()
-                       << (f16c ? " with F16C" : ""));
+    INFO(fmt_name<T>() << " overflow " << static_cast<int>(o)
+                       << "; first mismatching float bits (convert, encode, portable) " << std::hex
+                       << first_bad[0] << ", " << first_bad[1] << ", " << first_bad[2]
+                       << "; back-end " << bulk_backend_name() << (f16c ? " with F16C" : ""));
     CHECK(mismatches[0] == 0);  // lowp::convert
     CHECK(mismatches[1] == 0);  // lowp::encode
     CHECK(mismatches[2] == 0);  // the portable encoder

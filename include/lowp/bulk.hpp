@@ -149,8 +149,10 @@ inline void half_chunk_to_float(const Src* src, float* buf, std::size_t n) noexc
 //     gives max (0x7F7F, 0x7BFF), non_saturating Inf.
 //  5. NaN (a > 0x7F800000): quiet, with the payload's top bits, as F16C's VCVTPS2PH.
 //
-// Out: std::uint16_t (the codes) or To itself (To::from_bits of them).
-template <class To, class Out>
+// Out: std::uint16_t (the codes) or To itself (To::from_bits of them).  B: the back-end of
+// the caller, only so that translation units built with different flags instantiate
+// differently named functions (the ODR rule at the top of this file).
+template <class To, class Out, class B = simd::best_backend>
 inline void float_to_half_codes(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
   static_assert(is_half_v<To>, "float16 or bfloat16");
   static_assert(std::is_same_v<Out, std::uint16_t> || std::is_same_v<Out, To>, "codes or To");
@@ -211,8 +213,13 @@ inline bool f16c_available() noexcept {
 /// round to a signed zero anyway; a NaN comes out quiet with the payload's top bits (step
 /// 5); a result past 65504, or an Inf input, comes out Inf (step 4, non_saturating).  For
 /// overflow::saturate the Inf codes then step down by one to max, 0x7C00 - 1 = 0x7BFF,
-/// keeping the sign.  Like any float operation it may set MXCSR's exception flags.
+/// keeping the sign.  Unlike the integer encoder it is a float operation: it sets MXCSR's
+/// exception flags (inexact, overflow, invalid for a signalling NaN), and traps where the
+/// caller has unmasked them.
 /// tests/test_formats_hw.cpp compares lowp::cast<float16> with vcvtps2ph on all 2^32 floats.
+/// B: the back-end of the caller (a target attribute adds to the translation unit's flags,
+/// so each back-end gets its own instantiation).
+template <class B>
 __attribute__((target("avx,f16c"))) inline std::size_t float_to_float16_f16c(const float* src,
                                                                              void* dst,
                                                                              std::size_t n,
@@ -235,27 +242,29 @@ __attribute__((target("avx,f16c"))) inline std::size_t float_to_float16_f16c(con
 /// back-end B: float16 goes through F16C where B is a SIMD back-end and the CPU has it,
 /// everything else (and the last n % 8 elements) through float_to_half_codes.  The same
 /// bits either way.  A class, so that the F16C versions are specializations that exist
-/// exactly where their back-ends do (no two definitions of one function across
-/// translation units built with different flags).
+/// exactly where their back-ends do; every function it calls is named by B as well.
 template <class B, class To, class Out>
 struct half_encoder {
   static void run(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
-    float_to_half_codes<To>(src, dst, n, o);
+    float_to_half_codes<To, Out, B>(src, dst, n, o);
   }
 };
 #if defined(LOWP_BULK_F16C)
-template <class Out>
-struct half_encoder<simd::avx2_backend, float16, Out> {
+template <class B, class Out>
+struct half_encoder_f16c {
   static_assert(sizeof(Out) == 2, "two-byte codes");
   static void run(const float* src, Out* dst, std::size_t n, overflow o) noexcept {
-    const std::size_t done = f16c_available() ? float_to_float16_f16c(src, dst, n, o) : 0;
-    float_to_half_codes<float16>(src + done, dst + done, n - done, o);
+    const std::size_t done = f16c_available() ? float_to_float16_f16c<B>(src, dst, n, o) : 0;
+    float_to_half_codes<float16, Out, B>(src + done, dst + done, n - done, o);
   }
+};
+template <class Out>
+struct half_encoder<simd::avx2_backend, float16, Out> : half_encoder_f16c<simd::avx2_backend, Out> {
 };
 #if defined(LOWP_SIMD_AVX512)
 template <class Out>
 struct half_encoder<simd::avx512_backend, float16, Out>
-    : half_encoder<simd::avx2_backend, float16, Out> {};
+    : half_encoder_f16c<simd::avx512_backend, Out> {};
 #endif
 #endif
 
