@@ -11,9 +11,9 @@
 //
 // Every function here computes, element by element, exactly what the scalar API
 // computes (lowp::cast, lowp::cast_stochastic, static_cast<float>); the SIMD fast paths
-// (AVX-512, AVX2; chosen at compile time, LOWP_NO_SIMD forces the portable path) are
-// bit-identical to it, which the tests check over all 2^32 floats.  See docs/bulk.md for
-// a guide.
+// (AVX-512, AVX2; chosen at compile time, LOWP_NO_SIMD forces the portable path; within
+// them, F16C for float -> float16 only where CPUID reports it) are bit-identical to it,
+// which the tests check over all 2^32 floats.  See docs/bulk.md for a guide.
 //
 // Threads: compiled with OpenMP, convert, convert_scaled, convert_unscaled, encode,
 // decode, convert_stochastic and encode_stochastic split n >= detail::parallel_threshold
