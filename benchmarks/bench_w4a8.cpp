@@ -16,6 +16,9 @@
 //                          _table    a float per weight from the group's 16-value table
 //                          _shift    a float per weight, its exponent shifted by k
 //                          _integer  2·E2M1 as integers, exact integer group sums
+//   w4a8/m2_no_outliers  w4a8/m2 on activations without outlier channels (decode shapes):
+//                        the AVX2 integer decode then takes nearly every piece of 128
+//                        columns as two digit planes instead of three
 //   w4a8_avx2/{m2,int4}  the AVX2 path forced (m2: every shape; int4: decode): beside
 //                        the AVX-512 rows on a CPU that has them (the same as w4a8/ on
 //                        one that does not)
@@ -65,11 +68,14 @@ std::vector<float> student_weights(std::size_t n, std::uint32_t seed) {
   return w;
 }
 
-std::vector<float> outlier_activations(std::size_t tokens, std::size_t in, std::uint32_t seed) {
+// Normal activations, every 37th channel scaled by `outlier` (30: ZeroQuant-FP's setting;
+// 1: none).
+std::vector<float> outlier_activations(std::size_t tokens, std::size_t in, std::uint32_t seed,
+                                       float outlier = 30.0f) {
   std::mt19937 g(seed);
   std::normal_distribution<float> nd;
   std::vector<float> x(tokens * in);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * ((i % in) % 37 == 5 ? 30.0f : 1.0f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * ((i % in) % 37 == 5 ? outlier : 1.0f);
   return x;
 }
 
@@ -138,7 +144,8 @@ void set_counters(benchmark::State& state, std::size_t out, std::size_t in, std:
         benchmark::Counter(static_cast<double>(bytes) * calls * 1e-9, benchmark::Counter::kIsRate);
 }
 
-void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, lowp::w4a8_path path) {
+void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, lowp::w4a8_path path,
+             float outlier = 30.0f) {
   const auto out = static_cast<std::size_t>(state.range(0)),
              in = static_cast<std::size_t>(state.range(1));
   const auto tokens = static_cast<std::size_t>(state.range(2));
@@ -154,7 +161,7 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, low
     return;
   }
   state.SetLabel(lowp::w4a8_path_name(runs));
-  const std::vector<float> x = outlier_activations(tokens, in, 2);
+  const std::vector<float> x = outlier_activations(tokens, in, 2, outlier);
   const lowp::w4a8_activations A = lowp::w4a8_activations::quantize(
       s == scheme::int4 ? lowp::w4a8_activation::int8 : lowp::w4a8_activation::fp8_e4m3, x.data(),
       tokens, in);
@@ -248,6 +255,11 @@ BENCHMARK_CAPTURE(BM_w4a8, m2_shift, scheme::m2, lowp::w4a8_weight_cast::shift, 
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_w4a8, m2_integer, scheme::m2, lowp::w4a8_weight_cast::integer, best_path_here)
     ->Name("w4a8/m2_integer")
+    ->Apply(decode_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8, m2_no_outliers, scheme::m2, automatic, best_path_here, 1.0f)
+    ->Name("w4a8/m2_no_outliers")
     ->Apply(decode_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

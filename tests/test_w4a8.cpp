@@ -40,6 +40,12 @@ using lowp::w4a8_path;
 using lowp::w4a8_weight_cast;
 using lowp::w4a8_weights;
 
+// The weight policies of the four schemes.
+using M2 = lowp::m2<lowp::float4_e2m1fn>;
+using M1 = lowp::m1<lowp::float4_e2m1fn>;
+using AF = lowp::absmax<lowp::float4_e2m1fn>;
+using AI = lowp::absmax<lowp::int4>;
+
 // ---- The oracle: element values from the specs ----------------------------------------
 
 // OCP MX v1.0, table 5: E2M1 magnitudes of codes 0..7; bit 3 is the sign.
@@ -281,7 +287,6 @@ TEST_CASE("w4a8_linear: cancellation, max-magnitude codes and subnormal products
                                     : static_cast<std::uint8_t>(g() & 15u);
     }
   }
-  using M2 = lowp::m2<lowp::float4_e2m1fn>;
   std::vector<M2::params> mp(out * G);
   for (std::size_t i = 0; i < mp.size(); ++i) {
     mp[i].scale_max = i % 4 == 0 ? 3.0e30f : 0.7f;
@@ -302,7 +307,6 @@ TEST_CASE("w4a8_linear: cancellation, max-magnitude codes and subnormal products
       M2(), out, in, granularity::per_group(in / G), wc.data(), mp);
   check_same_bits(check_bound(A, Wm2b, "adversarial, M2 shifts to 116"), false);
 
-  using AF = lowp::absmax<lowp::float4_e2m1fn>;
   std::vector<AF::params> ap(out * G);
   for (std::size_t i = 0; i < ap.size(); ++i) ap[i].scale = i % 2 == 0 ? 1.0e-30f : 12345.678f;
   const auto Waf = lowp::quantized_tensor<AF>::from_codes(
@@ -318,7 +322,6 @@ TEST_CASE("w4a8_linear: cancellation, max-magnitude codes and subnormal products
   std::vector<std::uint8_t> iw(out * in);
   for (std::size_t i = 0; i < iw.size(); ++i)
     iw[i] = static_cast<std::uint8_t>(i % 2 == 0 ? 8 : (g() & 15u));
-  using AI = lowp::absmax<lowp::int4>;
   std::vector<AI::params> ip(out * G);
   for (std::size_t i = 0; i < ip.size(); ++i) ip[i].scale = ap[i].scale;
   const auto Wai = lowp::quantized_tensor<AI>::from_codes(
@@ -330,8 +333,9 @@ TEST_CASE(
     "w4a8_linear: bit-exact with a float GEMM on the dequantized operands when sums are exact") {
   // Activations E4M3 in [1, 15] (multiples of 1/8) with power-of-two scales; weights with
   // power-of-two scales: every product is a multiple of 2^-7 below 2^7, every sum of 256
-  // of them below 2^15: exact in float, in any order.
-  const std::size_t T = 9, out = 30, in = 256;
+  // of them below 2^15: exact in float, in any order.  512 rows: the AVX2 integer decode
+  // then takes these activations (a · 2^9, multiples of 2^6) as two digit planes of a · 2^3.
+  const std::size_t T = 9, out = 512, in = 256;
   std::mt19937 g(7);
   std::vector<std::uint8_t> ac(T * in), ic(T * in);
   std::vector<float> as(T);
@@ -344,10 +348,6 @@ TEST_CASE(
   std::vector<std::uint8_t> wc(out * in);
   for (auto& c : wc) c = static_cast<std::uint8_t>(g() & 15u);
   const std::size_t G = 2;
-  using M2 = lowp::m2<lowp::float4_e2m1fn>;
-  using M1 = lowp::m1<lowp::float4_e2m1fn>;
-  using AF = lowp::absmax<lowp::float4_e2m1fn>;
-  using AI = lowp::absmax<lowp::int4>;
   std::vector<M2::params> p2(out * G);
   std::vector<M1::params> p1(out * G);
   std::vector<AF::params> pa(out * G);
@@ -380,6 +380,96 @@ TEST_CASE(
   check(fp8, lowp::quantized_tensor<M1>::from_codes(M1(), out, in, gran, wc.data(), p1), "M1");
   check(fp8, lowp::quantized_tensor<AF>::from_codes(AF(), out, in, gran, wc.data(), pa), "absmax");
   check(i8, lowp::quantized_tensor<AI>::from_codes(AI(), out, in, gran, wc.data(), pi), "INT");
+}
+
+TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits") {
+  // From 512 rows on, the AVX2 integer decode looks in each piece of 128 columns for
+  // activations that fit two digit planes: every A = a · 2^9 a multiple of 2^t, and
+  // max |A| / 2^t ≤ 32639 = 127 + 256 · 127.  E4M3 code (e, m), e ≥ 1, has A = (8 + m) ·
+  // 2^(e-1).  The pieces of each token, in turn:
+  //   all zero;
+  //   A = 9 (0x09) and 30720 = 15 · 2^11 (0x67): two planes, t = 0, the largest |X|;
+  //   A = 9 and 32768 = 2^15 (0x68): three planes, the smallest top that needs them;
+  //   A = 32768 and 229376 = 7 · 2^15 (0x7E, 448): two planes, t = 15;
+  //   A = 8 (0x08) and 122880 = 15 · 2^13 (0x77): two planes, t = 3, |X| ≤ 15360;
+  //   A = 1 (0x01, subnormal) and 30720: two planes, t = 0;
+  //   one 448 in the last column, the rest zero: two planes, t = 15;
+  //   A = 9, and one 32768 in the last column: three planes (the largest |A| found
+  //   wherever it is);
+  //   random codes.
+  // Signs alternate, and the pattern rotates by token.  Weights: random codes, M2 shifts
+  // 0..8 and the adversarial 125/126, absmax and M1 scales.  Every path stays within the
+  // bound of the double oracle; the INT-exact and reference-order paths keep their bits.
+  const std::size_t T = 9, out = 512, P = 9, in = 128 * P, G = P;
+  std::mt19937 g(77);
+  const std::uint8_t pairs[6][2] = {{0x00, 0x00}, {0x09, 0x67}, {0x09, 0x68},
+                                    {0x68, 0x7E}, {0x08, 0x77}, {0x01, 0x67}};
+  std::vector<std::uint8_t> ac(T * in);
+  std::vector<float> as(T);
+  for (std::size_t t = 0; t < T; ++t) {
+    as[t] = t % 2 == 0 ? std::ldexp(1.0f, -static_cast<int>(t)) : 0.61f + static_cast<float>(t);
+    for (std::size_t p = 0; p < P; ++p) {
+      const std::size_t kind = (p + t) % P;
+      for (std::size_t c = 0; c < 128; ++c) {
+        std::uint8_t code = 0;
+        if (kind < 6) {
+          code = pairs[kind][(c + t) % 3 == 0 ? 1 : 0];  // the large code on a third
+        } else if (kind == 6) {
+          code = c == 127 ? std::uint8_t{0x7E} : std::uint8_t{0};
+        } else if (kind == 7) {
+          code = c == 127 ? std::uint8_t{0x68} : std::uint8_t{0x09};
+        } else {
+          code = static_cast<std::uint8_t>(g() & 0xFFu);
+          if ((code & 0x7Fu) == 0x7Fu) code = 0x02;  // no NaN
+        }
+        if (code != 0 && (c / 2 + t) % 2 == 1) code = static_cast<std::uint8_t>(code | 0x80u);
+        ac[t * in + 128 * p + c] = code;
+      }
+    }
+  }
+  const w4a8_activations A =
+      w4a8_activations::from_codes(w4a8_activation::fp8_e4m3, T, in, ac.data(), as.data());
+  std::vector<std::uint8_t> wc(out * in);
+  for (auto& c : wc) c = static_cast<std::uint8_t>(g() & 15u);
+  std::vector<M2::params> p2(out * G);
+  std::vector<M1::params> p1(out * G);
+  std::vector<AF::params> pa(out * G);
+  for (std::size_t i = 0; i < out * G; ++i) {
+    p2[i].scale_max = i / G % 5 == 0 ? 3.0e30f : 0.7f;
+    p2[i].shift = static_cast<std::uint8_t>(i % 11 == 0 ? 126 : (i % 11 == 1 ? 125 : g() % 9));
+    p1[i].scale = std::ldexp(1.0f, static_cast<int>(g() % 9) - 4);
+    pa[i].scale = i % 2 == 0 ? 1.0e-30f : 12345.678f;
+  }
+  for (std::size_t r = 0; r < out; ++r)
+    for (std::size_t j = 1; j < G; ++j) p2[r * G + j].scale_max = p2[r * G].scale_max;
+  const granularity gran = granularity::per_group(128);
+  check_same_bits(
+      check_bound(A, lowp::quantized_tensor<M2>::from_codes(M2(), out, in, gran, wc.data(), p2),
+                  "two-plane limits, M2"),
+      false);
+  check_same_bits(
+      check_bound(A, lowp::quantized_tensor<M1>::from_codes(M1(), out, in, gran, wc.data(), p1),
+                  "two-plane limits, M1"),
+      false);
+  check_same_bits(
+      check_bound(A, lowp::quantized_tensor<AF>::from_codes(AF(), out, in, gran, wc.data(), pa),
+                  "two-plane limits, absmax"),
+      false);
+  // Groups of 64 (pieces of one block, not pairs) and of 192 (a piece of two blocks and
+  // one of one), on the same activations.
+  for (const std::size_t gs : {std::size_t{64}, std::size_t{192}}) {
+    const std::size_t Gs = (in + gs - 1) / gs;
+    std::vector<M2::params> q(out * Gs);
+    for (std::size_t i = 0; i < q.size(); ++i) q[i] = p2[i % p2.size()];
+    for (std::size_t r = 0; r < out; ++r)
+      for (std::size_t j = 1; j < Gs; ++j) q[r * Gs + j].scale_max = q[r * Gs].scale_max;
+    INFO("groups of " << gs);
+    check_same_bits(check_bound(A,
+                                lowp::quantized_tensor<M2>::from_codes(
+                                    M2(), out, in, granularity::per_group(gs), wc.data(), q),
+                                "two-plane limits, M2"),
+                    false);
+  }
 }
 
 TEST_CASE("w4a8_linear: a group index (act_order's g_idx) is honoured") {
@@ -513,7 +603,6 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
   // Weights the kernel cannot take.
   const auto mx = lowp::quantize(lowp::absmax<lowp::float4_e2m1fn>{}, w.data(), out, in,
                                  granularity::per_group(64));
-  using M1 = lowp::m1<lowp::float4_e2m1fn>;
   std::vector<std::uint8_t> codes(out * in, 3);
   std::vector<M1::params> p(out * 2);
   p[5].scale = 0.3f;  // not a power of two
@@ -525,7 +614,6 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
   CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<M1>::from_codes(
                       M1(), out, in, granularity::per_group(64), codes.data(), p)),
                   std::invalid_argument);
-  using AF = lowp::absmax<lowp::float4_e2m1fn>;
   std::vector<AF::params> pa(out * 2);
   pa[3].scale = std::numeric_limits<float>::infinity();
   CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<AF>::from_codes(
@@ -533,7 +621,6 @@ TEST_CASE("w4a8_linear: bad input gets a clear error and writes nothing") {
                   std::domain_error);
   CHECK_THROWS_AS(w4a8_weights(lowp::quantized_tensor<AF>(AF(), 0, in, granularity::per_group(64))),
                   std::invalid_argument);
-  using AI = lowp::absmax<lowp::int4>;
   const std::size_t long_row = 16384 + 64;
   CHECK_THROWS_WITH(
       w4a8_weights(lowp::quantized_tensor<AI>(AI(), 1, long_row, granularity::per_channel())),

@@ -678,25 +678,35 @@ inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, floa
 #if defined(LOWP_W4A8_AVX2)
 
 // The integer FP rows' tables (w4a8_avx2::fp_row_integer), made once per activation
-// format.  Per code: its value · 2^9 = a, an integer (E4M3's last bit is ≥ 2^-9; INT8), as
-// balanced base-256 digits a = d0 + 256 · d1 + 65536 · d2 (|d0|, |d1| ≤ 128), and 12 · a,
-// its share of the weights' bias.  Per shift k: 2^-(10+k), exact (subnormal above 116).
+// format.  Per code c: A = its value · 2^9, an integer (E4M3's last bit is ≥ 2^-9; INT8),
+// and for every t ≤ max_t the balanced base-256 digits of X = A / 2^t, d0 + 256 · d1 +
+// 65536 · d2 with |d0|, |d1| ≤ 128 (truncated where 2^t does not divide A: never read).
+// Per shift k: 2^-(10+k), exact (subnormal above 116); per t, the lift 2^t.
 struct w4a8_integer_codes {
-  std::array<std::uint32_t, 256> digits{};  // the bytes of d0, d1, d2 from the low one
-  std::array<std::int32_t, 256> bias12{};
+  // The most trailing zeros a nonzero A has: E4M3's 256 = 1.0 · 2^8 gives 2^17.
+  static constexpr int max_t = 17;
+  std::array<std::int32_t, 256> value{};
+  std::array<std::array<std::uint32_t, 256>, max_t + 1> digits{};  // bytes d0, d1, d2
   std::array<float, w4a8_weights::max_shift + 1> unit{};
+  std::array<float, max_t + 1> lift{};         // 2^t
+  std::array<std::uint32_t, 256> magnitude{};  // |A|, for the search for two-plane pieces
 
   explicit w4a8_integer_codes(w4a8_activation f) {
     const w4a8_code_values v(f);
+    for (int t = 0; t <= max_t; ++t) lift[static_cast<std::size_t>(t)] = std::ldexp(1.0f, t);
     for (std::size_t c = 0; c < 256; ++c) {
       // E4M3's NaN codes (which w4a8_activations refuses) get 0 rather than a NaN cast.
       const auto a = std::isnan(v.v[c]) ? 0 : static_cast<std::int32_t>(v.v[c] * 512.0f);
-      const std::int32_t d0 = ((a + 128) & 255) - 128, a1 = (a - d0) / 256;
-      const std::int32_t d1 = ((a1 + 128) & 255) - 128, d2 = (a1 - d1) / 256;
-      digits[c] = (static_cast<std::uint32_t>(d0) & 0xFFu) |
-                  (static_cast<std::uint32_t>(d1) & 0xFFu) << 8 |
-                  (static_cast<std::uint32_t>(d2) & 0xFFu) << 16;
-      bias12[c] = 12 * a;
+      value[c] = a;
+      magnitude[c] = static_cast<std::uint32_t>(a < 0 ? -a : a);
+      for (int t = 0; t <= max_t; ++t) {
+        const std::int32_t x = a / (std::int32_t{1} << t);
+        const std::int32_t d0 = ((x + 128) & 255) - 128, x1 = (x - d0) / 256;
+        const std::int32_t d1 = ((x1 + 128) & 255) - 128, d2 = (x1 - d1) / 256;
+        digits[static_cast<std::size_t>(t)][c] = (static_cast<std::uint32_t>(d0) & 0xFFu) |
+                                                 (static_cast<std::uint32_t>(d1) & 0xFFu) << 8 |
+                                                 (static_cast<std::uint32_t>(d2) & 0xFFu) << 16;
+      }
     }
     for (std::size_t k = 0; k < unit.size(); ++k)
       unit[k] = std::ldexp(1.0f, -10 - static_cast<int>(k));
@@ -706,6 +716,80 @@ struct w4a8_integer_codes {
     return f == w4a8_activation::int8 ? i8 : e4m3;
   }
 };
+
+// One token's activations for the integer FP rows, piece by piece (w4a8_avx2::
+// fp_row_integer): the digit planes of X = A / 2^t, the split (planes, 2^t), and the
+// eight bias lanes 12 · Σ X.  With TryTwo, t is the trailing zeros every |A| of the
+// piece shares, and the piece gets two planes where max |X| ≤ 32639 = 127 + 256 · 127;
+// otherwise three with t = 0.  Block b's codes are in storage order (code 0, value 0, in
+// the padding); its storage position e goes to byte (e % 2) · 32 + e / 2 of each digit
+// plane, and its bias share to int32 lane e / 8 of the piece's.  (Local arrays: byte
+// stores into them cannot alias the tables, so the loops keep their pointers in
+// registers.)
+template <bool TryTwo>
+inline void w4a8_integer_activations(const std::uint8_t* codes,
+                                     const std::vector<std::int32_t>& storage,
+                                     const std::vector<w4a8_avx2::integer_piece>& pieces,
+                                     const w4a8_integer_codes& icodes, std::int8_t* digits,
+                                     w4a8_avx2::integer_split* splits, std::int32_t* bias) {
+  constexpr std::uint32_t two_plane_max = 127 + 256 * 127;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const w4a8_avx2::integer_piece pc = pieces[i];
+    const std::size_t n = 64 * static_cast<std::size_t>(pc.blocks);
+    std::uint8_t cb[128];
+    const std::int32_t* stored = storage.data() + 64 * static_cast<std::size_t>(pc.block);
+    for (std::size_t e = 0; e < n; ++e) {
+      const std::int32_t c = stored[e];
+      cb[e] = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
+    }
+    // t: the trailing zeros all |A| share; top: the largest |A| (all ones: none sought).
+    // Four independent chains of or / max, as one would be bound by its latency.
+    unsigned t = 0;
+    std::uint32_t top = ~0u;
+    if constexpr (TryTwo) {
+      std::uint32_t bits[4] = {}, most[4] = {};
+      for (std::size_t e = 0; e < n; e += 4) {
+        LOWP_W4A8_UNROLL(4)
+        for (std::size_t j = 0; j < 4; ++j) {
+          const std::uint32_t m = icodes.magnitude[cb[e + j]];
+          bits[j] |= m;
+          most[j] = std::max(most[j], m);
+        }
+      }
+      const std::uint32_t all = bits[0] | bits[1] | bits[2] | bits[3];
+      while (all != 0 && ((all >> t) & 1u) == 0) ++t;
+      top = std::max(std::max(most[0], most[1]), std::max(most[2], most[3]));
+    }
+    const bool two = (top >> t) <= two_plane_max;
+    if (!two) t = 0;
+    // (t ≤ max_t: a nonzero |A| < 2^18 has at most 17 trailing zeros.)
+    splits[i] = {icodes.lift[static_cast<std::size_t>(t)], two ? 2u : 3u};
+    const std::uint32_t* dt = icodes.digits[static_cast<std::size_t>(t)].data();
+    for (std::uint32_t k = 0; k < pc.blocks; ++k) {
+      const std::uint8_t* cbk = cb + 64 * k;
+      std::int8_t plane[3][64];
+      for (std::size_t l = 0; l < 8; ++l) {
+        std::int32_t lane = 0;  // Σ A over the lane's 8 positions
+        LOWP_W4A8_UNROLL(4)
+        for (std::size_t j = 0; j < 4; ++j) {  // positions e = 8l + 2j (even), e + 1 (odd)
+          const std::uint8_t ce = cbk[8 * l + 2 * j], co = cbk[8 * l + 2 * j + 1];
+          const std::uint32_t de = dt[ce], d_o = dt[co];
+          const std::size_t at = 4 * l + j;
+          plane[0][at] = static_cast<std::int8_t>(de);
+          plane[0][at + 32] = static_cast<std::int8_t>(d_o);
+          plane[1][at] = static_cast<std::int8_t>(de >> 8);
+          plane[1][at + 32] = static_cast<std::int8_t>(d_o >> 8);
+          plane[2][at] = static_cast<std::int8_t>(de >> 16);
+          plane[2][at + 32] = static_cast<std::int8_t>(d_o >> 16);
+          lane += icodes.value[ce] + icodes.value[co];
+        }
+        // Σ X = Σ A / 2^t, exact: 2^t divides every A.
+        bias[8 * i + l] += 12 * (lane < 0 ? -(-lane >> t) : lane >> t);
+      }
+      std::memcpy(digits + 192 * (static_cast<std::size_t>(pc.block) + k), plane, sizeof plane);
+    }
+  }
+}
 
 // The integer FP rows' pieces (w4a8_avx2::integer_piece): each group in runs of at most
 // two blocks, in order (groups are whole blocks).
@@ -726,9 +810,9 @@ inline std::vector<w4a8_avx2::integer_piece> w4a8_integer_pieces(const w4a8_weig
 // above w4a8_avx512::max_shift runs the AVX2 row (bfloat16 denormals would read as zero).
 // The FP rows take opt.weight_cast (automatic: integer on AVX2, table on AVX-512; integer
 // runs the AVX2 integer rows on either).  The activations per token: floats in the
-// reference order (AVX2 float FP rows); three digit planes and the pieces' biases
-// (integer FP rows, fp_row_integer); bfloat16 in fp_position order (AVX-512 FP rows);
-// INT8 codes per block of 64 as [even, odd storage positions] (AVX2) or in storage order
+// reference order (AVX2 float FP rows); two or three digit planes per piece and the
+// pieces' biases (integer FP rows, fp_row_integer); bfloat16 in fp_position order (AVX-512 FP
+// rows); INT8 codes per block of 64 as [even, odd storage positions] (AVX2) or in storage order
 // (AVX-512), and each group's code sum.
 template <bool avx512>
 inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
@@ -746,10 +830,13 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
   for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
   const std::vector<w4a8_avx2::integer_piece> pieces =
       integer_rows ? w4a8_integer_pieces(W) : std::vector<w4a8_avx2::integer_piece>{};
-  std::vector<std::uint32_t> piece_of_block(integer_rows ? kp / w4a8_weights::block : 0);
+  std::vector<w4a8_avx2::integer_split> splits(pieces.size());
+  // Looking for two-plane pieces costs about 1 ns per column and token, and saves about
+  // 1 ns per row for each piece found: it pays from a few hundred rows on.
+  const bool try_two = out >= 512;
+  bool pairs = true;  // every piece i is blocks 2i, 2i + 1 of group i (groups of 128)
   for (std::size_t i = 0; i < pieces.size(); ++i)
-    for (std::uint32_t b = 0; b < pieces[i].blocks; ++b)
-      piece_of_block[pieces[i].block + b] = static_cast<std::uint32_t>(i);
+    pairs = pairs && pieces[i].block == 2 * i && pieces[i].blocks == 2 && pieces[i].group == i;
   std::vector<std::int8_t> digits(integer_rows ? kp / w4a8_weights::block * 192 : 0);
   std::vector<std::int32_t> bias(pieces.size() * 8);
   const w4a8_integer_codes& icodes = w4a8_integer_codes::of(A.format());
@@ -777,36 +864,9 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
     }
     if (integer_rows) {
       std::fill(bias.begin(), bias.end(), 0);
-      // Block b's codes in storage order (code 0, value 0, in the padding).  Its storage
-      // position e goes to byte (e % 2) · 32 + e / 2 of each digit plane, and its bias
-      // share to int32 lane e / 8 of b's piece.  (Local arrays: byte stores into them
-      // cannot alias the tables, so the loop keeps its pointers in registers.)
-      for (std::size_t b = 0; b < kp / 64; ++b) {
-        std::int8_t plane[3][64];
-        std::uint8_t cb[64];
-        for (std::size_t e = 0; e < 64; ++e) {
-          const std::int32_t c = storage[64 * b + e];
-          cb[e] = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
-        }
-        for (std::size_t l = 0; l < 8; ++l) {
-          std::int32_t lane = 0;
-          LOWP_W4A8_UNROLL(4)
-          for (std::size_t i = 0; i < 4; ++i) {  // positions e = 8l + 2i (even), e + 1 (odd)
-            const std::uint8_t ce = cb[8 * l + 2 * i], co = cb[8 * l + 2 * i + 1];
-            const std::uint32_t de = icodes.digits[ce], d_o = icodes.digits[co];
-            const std::size_t at = 4 * l + i;
-            plane[0][at] = static_cast<std::int8_t>(de);
-            plane[0][at + 32] = static_cast<std::int8_t>(d_o);
-            plane[1][at] = static_cast<std::int8_t>(de >> 8);
-            plane[1][at + 32] = static_cast<std::int8_t>(d_o >> 8);
-            plane[2][at] = static_cast<std::int8_t>(de >> 16);
-            plane[2][at + 32] = static_cast<std::int8_t>(d_o >> 16);
-            lane += icodes.bias12[ce] + icodes.bias12[co];
-          }
-          bias[8 * piece_of_block[b] + l] += lane;
-        }
-        std::memcpy(digits.data() + 192 * b, plane, sizeof plane);
-      }
+      (try_two ? w4a8_integer_activations<true>
+               : w4a8_integer_activations<false>)(codes, storage, pieces, icodes, digits.data(),
+                                                  splits.data(), bias.data());
     }
     for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
       std::int32_t sum = 0;
@@ -825,12 +885,20 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
             const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
             float y;
             if (integer_rows) {
-              y = gs != nullptr ? w4a8_avx2::fp_row_integer<true>(w, digits.data(), bias.data(),
-                                                                  pieces.data(), pieces.size(), k,
-                                                                  gs, icodes.unit.data())
-                                : w4a8_avx2::fp_row_integer<false>(w, digits.data(), bias.data(),
-                                                                   pieces.data(), pieces.size(), k,
-                                                                   gs, icodes.unit.data());
+              y = gs != nullptr
+                      ? (pairs ? w4a8_avx2::fp_row_integer<true, true>
+                               : w4a8_avx2::fp_row_integer<true, false>)(w, digits.data(),
+                                                                         bias.data(), pieces.data(),
+                                                                         splits.data(),
+                                                                         pieces.size(), k, gs,
+                                                                         icodes.unit.data())
+                      : (pairs ? w4a8_avx2::fp_row_integer<false, true>
+                               : w4a8_avx2::fp_row_integer<false, false>)(w, digits.data(),
+                                                                          bias.data(),
+                                                                          pieces.data(),
+                                                                          splits.data(),
+                                                                          pieces.size(), k, gs,
+                                                                          icodes.unit.data());
               Y[t * out + r] = w4a8_finish(W, r, y, sa);
               continue;
             }

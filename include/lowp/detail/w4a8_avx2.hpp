@@ -222,6 +222,38 @@ struct integer_piece {
   std::uint32_t block, blocks, group;
 };
 
+/// How one token's activations enter one piece: `planes` balanced base-256 digit planes
+/// (2 or 3) of X = A · 2^-t, and lift = 2^t (1 with three planes).  Two planes hold
+/// |X| ≤ 32639 = 127 + 256 · 127; they serve a piece whose A values are all multiples of
+/// 2^t with max |A| ≤ 32639 · 2^t, which saves a third of the multiplies.
+struct integer_split {
+  float lift;
+  std::uint32_t planes;
+};
+
+/// One block of 64 codes (w + 32 · b) biased, u = 12 + 2 · E2M1(c): lo the even storage
+/// positions (low nibbles), hi the odd ones.
+LOWP_W4A8_TARGET inline void integer_weights(const std::uint8_t* w, std::size_t b, __m256i& lo,
+                                             __m256i& hi) noexcept {
+  // Codes 0..7 are +0, 0.5, 1, 1.5, 2, 3, 4, 6; 8..15 their negatives.
+  const __m256i biased =
+      _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, 12, 13, 14, 15,
+                       16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * b));
+  lo = _mm256_shuffle_epi8(biased, _mm256_and_si256(bytes, low4));
+  hi = _mm256_shuffle_epi8(biased, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4));
+}
+
+/// One block's biased weights times one digit plane (64 bytes: even positions, then odd):
+/// 16 int16 lanes, each the sum of four products.
+LOWP_W4A8_TARGET inline __m256i integer_plane(__m256i lo, __m256i hi,
+                                              const std::int8_t* plane) noexcept {
+  const __m256i ae = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plane));
+  const __m256i ao = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plane + 32));
+  return _mm256_add_epi16(_mm256_maddubs_epi16(lo, ae), _mm256_maddubs_epi16(hi, ao));
+}
+
 /// One output of the FP decode path without a float per weight, before its scales
 /// (GroupScales: absmax, gscale[j] per group; else M1/M2, shifts[j] per group):
 ///
@@ -230,65 +262,68 @@ struct integer_piece {
 ///   w · a = c' · A · 2^-(10+k): every group's Σ c'·A is an exact integer.
 ///
 /// vpmaddubsw multiplies unsigned by signed bytes, so the weight enters biased,
-/// u = c' + 12 in [0, 24] (a pshufb table of the 16 codes), and A as three balanced
-/// base-256 digits d0 + 256·d1 + 65536·d2 (|A| ≤ 448 · 2^9 = 229376, so d0, d1 in
-/// [-128, 127] and d2 in [-4, 4]).  digits: per block of 64, the three digit planes of
-/// 64 bytes each, each as [the 32 even storage positions, the 32 odd ones] (int_row's
-/// layout).  bias: per piece, the eight lanes' 12 · Σ A, which undoes the weights' bias
-/// (int32 lane l holds storage positions 8l..8l+7 of each of the piece's blocks).
+/// u = c' + 12 in [0, 24] (a pshufb table of the 16 codes).  Per piece, A enters as
+/// X · 2^t (splits[i]), X as balanced base-256 digits: three, d0 + 256·d1 + 65536·d2
+/// with t = 0 (|A| ≤ 448 · 2^9 = 229376, so d0, d1 in [-128, 127] and d2 in [-4, 4]), or
+/// two where the piece's values allow (integer_split).  digits: per block of 64, three
+/// digit planes of 64 bytes each, each as [the 32 even storage positions, the 32 odd ones]
+/// (int_row's layout).  bias: per piece, the eight lanes' 12 · Σ X, which undoes the
+/// weights' bias (int32 lane l holds storage positions 8l..8l+7 of each of the piece's
+/// blocks).
 ///
 /// Exactness (each step is an integer identity until the one conversion to float):
 ///   a pmaddubsw lane adds two products, |u · d| ≤ 24 · 128, so ≤ 6144 (no saturation);
 ///   the two nibble halves and the piece's two blocks give ≤ 4 · 6144 = 24576 < 2^15;
-///   an int32 lane then holds 16 products: |Σ u·A| ≤ 16 · 24 · 229376 < 2^27.
-/// So each lane's Σ c'·A is exact; it converts to float once (exact below 2^24) and
-/// enters the lane's running sum by one fma with 2^-(10+k) (M1/M2: unit[k], exact even
-/// where subnormal, k ≤ 126) or, absmax, once multiplied by 2^-10 (exact) by one fma with
-/// the group's scale.  Lanes are summed at the end.  This is a tree of merges, each
-/// rounded once, and a merge with one nonzero input is exact, so no product meets more
-/// than K - 1 roundings: within the contract's bound (docs/w4a8.md).
-template <bool GroupScales>
+///   an int32 lane then holds 16 products: |Σ u·X| ≤ 16 · 24 · 229376 < 2^27.
+/// So each lane's S = Σ c'·X is exact; it converts to float once (exact below 2^24) and
+/// enters the lane's running sum by one fma with 2^t · 2^-(10+k) (M1/M2: unit[k] · lift,
+/// exact even where subnormal, k ≤ 126) or, absmax, once multiplied by 2^t · 2^-10
+/// (exact) by one fma with the group's scale.  float(S) · 2^t = float(S · 2^t): rounding
+/// commutes with a power of two, so a two-plane piece gives the bits the three planes
+/// would.  Lanes are summed at the end.  This is a tree of merges, each rounded once, and
+/// a merge with one nonzero input is exact, so no product meets more than K - 1
+/// roundings: within the contract's bound (docs/w4a8.md).
+///
+/// Pairs: every piece i is blocks 2i and 2i + 1 of group i (groups of 128, the common
+/// case), so `pieces` is not read.
+template <bool GroupScales, bool Pairs>
 LOWP_W4A8_TARGET inline float fp_row_integer(const std::uint8_t* w, const std::int8_t* digits,
                                              const std::int32_t* bias, const integer_piece* pieces,
-                                             std::size_t P, const std::uint8_t* shifts,
-                                             const float* gscale, const float* unit) noexcept {
-  // u = 12 + 2 · E2M1(c): codes 0..7 are +0, 0.5, 1, 1.5, 2, 3, 4, 6; 8..15 their negatives.
-  const __m256i biased =
-      _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, 12, 13, 14, 15,
-                       16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
-  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const __m256i x256 = _mm256_set1_epi16(256);
-  const __m256 two_m10 = _mm256_set1_ps(0x1p-10f);
+                                             const integer_split* splits, std::size_t P,
+                                             const std::uint8_t* shifts, const float* gscale,
+                                             const float* unit) noexcept {
+  const __m256i ones = _mm256_set1_epi16(1), x256 = _mm256_set1_epi16(256);
   __m256 y = _mm256_setzero_ps();
   for (std::size_t i = 0; i < P; ++i) {
-    const integer_piece pc = pieces[i];
-    __m256i d[3] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    // One block: its 64 codes biased, times the three digit planes, into d (int16).
-    const auto block = [&](std::size_t b) LOWP_W4A8_TARGET {
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * b));
-      const __m256i lo = _mm256_shuffle_epi8(biased, _mm256_and_si256(bytes, low4));
-      const __m256i hi =
-          _mm256_shuffle_epi8(biased, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4));
-      const std::int8_t* a = digits + 192 * b;
-      LOWP_W4A8_UNROLL(3)
-      for (int p = 0; p < 3; ++p) {
-        const __m256i ae = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * p));
-        const __m256i ao = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * p + 32));
-        d[p] = _mm256_add_epi16(
-            d[p], _mm256_add_epi16(_mm256_maddubs_epi16(lo, ae), _mm256_maddubs_epi16(hi, ao)));
-      }
-    };
-    block(pc.block);
-    if (pc.blocks == 2) block(pc.block + 1);
-    // Σ u·A per int32 lane: d0 + 256 · d1 + 65536 · d2, then the bias removed.
-    __m256i s = _mm256_add_epi32(_mm256_madd_epi16(d[0], ones), _mm256_madd_epi16(d[1], x256));
-    s = _mm256_add_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(d[2], x256), 8));
+    const integer_piece pc =
+        Pairs ? integer_piece{2 * static_cast<std::uint32_t>(i), 2, static_cast<std::uint32_t>(i)}
+              : pieces[i];
+    const integer_split sp = splits[i];
+    const std::int8_t* a = digits + 192 * static_cast<std::size_t>(pc.block);
+    // Planes 0 and 1 of the piece's blocks, in int16 (d0, d1).
+    __m256i lo0, hi0, lo1 = _mm256_setzero_si256(), hi1 = _mm256_setzero_si256();
+    integer_weights(w, pc.block, lo0, hi0);
+    __m256i d0 = integer_plane(lo0, hi0, a), d1 = integer_plane(lo0, hi0, a + 64);
+    if (pc.blocks == 2) {
+      integer_weights(w, pc.block + 1, lo1, hi1);
+      d0 = _mm256_add_epi16(d0, integer_plane(lo1, hi1, a + 192));
+      d1 = _mm256_add_epi16(d1, integer_plane(lo1, hi1, a + 256));
+    }
+    // Σ u·X per int32 lane: d0 + 256 · d1 (+ 65536 · d2 for a three-plane piece), then the
+    // bias removed.
+    __m256i s = _mm256_add_epi32(_mm256_madd_epi16(d0, ones), _mm256_madd_epi16(d1, x256));
+    if (sp.planes == 3) {
+      __m256i d2 = integer_plane(lo0, hi0, a + 128);
+      if (pc.blocks == 2) d2 = _mm256_add_epi16(d2, integer_plane(lo1, hi1, a + 320));
+      s = _mm256_add_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(d2, x256), 8));
+    }
     s = _mm256_sub_epi32(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + 8 * i)));
     const __m256 f = _mm256_cvtepi32_ps(s);
     if constexpr (GroupScales) {
-      y = _mm256_fmadd_ps(_mm256_mul_ps(f, two_m10), _mm256_set1_ps(gscale[pc.group]), y);
+      y = _mm256_fmadd_ps(_mm256_mul_ps(f, _mm256_set1_ps(sp.lift * 0x1p-10f)),
+                          _mm256_set1_ps(gscale[pc.group]), y);
     } else {
-      y = _mm256_fmadd_ps(f, _mm256_set1_ps(unit[shifts[pc.group]]), y);
+      y = _mm256_fmadd_ps(f, _mm256_set1_ps(unit[shifts[pc.group]] * sp.lift), y);
     }
   }
   return hsum(y);
