@@ -2,7 +2,7 @@
 // the element values come from the spec tables written out here (E2M1, E4M3, two's
 // complement INT4/INT8), the scales from the tensors' params, and the sum is taken in
 // double.  Checked:
-//   - every path (portable, AVX2 decode with the table and the shift cast, AVX2 prefill,
+//   - every path (portable, AVX2 decode with the table, shift and integer casts, AVX2 prefill,
 //     AVX-512 decode with the table and the shift cast, AVX-512 prefill) stays within the
 //     contract's bound γ_{K+1} · s_a · Σ|p_i s_i| of the exact product, on random,
 //     cancelling, max-magnitude and subnormal-product data;
@@ -10,6 +10,8 @@
 //     order), and so do all INT paths;
 //   - on data whose sums are exact in float, every path equals a float GEMM on the
 //     dequantized operands bit for bit;
+//   - the AVX2 integer decode's two-plane pieces at their limits, with the bits of three
+//     planes (the same layer one row short of the search), with and without FTZ;
 //   - the group index (g_idx), the bad-input contract, one thread against two.
 // Built a second time with LOWP_W4A8_AVX512_EMULATE (test_w4a8_avx512_emulated), where the
 // AVX-512 kernels run on SIMDe's portable intrinsics, so that they are checked on any CPU.
@@ -27,6 +29,10 @@
 #endif
 
 #include <lowp/w4a8.hpp>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>  // _mm_getcsr / _mm_setcsr: FTZ
+#endif
 
 #include "lowp_test.hpp"
 
@@ -160,6 +166,11 @@ std::vector<path_case> paths(lowp::w4a8_scheme s) {
     p.push_back({"avx2 decode, shift", o, false});
     o.weight_cast = w4a8_weight_cast::integer;
     p.push_back({"avx2 decode, integer", o, false});
+    // On the calling thread only: from w4a8_two_plane_min_rows rows on, the integer
+    // decode then looks for two-plane pieces whatever the thread count.
+    o.threaded = false;
+    p.push_back({"avx2 decode, integer, one thread", o, false});
+    o.threaded = true;
     o.gemm_min_tokens = 1;
     o.weight_cast = w4a8_weight_cast::table;
     p.push_back({"avx2 prefill", o, true});
@@ -334,8 +345,9 @@ TEST_CASE(
   // Activations E4M3 in [1, 15] (multiples of 1/8) with power-of-two scales; weights with
   // power-of-two scales: every product is a multiple of 2^-7 below 2^7, every sum of 256
   // of them below 2^15: exact in float, in any order.  512 rows: the AVX2 integer decode
-  // then takes these activations (a · 2^9, multiples of 2^6) as two digit planes of a · 2^3.
-  const std::size_t T = 9, out = 512, in = 256;
+  // on one thread then takes these activations (a · 2^9, multiples of 2^6) as two digit
+  // planes of a · 2^3.
+  const std::size_t T = 9, out = lowp::detail::w4a8_two_plane_min_rows, in = 256;
   std::mt19937 g(7);
   std::vector<std::uint8_t> ac(T * in), ic(T * in);
   std::vector<float> as(T);
@@ -383,10 +395,10 @@ TEST_CASE(
 }
 
 TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits") {
-  // From 512 rows on, the AVX2 integer decode looks in each piece of 128 columns for
-  // activations that fit two digit planes: every A = a · 2^9 a multiple of 2^t, and
-  // max |A| / 2^t ≤ 32639 = 127 + 256 · 127.  E4M3 code (e, m), e ≥ 1, has A = (8 + m) ·
-  // 2^(e-1).  The pieces of each token, in turn:
+  // From 512 rows on (per thread), the AVX2 integer decode looks in each piece of 128
+  // columns for activations that fit two digit planes: every A = a · 2^9 a multiple of
+  // 2^t, and max |A| / 2^t ≤ 32639 = 127 + 256 · 127.  E4M3 code (e, m), e ≥ 1, has
+  // A = (8 + m) · 2^(e-1).  The pieces of each token, in turn:
   //   all zero;
   //   A = 9 (0x09) and 30720 = 15 · 2^11 (0x67): two planes, t = 0, the largest |X|;
   //   A = 9 and 32768 = 2^15 (0x68): three planes, the smallest top that needs them;
@@ -399,10 +411,13 @@ TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits")
   //   random codes.
   // Signs alternate, and the pattern rotates by token.  Weights: random codes, M2 shifts
   // 0..8 and the adversarial 125/126, absmax and M1 scales.  Every path stays within the
-  // bound of the double oracle; the INT-exact and reference-order paths keep their bits.
-  const std::size_t T = 9, out = 512, P = 9, in = 128 * P, G = P;
+  // bound of the double oracle; the reference-order paths keep their bits; and the integer
+  // decode keeps the bits of three planes (the layer one row short, which does not
+  // search), also under FTZ (where 2^-(10+k) is subnormal).
+  // out: the fewest rows (per thread; the integer path below runs on one) that search.
+  const std::size_t T = 9, out = lowp::detail::w4a8_two_plane_min_rows, P = 9, in = 128 * P, G = P;
   std::mt19937 g(77);
-  const std::uint8_t pairs[6][2] = {{0x00, 0x00}, {0x09, 0x67}, {0x09, 0x68},
+  const std::uint8_t kinds[6][2] = {{0x00, 0x00}, {0x09, 0x67}, {0x09, 0x68},
                                     {0x68, 0x7E}, {0x08, 0x77}, {0x01, 0x67}};
   std::vector<std::uint8_t> ac(T * in);
   std::vector<float> as(T);
@@ -413,7 +428,7 @@ TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits")
       for (std::size_t c = 0; c < 128; ++c) {
         std::uint8_t code = 0;
         if (kind < 6) {
-          code = pairs[kind][(c + t) % 3 == 0 ? 1 : 0];  // the large code on a third
+          code = kinds[kind][(c + t) % 3 == 0 ? 1 : 0];  // the large code on a third
         } else if (kind == 6) {
           code = c == 127 ? std::uint8_t{0x7E} : std::uint8_t{0};
         } else if (kind == 7) {
@@ -437,24 +452,56 @@ TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits")
   for (std::size_t i = 0; i < out * G; ++i) {
     p2[i].scale_max = i / G % 5 == 0 ? 3.0e30f : 0.7f;
     p2[i].shift = static_cast<std::uint8_t>(i % 11 == 0 ? 126 : (i % 11 == 1 ? 125 : g() % 9));
+    // Every 7th row all subnormal units 2^-(10+k): its output is made of them alone.
+    if (i / G % 7 == 3) p2[i].shift = static_cast<std::uint8_t>(117 + g() % 10);
     p1[i].scale = std::ldexp(1.0f, static_cast<int>(g() % 9) - 4);
     pa[i].scale = i % 2 == 0 ? 1.0e-30f : 12345.678f;
   }
   for (std::size_t r = 0; r < out; ++r)
     for (std::size_t j = 1; j < G; ++j) p2[r * G + j].scale_max = p2[r * G].scale_max;
+  // Each layer within the bound on every path; and, on the AVX2 integer decode on one
+  // thread, the same layer without its last row (which does not look for two-plane
+  // pieces) gives the same bits for the rows the two share.
+  const auto check_layer = [&](auto policy, const auto& params, granularity gr, const char* what) {
+    using Policy = decltype(policy);
+    const auto Wq =
+        lowp::quantized_tensor<Policy>::from_codes(policy, out, in, gr, wc.data(), params);
+    check_same_bits(check_bound(A, Wq, what), false);
+    if (!lowp::w4a8_path_available(w4a8_path::avx2, lowp::w4a8_scheme::fp4_m2)) return;
+    const std::size_t per_row = params.size() / out;
+    const std::vector<typename Policy::params> fewer(
+        params.begin(), params.end() - static_cast<std::ptrdiff_t>(per_row));
+    const auto Wf =
+        lowp::quantized_tensor<Policy>::from_codes(policy, out - 1, in, gr, wc.data(), fewer);
+    w4a8_options o;
+    o.path = w4a8_path::avx2;
+    o.weight_cast = w4a8_weight_cast::integer;
+    o.gemm_min_tokens = std::numeric_limits<std::size_t>::max();
+    o.threaded = false;
+    const w4a8_weights W(Wq), Wshort(Wf);
+    const auto differing = [&]() {
+      const std::vector<std::uint32_t> y = bits_of(lowp::w4a8_linear(A, W, o));
+      const std::vector<std::uint32_t> ys = bits_of(lowp::w4a8_linear(A, Wshort, o));
+      std::size_t n = 0;
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t r = 0; r + 1 < out; ++r) n += y[t * out + r] != ys[t * (out - 1) + r];
+      return n;
+    };
+    INFO(what << ": outputs whose bits differ between " << out << " and " << out - 1 << " rows");
+    CHECK(differing() == 0);
+#if defined(__x86_64__) || defined(_M_X64)
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8000u);  // FTZ
+    const std::size_t differ_ftz = differing();
+    _mm_setcsr(csr);
+    INFO("under FTZ");
+    CHECK(differ_ftz == 0);
+#endif
+  };
   const granularity gran = granularity::per_group(128);
-  check_same_bits(
-      check_bound(A, lowp::quantized_tensor<M2>::from_codes(M2(), out, in, gran, wc.data(), p2),
-                  "two-plane limits, M2"),
-      false);
-  check_same_bits(
-      check_bound(A, lowp::quantized_tensor<M1>::from_codes(M1(), out, in, gran, wc.data(), p1),
-                  "two-plane limits, M1"),
-      false);
-  check_same_bits(
-      check_bound(A, lowp::quantized_tensor<AF>::from_codes(AF(), out, in, gran, wc.data(), pa),
-                  "two-plane limits, absmax"),
-      false);
+  check_layer(M2(), p2, gran, "two-plane limits, M2");
+  check_layer(M1(), p1, gran, "two-plane limits, M1");
+  check_layer(AF(), pa, gran, "two-plane limits, absmax");
   // Groups of 64 (pieces of one block, not pairs) and of 192 (a piece of two blocks and
   // one of one), on the same activations.
   for (const std::size_t gs : {std::size_t{64}, std::size_t{192}}) {
@@ -464,11 +511,7 @@ TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits")
     for (std::size_t r = 0; r < out; ++r)
       for (std::size_t j = 1; j < Gs; ++j) q[r * Gs + j].scale_max = q[r * Gs].scale_max;
     INFO("groups of " << gs);
-    check_same_bits(check_bound(A,
-                                lowp::quantized_tensor<M2>::from_codes(
-                                    M2(), out, in, granularity::per_group(gs), wc.data(), q),
-                                "two-plane limits, M2"),
-                    false);
+    check_layer(M2(), q, granularity::per_group(gs), "two-plane limits, M2");
   }
 }
 

@@ -1,8 +1,8 @@
 // lowp/detail/threads.hpp — the bulk layer's one threaded loop: fixed chunks of an
 // array, spread over OpenMP's threads.
 //
-// Layer: bulk (standard library only; OpenMP's pragmas when the program is compiled with
-// -fopenmp).  Includes config.hpp.
+// Layer: bulk (standard library only; OpenMP's pragmas and omp.h when the program is
+// compiled with -fopenmp).  Includes config.hpp.
 //
 // Why fixed chunks: the chunk boundaries depend only on n and the chunk size, never on the
 // thread count, so whatever runs per chunk (a SIMD loop with a scalar tail, a packed
@@ -19,11 +19,28 @@
 
 #include "../config.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 namespace lowp::detail {
 
 /// Elements below which a bulk call stays on the calling thread: about 10 µs of work at
 /// a few G elements/s, more than a parallel region's start-up.
 inline constexpr std::size_t parallel_threshold = std::size_t{1} << 16;
+
+/// The threads a for_each_chunk call may use: OpenMP's omp_get_max_threads() (at least
+/// 1), or 1 without OpenMP or when `threaded` is false.  For cost decisions only; results
+/// never depend on it.
+inline std::size_t chunk_threads(bool threaded = true) noexcept {
+#if defined(_OPENMP)
+  const int n = threaded ? omp_get_max_threads() : 1;
+  return n > 1 ? static_cast<std::size_t>(n) : 1;
+#else
+  (void)threaded;
+  return 1;
+#endif
+}
 
 /// Calls f(first, count) for the chunks [k*chunk, min((k+1)*chunk, n)) of [0, n), chunk
 /// > 0: over OpenMP's threads when compiled with OpenMP, `threaded` is true and the work,

@@ -275,13 +275,13 @@ LOWP_W4A8_TARGET inline __m256i integer_plane(__m256i lo, __m256i hi,
 ///   a pmaddubsw lane adds two products, |u · d| ≤ 24 · 128, so ≤ 6144 (no saturation);
 ///   the two nibble halves and the piece's two blocks give ≤ 4 · 6144 = 24576 < 2^15;
 ///   an int32 lane then holds 16 products: |Σ u·X| ≤ 16 · 24 · 229376 < 2^27.
-/// So each lane's S = Σ c'·X is exact; it converts to float once (exact below 2^24) and
-/// enters the lane's running sum by one fma with 2^t · 2^-(10+k) (M1/M2: unit[k] · lift,
-/// exact even where subnormal, k ≤ 126) or, absmax, once multiplied by 2^t · 2^-10
-/// (exact) by one fma with the group's scale.  float(S) · 2^t = float(S · 2^t): rounding
-/// commutes with a power of two, so a two-plane piece gives the bits the three planes
-/// would.  Lanes are summed at the end.  This is a tree of merges, each rounded once, and
-/// a merge with one nonzero input is exact, so no product meets more than K - 1
+/// So each lane's S = Σ c'·X is exact; it converts to float once (rounded only above
+/// 2^24), is multiplied by 2^t (exact), and enters the lane's running sum by one fma with
+/// 2^-(10+k) (M1/M2: unit[k], exact even where subnormal, k ≤ 126) or, absmax, by one fma
+/// with the group's scale after a multiplication by 2^(t-10) (exact).  float(S) · 2^t =
+/// float(S · 2^t): rounding commutes with a power of two, so a two-plane piece gives the
+/// bits the three planes would.  Lanes are summed at the end.  This is a tree of merges, each
+/// rounded once, and a merge with one nonzero input is exact, so no product meets more than K - 1
 /// roundings: within the contract's bound (docs/w4a8.md).
 ///
 /// Pairs: every piece i is blocks 2i and 2i + 1 of group i (groups of 128, the common
@@ -299,22 +299,22 @@ LOWP_W4A8_TARGET inline float fp_row_integer(const std::uint8_t* w, const std::i
         Pairs ? integer_piece{2 * static_cast<std::uint32_t>(i), 2, static_cast<std::uint32_t>(i)}
               : pieces[i];
     const integer_split sp = splits[i];
-    const std::int8_t* a = digits + 192 * static_cast<std::size_t>(pc.block);
+    const std::int8_t* dig = digits + 192 * static_cast<std::size_t>(pc.block);
     // Planes 0 and 1 of the piece's blocks, in int16 (d0, d1).
     __m256i lo0, hi0, lo1 = _mm256_setzero_si256(), hi1 = _mm256_setzero_si256();
     integer_weights(w, pc.block, lo0, hi0);
-    __m256i d0 = integer_plane(lo0, hi0, a), d1 = integer_plane(lo0, hi0, a + 64);
+    __m256i d0 = integer_plane(lo0, hi0, dig), d1 = integer_plane(lo0, hi0, dig + 64);
     if (pc.blocks == 2) {
       integer_weights(w, pc.block + 1, lo1, hi1);
-      d0 = _mm256_add_epi16(d0, integer_plane(lo1, hi1, a + 192));
-      d1 = _mm256_add_epi16(d1, integer_plane(lo1, hi1, a + 256));
+      d0 = _mm256_add_epi16(d0, integer_plane(lo1, hi1, dig + 192));
+      d1 = _mm256_add_epi16(d1, integer_plane(lo1, hi1, dig + 256));
     }
     // Σ u·X per int32 lane: d0 + 256 · d1 (+ 65536 · d2 for a three-plane piece), then the
     // bias removed.
     __m256i s = _mm256_add_epi32(_mm256_madd_epi16(d0, ones), _mm256_madd_epi16(d1, x256));
     if (sp.planes == 3) {
-      __m256i d2 = integer_plane(lo0, hi0, a + 128);
-      if (pc.blocks == 2) d2 = _mm256_add_epi16(d2, integer_plane(lo1, hi1, a + 320));
+      __m256i d2 = integer_plane(lo0, hi0, dig + 128);
+      if (pc.blocks == 2) d2 = _mm256_add_epi16(d2, integer_plane(lo1, hi1, dig + 320));
       s = _mm256_add_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(d2, x256), 8));
     }
     s = _mm256_sub_epi32(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + 8 * i)));
@@ -323,7 +323,11 @@ LOWP_W4A8_TARGET inline float fp_row_integer(const std::uint8_t* w, const std::i
       y = _mm256_fmadd_ps(_mm256_mul_ps(f, _mm256_set1_ps(sp.lift * 0x1p-10f)),
                           _mm256_set1_ps(gscale[pc.group]), y);
     } else {
-      y = _mm256_fmadd_ps(f, _mm256_set1_ps(unit[shifts[pc.group]] * sp.lift), y);
+      // f · 2^t first (exact, f being 0 or at least 1), not unit[k] · 2^t: under FTZ
+      // that product would flush where unit[k] · 2^t is subnormal, while the fma takes
+      // a subnormal operand as it is.
+      y = _mm256_fmadd_ps(_mm256_mul_ps(f, _mm256_set1_ps(sp.lift)),
+                          _mm256_set1_ps(unit[shifts[pc.group]]), y);
     }
   }
   return hsum(y);
