@@ -416,6 +416,8 @@ TEST_CASE("w4a8_linear: the integer decode's two-plane pieces, at their limits")
   // search), also under FTZ (where 2^-(10+k) is subnormal).
   // out: the fewest rows (per thread; the integer path below runs on one) that search.
   const std::size_t T = 9, out = lowp::detail::w4a8_two_plane_min_rows, P = 9, in = 128 * P, G = P;
+  // The integer path's threaded = false counts as one thread, whatever OpenMP has.
+  REQUIRE(lowp::detail::chunk_threads(false) == 1);
   std::mt19937 g(77);
   const std::uint8_t kinds[6][2] = {{0x00, 0x00}, {0x09, 0x67}, {0x09, 0x68},
                                     {0x68, 0x7E}, {0x08, 0x77}, {0x01, 0x67}};
@@ -679,6 +681,9 @@ TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
   const std::vector<float> w = weights(out, in, 21);
   const auto run = [&](int threads, const auto& Wq, w4a8_activation act, std::size_t T) {
     omp_set_num_threads(threads);
+    // What the kernel counts when it decides whether to search for two-plane pieces.
+    CHECK(lowp::detail::chunk_threads() == static_cast<std::size_t>(threads));
+    CHECK(lowp::detail::chunk_threads(false) == 1);
     const std::vector<float> x = activations(T, in, 22);
     const auto A = w4a8_activations::quantize(act, x.data(), T, in);
     std::vector<std::vector<std::uint32_t>> out_bits;
