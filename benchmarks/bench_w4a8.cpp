@@ -23,6 +23,11 @@
 //                        the AVX-512 rows on a CPU that has them (the same as w4a8/ on
 //                        one that does not)
 //   w4a8_portable/m2     the portable path (plain C++), decode shapes only
+//   w4a8_ranges/{m2,int4}  {out, in, tokens, ranges}: the whole layer on one thread as
+//                        `ranges` calls of out / ranges rows each (w4a8_options::rows,
+//                        threaded = false), as an engine's own threads would split it;
+//                        ranges = 1 is one call.  The time over ranges = 1 is what the
+//                        split costs: each call prepares the activations again
 //   eigen_float/dequantized  Eigen's Y = X · Wᵀ on the dequantized float weights (SGEMV
 //                        for one token, SGEMM otherwise); Eigen::setNbThreads(threads)
 //   roofline_read/packed_bytes  one pass over as many bytes as the kernel's weights and
@@ -177,6 +182,36 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, low
   set_counters(state, out, in, tokens, L.W.bytes());
 }
 
+void BM_w4a8_ranges(benchmark::State& state, scheme s) {
+  const auto out = static_cast<std::size_t>(state.range(0)),
+             in = static_cast<std::size_t>(state.range(1));
+  const auto tokens = static_cast<std::size_t>(state.range(2));
+  const auto ranges = static_cast<std::size_t>(state.range(3));
+  const layer& L = get_layer(s, out, in);
+  state.SetLabel(lowp::w4a8_path_name(lowp::w4a8_best_path(L.W.scheme())));
+  const std::vector<float> x = outlier_activations(tokens, in, 2);
+  const lowp::w4a8_activations A = lowp::w4a8_activations::quantize(
+      s == scheme::int4 ? lowp::w4a8_activation::int8 : lowp::w4a8_activation::fp8_e4m3, x.data(),
+      tokens, in);
+  lowp::w4a8_options o;
+  o.threaded = false;
+  std::vector<float> Y(tokens * out);
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < ranges; ++i) {
+      o.rows = {i * out / ranges, (i + 1) * out / ranges - i * out / ranges};
+      lowp::w4a8_linear(A, L.W, Y.data(), o);
+    }
+    benchmark::DoNotOptimize(Y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, out, in, tokens, L.W.bytes());
+}
+
+void range_shapes(benchmark::internal::Benchmark* b) {
+  for (const std::int64_t ranges : {1, 2, 8, 32}) b->Args({4096, 4096, 1, ranges});
+  for (const std::int64_t ranges : {1, 8}) b->Args({4096, 4096, 128, ranges});
+}
+
 void BM_eigen(benchmark::State& state) {
   const auto out = static_cast<std::size_t>(state.range(0)),
              in = static_cast<std::size_t>(state.range(1));
@@ -301,6 +336,16 @@ BENCHMARK_CAPTURE(BM_w4a8, portable, scheme::m2, automatic, lowp::w4a8_path::por
     ->Name("w4a8_portable/m2")
     ->Args({4096, 4096, 1, 1})
     ->Args({4096, 4096, 1, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8_ranges, m2, scheme::m2)
+    ->Name("w4a8_ranges/m2")
+    ->Apply(range_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8_ranges, int4, scheme::int4)
+    ->Name("w4a8_ranges/int4")
+    ->Apply(range_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_eigen)

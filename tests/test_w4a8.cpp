@@ -43,6 +43,7 @@ using lowp::w4a8_activation;
 using lowp::w4a8_activations;
 using lowp::w4a8_options;
 using lowp::w4a8_path;
+using lowp::w4a8_row_range;
 using lowp::w4a8_weight_cast;
 using lowp::w4a8_weights;
 
@@ -702,4 +703,78 @@ TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
   }
   omp_set_num_threads(2);
 #endif
+}
+
+TEST_CASE("w4a8_linear: row ranges write their rows only, with the whole call's bits") {
+  // An engine's threads each take a range of output rows (threaded = false).  Rows 1100
+  // in three ranges: 7 (inside one chunk of every path), 593 (from 512 rows the one-thread
+  // integer decode looks for two-plane pieces; the others do not) and the rest, given as
+  // count = all.  None starts on a multiple of a path's row chunk or micro-tile.
+  const std::size_t out = 1100, in = 256;
+  const std::vector<float> w = weights(out, in, 31);
+  const auto gran = granularity::per_group(128);
+  const std::vector<w4a8_weights> layers = {
+      w4a8_weights(lowp::quantize(M2(), w.data(), out, in, gran)),
+      w4a8_weights(lowp::quantize(M1(), w.data(), out, in, gran)),
+      w4a8_weights(lowp::quantize(AF(), w.data(), out, in, gran)),
+      w4a8_weights(lowp::quantize(AI(), w.data(), out, in, gran))};
+  const w4a8_row_range ranges[3] = {{0, 7}, {7, 593}, {600, w4a8_row_range::all}};
+  const float sentinel = -7.25f;
+  for (const w4a8_weights& W : layers) {
+    for (const std::size_t T : {std::size_t{1}, std::size_t{5}}) {  // decode, prefill
+      const std::vector<float> x = activations(T, in, 32 + static_cast<std::uint32_t>(T));
+      const auto A = w4a8_activations::quantize(W.activation(), x.data(), T, in);
+      for (const path_case& p : paths(W.scheme())) {
+        INFO(lowp::w4a8_scheme_name(W.scheme()) << ", " << T << " tokens, " << p.name);
+        const std::vector<float> whole = lowp::w4a8_linear(A, W, p.opt);
+        std::vector<float> Y(T * out, sentinel);
+        std::size_t done = 0;  // rows [0, done) written so far
+        for (const w4a8_row_range& r : ranges) {
+          w4a8_options o = p.opt;
+          o.threaded = false;
+          o.rows = r;
+          lowp::w4a8_linear(A, W, Y.data(), o);
+          done = r.count == w4a8_row_range::all ? out : r.first + r.count;
+          bool written = true, untouched = true;
+          for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t c = 0; c < out; ++c) {
+              const float y = Y[t * out + c];
+              if (c < done)
+                written = written && std::memcmp(&y, &whole[t * out + c], sizeof y) == 0;
+              else
+                untouched = untouched && std::memcmp(&y, &sentinel, sizeof y) == 0;
+            }
+          CHECK(written);
+          CHECK(untouched);
+        }
+        CHECK(done == out);
+      }
+    }
+  }
+
+  // Empty ranges write nothing (first == out is the empty range at the end); a range past
+  // the last row is an error, and nothing is written.
+  const w4a8_weights& W = layers[0];
+  const std::vector<float> x = activations(2, in, 40);
+  const auto A = w4a8_activations::quantize(W.activation(), x.data(), 2, in);
+  std::vector<float> Y(2 * out, sentinel);
+  const std::vector<std::uint32_t> before = bits_of(Y);
+  w4a8_options o;
+  o.rows = {out, w4a8_row_range::all};
+  CHECK_NOTHROW(lowp::w4a8_linear(A, W, nullptr, o));
+  o.rows = {5, 0};
+  CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), o));
+  o.rows = {out + 1, w4a8_row_range::all};
+  CHECK_THROWS_WITH(
+      lowp::w4a8_linear(A, W, Y.data(), o),
+      Catch::Contains("opt.rows (first 1101, count all)") && Catch::Contains("1100 rows"));
+  o.rows = {1000, 101};
+  CHECK_THROWS_WITH(lowp::w4a8_linear(A, W, Y.data(), o), Catch::Contains("first 1000, count 101"));
+  o.rows = {1, w4a8_row_range::all - 1};  // first + count wraps around
+  CHECK_THROWS_AS(lowp::w4a8_linear(A, W, Y.data(), o), std::invalid_argument);
+  CHECK((bits_of(Y) == before));
+  o.rows = {1000, 100};
+  CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), o));
+  CHECK(Y[999] == sentinel);
+  CHECK(Y[1000] != sentinel);
 }

@@ -214,6 +214,16 @@ constexpr const char* w4a8_weight_cast_name(w4a8_weight_cast c) noexcept {
   return "automatic";
 }
 
+/// Output rows [first, first + count) of a w4a8_linear call; count = all runs to the last
+/// row.  An engine with its own threads gives each thread a range (and threaded = false):
+/// the ranges write disjoint entries of one Y, and every output has the bits of the call
+/// over all rows.
+struct w4a8_row_range {
+  static constexpr std::size_t all = static_cast<std::size_t>(-1);
+  std::size_t first = 0;
+  std::size_t count = all;
+};
+
 /// Options of w4a8_linear.
 struct w4a8_options {
   w4a8_path path = w4a8_path::automatic;
@@ -224,6 +234,9 @@ struct w4a8_options {
   /// Tokens from which the prefill (GEMM) path is used instead of one decode (GEMV) pass
   /// per token.  The two paths satisfy the same contract; only their order may differ.
   std::size_t gemm_min_tokens = 4;
+  /// The output rows to compute (all by default).  Each call prepares the tokens'
+  /// activations again: O(tokens · in), next to O(tokens · in · count) for the rows.
+  w4a8_row_range rows{};
 };
 
 // =======================================================================================
@@ -632,6 +645,15 @@ inline float w4a8_finish(const w4a8_weights& W, std::size_t r, float y, float sa
   return W.has_group_scales() ? y * sa : (y * W.row_scale(r)) * sa;
 }
 
+// Calls f(r0, n) for chunks of at most `chunk` rows of opt.rows (count resolved by
+// w4a8_linear), with for_each_chunk_as_caller's threading for `elements` per row.
+template <class F>
+inline void w4a8_for_rows(const w4a8_options& opt, std::size_t chunk, std::size_t elements, F&& f) {
+  for_each_chunk_as_caller(
+      opt.rows.count, chunk, [&](std::size_t c0, std::size_t n) { f(opt.rows.first + c0, n); },
+      elements, opt.threaded);
+}
+
 // The portable path: the contract's reference order, one output at a time.
 inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                           const w4a8_options& opt) {
@@ -643,35 +665,29 @@ inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, floa
   for (std::size_t t = 0; t < A.tokens(); ++t) {
     w4a8_gather_floats(A, W, values, t, x.data());
     const float sa = A.scale(t);
-    for_each_chunk_as_caller(
-        out, 16,
-        [&](std::size_t r0, std::size_t n) {
-          for (std::size_t r = r0; r < r0 + n; ++r) {
-            float y = 0.0f;
-            for (std::size_t j = 0; j < G; ++j) {
-              const std::array<float, 16>& w =
-                  tables.values[W.has_group_scales() ? 0 : W.shift(r, j)];
-              const std::size_t q0 = W.group_begin(j), q1 = W.group_begin(j + 1);
-              if (int_path) {
-                std::int32_t acc = 0;
-                for (std::size_t q = q0; q < q1; ++q)
-                  acc += static_cast<std::int32_t>(x[q]) *
-                         static_cast<std::int32_t>(w[w4a8_code_at(W, r, q)]);
-                y = std::fma(static_cast<float>(acc), W.group_scale(r, j), y);
-              } else if (W.has_group_scales()) {
-                float s = 0.0f;
-                for (std::size_t q = q0; q < q1; ++q)
-                  s = std::fma(x[q], w[w4a8_code_at(W, r, q)], s);
-                y = std::fma(s, W.group_scale(r, j), y);
-              } else {
-                for (std::size_t q = q0; q < q1; ++q)
-                  y = std::fma(x[q], w[w4a8_code_at(W, r, q)], y);
-              }
-            }
-            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+    w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
+      for (std::size_t r = r0; r < r0 + n; ++r) {
+        float y = 0.0f;
+        for (std::size_t j = 0; j < G; ++j) {
+          const std::array<float, 16>& w = tables.values[W.has_group_scales() ? 0 : W.shift(r, j)];
+          const std::size_t q0 = W.group_begin(j), q1 = W.group_begin(j + 1);
+          if (int_path) {
+            std::int32_t acc = 0;
+            for (std::size_t q = q0; q < q1; ++q)
+              acc += static_cast<std::int32_t>(x[q]) *
+                     static_cast<std::int32_t>(w[w4a8_code_at(W, r, q)]);
+            y = std::fma(static_cast<float>(acc), W.group_scale(r, j), y);
+          } else if (W.has_group_scales()) {
+            float s = 0.0f;
+            for (std::size_t q = q0; q < q1; ++q) s = std::fma(x[q], w[w4a8_code_at(W, r, q)], s);
+            y = std::fma(s, W.group_scale(r, j), y);
+          } else {
+            for (std::size_t q = q0; q < q1; ++q) y = std::fma(x[q], w[w4a8_code_at(W, r, q)], y);
           }
-        },
-        kp, opt.threaded);
+        }
+        Y[t * out + r] = w4a8_finish(W, r, y, sa);
+      }
+    });
   }
 }
 
@@ -838,7 +854,7 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
   // Looking for two-plane pieces costs about 0.7 ns per column and token, on the calling
   // thread, and saves about 1.1 ns per row for each piece found, shared by the threads:
   // it pays from a few hundred rows per thread on (w4a8_two_plane_min_rows).
-  const bool try_two = out >= w4a8_two_plane_min_rows * chunk_threads(opt.threaded);
+  const bool try_two = opt.rows.count >= w4a8_two_plane_min_rows * chunk_threads(opt.threaded);
   bool pairs = true;  // every piece i is blocks 2i, 2i + 1 of group i (groups of 128)
   for (std::size_t i = 0; i < pieces.size(); ++i)
     pairs = pairs && pieces[i].block == 2 * i && pieces[i].blocks == 2 && pieces[i].group == i;
@@ -881,62 +897,56 @@ inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, f
     if (avx2_fp_rows) w4a8_gather_floats(A, W, values, t, x.data());
     const float sa = A.scale(t);
     const bool shift = cast == w4a8_weight_cast::shift;
-    for_each_chunk_as_caller(
-        out, 16,
-        [&](std::size_t r0, std::size_t n) {
-          for (std::size_t r = r0; r < r0 + n; ++r) {
-            const std::uint8_t* w = W.row_codes(r);
-            const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
-            const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
-            float y;
-            if (integer_rows) {
-              y = gs != nullptr
-                      ? (pairs ? w4a8_avx2::fp_row_integer<true, true>
-                               : w4a8_avx2::fp_row_integer<true, false>)(w, digits.data(),
-                                                                         bias.data(), pieces.data(),
-                                                                         splits.data(),
-                                                                         pieces.size(), k, gs,
-                                                                         icodes.unit.data())
-                      : (pairs ? w4a8_avx2::fp_row_integer<false, true>
-                               : w4a8_avx2::fp_row_integer<false, false>)(w, digits.data(),
-                                                                          bias.data(),
-                                                                          pieces.data(),
-                                                                          splits.data(),
-                                                                          pieces.size(), k, gs,
-                                                                          icodes.unit.data());
-              Y[t * out + r] = w4a8_finish(W, r, y, sa);
-              continue;
-            }
+    w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
+      for (std::size_t r = r0; r < r0 + n; ++r) {
+        const std::uint8_t* w = W.row_codes(r);
+        const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
+        const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
+        float y;
+        if (integer_rows) {
+          y = gs != nullptr
+                  ? (pairs ? w4a8_avx2::fp_row_integer<true, true>
+                           : w4a8_avx2::fp_row_integer<true, false>)(w, digits.data(), bias.data(),
+                                                                     pieces.data(), splits.data(),
+                                                                     pieces.size(), k, gs,
+                                                                     icodes.unit.data())
+                  : (pairs ? w4a8_avx2::fp_row_integer<false, true>
+                           : w4a8_avx2::fp_row_integer<false, false>)(w, digits.data(), bias.data(),
+                                                                      pieces.data(), splits.data(),
+                                                                      pieces.size(), k, gs,
+                                                                      icodes.unit.data());
+          Y[t * out + r] = w4a8_finish(W, r, y, sa);
+          continue;
+        }
 #if defined(LOWP_W4A8_AVX512)
-            if constexpr (avx512) {
-              if (int_path) {
-                Y[t * out + r] = w4a8_finish(
-                    W, r, w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs), sa);
-                continue;
-              }
-              if (!avx2_fp_rows || k == nullptr ||
-                  *std::max_element(k, k + G) <= w4a8_avx512::max_shift) {
-                y = shift ? w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
-                                                      tables.wide.data())
-                          : w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
-                                                       tables.wide.data());
-                Y[t * out + r] = w4a8_finish(W, r, y, sa);
-                continue;
-              }
-            }
-#endif
-            if (int_path) {
-              y = w4a8_avx2::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
-            } else {
-              y = shift ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs,
-                                                  tables.split.data())
-                        : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
-                                                   tables.split.data());
-            }
-            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+        if constexpr (avx512) {
+          if (int_path) {
+            Y[t * out + r] = w4a8_finish(
+                W, r, w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs), sa);
+            continue;
           }
-        },
-        kp, opt.threaded);
+          if (!avx2_fp_rows || k == nullptr ||
+              *std::max_element(k, k + G) <= w4a8_avx512::max_shift) {
+            y = shift ? w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
+                                                  tables.wide.data())
+                      : w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
+                                                   tables.wide.data());
+            Y[t * out + r] = w4a8_finish(W, r, y, sa);
+            continue;
+          }
+        }
+#endif
+        if (int_path) {
+          y = w4a8_avx2::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
+        } else {
+          y = shift
+                  ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs, tables.split.data())
+                  : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
+                                             tables.split.data());
+        }
+        Y[t * out + r] = w4a8_finish(W, r, y, sa);
+      }
+    });
   }
 }
 
@@ -976,44 +986,40 @@ inline void w4a8_fp_prefill(const w4a8_activations& A, const w4a8_weights& W, fl
   for (std::size_t t = 0; t < T; ++t)
     Tiles::pack_token(A, W, values, t, Ap.data() + (t / NR) * kp * NR, t % NR);
   const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
-  for_each_chunk_as_caller(
-      out, MC,
-      [&](std::size_t r0, std::size_t n) {
-        std::vector<element> Wd(n * KC);
-        std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
-        std::vector<std::uint8_t> k_row(n);
-        std::vector<float> s_row(n);
-        for (const w4a8_chunk& c : chunks) {
-          const std::size_t kc = c.q1 - c.q0;
-          if (!scaled)
-            for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
-          Tiles::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables,
-                             scaled ? nullptr : k_row.data(), Wd.data(), kc);
-          if (scaled && c.last)
-            for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
-          for (std::size_t tile = 0; tile < tiles; ++tile) {
-            const element* a = Ap.data() + (tile * kp + c.q0) * NR;
-            for (std::size_t p = 0; p < n; p += MR) {
-              const int mr = static_cast<int>(std::min(MR, n - p));
-              const element* wp = Wd.data() + p * kc;
-              const std::size_t at = p * TN + tile * NR;
-              if (!scaled) {
-                Tiles::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at,
-                                      nullptr);
-              } else {
-                const float* in = c.first ? nullptr : Cg.data() + at;
-                float* to = c.last ? Cy.data() + at : Cg.data() + at;
-                Tiles::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
-                                      c.last ? s_row.data() + p : nullptr);
-              }
-            }
+  w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
+    std::vector<element> Wd(n * KC);
+    std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
+    std::vector<std::uint8_t> k_row(n);
+    std::vector<float> s_row(n);
+    for (const w4a8_chunk& c : chunks) {
+      const std::size_t kc = c.q1 - c.q0;
+      if (!scaled)
+        for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
+      Tiles::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables,
+                         scaled ? nullptr : k_row.data(), Wd.data(), kc);
+      if (scaled && c.last)
+        for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
+      for (std::size_t tile = 0; tile < tiles; ++tile) {
+        const element* a = Ap.data() + (tile * kp + c.q0) * NR;
+        for (std::size_t p = 0; p < n; p += MR) {
+          const int mr = static_cast<int>(std::min(MR, n - p));
+          const element* wp = Wd.data() + p * kc;
+          const std::size_t at = p * TN + tile * NR;
+          if (!scaled) {
+            Tiles::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at, nullptr);
+          } else {
+            const float* in = c.first ? nullptr : Cg.data() + at;
+            float* to = c.last ? Cy.data() + at : Cg.data() + at;
+            Tiles::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
+                                  c.last ? s_row.data() + p : nullptr);
           }
         }
-        for (std::size_t i = 0; i < n; ++i)
-          for (std::size_t t = 0; t < T; ++t)
-            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
-      },
-      kp * TN, opt.threaded);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t t = 0; t < T; ++t)
+        Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+  });
 }
 
 // The AVX2 tiles: weights decoded to floats, 6 x 16 FMA tiles in the reference order.
@@ -1108,38 +1114,35 @@ inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weight
     }
   }
   const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
-  for_each_chunk_as_caller(
-      out, MC,
-      [&](std::size_t r0, std::size_t n) {
-        std::vector<std::uint8_t> Wd(n * KC);
-        std::vector<float> Cy(n * TN, 0.0f);
-        std::vector<std::int32_t> Cg(n * TN);
-        for (const w4a8_chunk& c : chunks) {
-          const std::size_t kc = c.q1 - c.q0;
-          w4a8_avx512::decode_rows_int(W.row_codes(r0), kp / 2, n, c.q0, c.q1, Wd.data(), kc);
-          for (std::size_t tile = 0; tile < tiles; ++tile) {
-            const std::int8_t* a = Ap.data() + (tile * kp + c.q0) * NR;
-            for (std::size_t p = 0; p < n; p += MR) {
-              const std::size_t at = p * TN + tile * NR;
-              w4a8_avx512::micro_kernel_int_n(
-                  static_cast<int>(std::min(MR, n - p)), Wd.data() + p * kc, kc, a, kc,
-                  c.first ? nullptr : Cg.data() + at, TN, Cg.data() + at);
-            }
-          }
-          if (!c.last) continue;
-          for (std::size_t i = 0; i < n; ++i) {
-            const float sg = W.group_scale(r0 + i, c.group);
-            for (std::size_t t = 0; t < T; ++t) {
-              const std::int32_t acc = Cg[i * TN + t] - 8 * asum[t * G + c.group];
-              Cy[i * TN + t] = std::fma(static_cast<float>(acc), sg, Cy[i * TN + t]);
-            }
-          }
+  w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
+    std::vector<std::uint8_t> Wd(n * KC);
+    std::vector<float> Cy(n * TN, 0.0f);
+    std::vector<std::int32_t> Cg(n * TN);
+    for (const w4a8_chunk& c : chunks) {
+      const std::size_t kc = c.q1 - c.q0;
+      w4a8_avx512::decode_rows_int(W.row_codes(r0), kp / 2, n, c.q0, c.q1, Wd.data(), kc);
+      for (std::size_t tile = 0; tile < tiles; ++tile) {
+        const std::int8_t* a = Ap.data() + (tile * kp + c.q0) * NR;
+        for (std::size_t p = 0; p < n; p += MR) {
+          const std::size_t at = p * TN + tile * NR;
+          w4a8_avx512::micro_kernel_int_n(static_cast<int>(std::min(MR, n - p)), Wd.data() + p * kc,
+                                          kc, a, kc, c.first ? nullptr : Cg.data() + at, TN,
+                                          Cg.data() + at);
         }
-        for (std::size_t i = 0; i < n; ++i)
-          for (std::size_t t = 0; t < T; ++t)
-            Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
-      },
-      kp * TN, opt.threaded);
+      }
+      if (!c.last) continue;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float sg = W.group_scale(r0 + i, c.group);
+        for (std::size_t t = 0; t < T; ++t) {
+          const std::int32_t acc = Cg[i * TN + t] - 8 * asum[t * G + c.group];
+          Cy[i * TN + t] = std::fma(static_cast<float>(acc), sg, Cy[i * TN + t]);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t t = 0; t < T; ++t)
+        Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+  });
 }
 
 #endif
@@ -1155,8 +1158,11 @@ inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weight
 /// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
 /// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
 /// when Y is null with tokens > 0, or when opt.path is a path this CPU or compiler lacks
-/// for W's scheme (w4a8_path_available(opt.path, W.scheme())).
-/// Nothing is written then.  Zero tokens: nothing to do.
+/// for W's scheme (w4a8_path_available(opt.path, W.scheme())), or when opt.rows reaches
+/// past W.out() (its first may equal W.out(): an empty range).  Nothing is written then.
+/// With opt.rows, only the outputs o in the range are written (Y[t·out + o]; Y is still
+/// tokens x W.out()), each with the bits of the call over all rows.  Zero tokens or an
+/// empty range: nothing to do.
 inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float* Y,
                         const w4a8_options& opt = {}) {
   constexpr const char* who = "lowp::w4a8_linear";
@@ -1175,26 +1181,33 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
         (detail::w4a8_avx2::available()
              ? detail::w4a8_avx512::unavailable_reason(W.scheme() == w4a8_scheme::int4_absmax)
              : detail::w4a8_avx2::unavailable_reason()));
-  if (A.tokens() == 0) return;
+  const w4a8_row_range& rows = opt.rows;
+  if (rows.first > W.out() ||
+      (rows.count != w4a8_row_range::all && rows.count > W.out() - rows.first))
+    throw std::invalid_argument(
+        std::string(who) + ": opt.rows (first " + std::to_string(rows.first) + ", count " +
+        (rows.count == w4a8_row_range::all ? std::string("all") : std::to_string(rows.count)) +
+        ") reaches past the weights' " + std::to_string(W.out()) + " rows");
+  w4a8_options o = opt;  // rows.count resolved
+  if (o.rows.count == w4a8_row_range::all) o.rows.count = W.out() - o.rows.first;
+  if (A.tokens() == 0 || o.rows.count == 0) return;
   if (Y == nullptr)
     throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +
                                 " tokens");
-  const w4a8_path path = opt.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : opt.path;
-  if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, opt);
+  const w4a8_path path = o.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : o.path;
+  if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, o);
 #if defined(LOWP_W4A8_AVX2)
   const detail::w4a8_tables& tables = W.tables();
 #if defined(LOWP_W4A8_AVX512)
   if (path == w4a8_path::avx512) {
-    if (A.tokens() < opt.gemm_min_tokens)
-      return detail::w4a8_simd_decode<true>(A, W, Y, opt, tables);
-    if (W.scheme() == w4a8_scheme::int4_absmax)
-      return detail::w4a8_avx512_prefill_int(A, W, Y, opt);
+    if (A.tokens() < o.gemm_min_tokens) return detail::w4a8_simd_decode<true>(A, W, Y, o, tables);
+    if (W.scheme() == w4a8_scheme::int4_absmax) return detail::w4a8_avx512_prefill_int(A, W, Y, o);
     if (W.largest_shift() <= detail::w4a8_avx512::max_shift)
-      return detail::w4a8_fp_prefill<detail::w4a8_avx512_tiles>(A, W, Y, opt, tables);
+      return detail::w4a8_fp_prefill<detail::w4a8_avx512_tiles>(A, W, Y, o, tables);
   }
 #endif
-  if (A.tokens() >= opt.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, opt, tables);
-  detail::w4a8_simd_decode<false>(A, W, Y, opt, tables);
+  if (A.tokens() >= o.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, o, tables);
+  detail::w4a8_simd_decode<false>(A, W, Y, o, tables);
 #endif
 }
 
