@@ -28,6 +28,9 @@
 //                        threaded = false), as an engine's own threads would split it;
 //                        ranges = 1 is one call.  The time over ranges = 1 is what the
 //                        split costs: each call prepares the activations again
+//   w4a8_plan_ranges/{m2,int4}  the same split through one w4a8_plan (made inside the
+//                        timed loop, as an engine makes one per layer call): the
+//                        activations prepared once, then `ranges` runs
 //   eigen_float/dequantized  Eigen's Y = X · Wᵀ on the dequantized float weights (SGEMV
 //                        for one token, SGEMM otherwise); Eigen::setNbThreads(threads)
 //   roofline_read/packed_bytes  one pass over as many bytes as the kernel's weights and
@@ -182,7 +185,7 @@ void BM_w4a8(benchmark::State& state, scheme s, lowp::w4a8_weight_cast cast, low
   set_counters(state, out, in, tokens, L.W.bytes());
 }
 
-void BM_w4a8_ranges(benchmark::State& state, scheme s) {
+void BM_w4a8_ranges(benchmark::State& state, scheme s, bool plan) {
   const auto out = static_cast<std::size_t>(state.range(0)),
              in = static_cast<std::size_t>(state.range(1));
   const auto tokens = static_cast<std::size_t>(state.range(2));
@@ -196,10 +199,18 @@ void BM_w4a8_ranges(benchmark::State& state, scheme s) {
   lowp::w4a8_options o;
   o.threaded = false;
   std::vector<float> Y(tokens * out);
+  const auto range = [&](std::size_t i) {
+    return lowp::w4a8_row_range{i * out / ranges, (i + 1) * out / ranges - i * out / ranges};
+  };
   for (auto _ : state) {
-    for (std::size_t i = 0; i < ranges; ++i) {
-      o.rows = {i * out / ranges, (i + 1) * out / ranges - i * out / ranges};
-      lowp::w4a8_linear(A, L.W, Y.data(), o);
+    if (plan) {
+      const lowp::w4a8_plan P(A, L.W, o);
+      for (std::size_t i = 0; i < ranges; ++i) P.run(Y.data(), range(i));
+    } else {
+      for (std::size_t i = 0; i < ranges; ++i) {
+        o.rows = range(i);
+        lowp::w4a8_linear(A, L.W, Y.data(), o);
+      }
     }
     benchmark::DoNotOptimize(Y.data());
     benchmark::ClobberMemory();
@@ -338,13 +349,23 @@ BENCHMARK_CAPTURE(BM_w4a8, portable, scheme::m2, automatic, lowp::w4a8_path::por
     ->Args({4096, 4096, 1, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8_ranges, m2, scheme::m2)
+BENCHMARK_CAPTURE(BM_w4a8_ranges, m2, scheme::m2, false)
     ->Name("w4a8_ranges/m2")
     ->Apply(range_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_w4a8_ranges, int4, scheme::int4)
+BENCHMARK_CAPTURE(BM_w4a8_ranges, int4, scheme::int4, false)
     ->Name("w4a8_ranges/int4")
+    ->Apply(range_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8_ranges, plan_m2, scheme::m2, true)
+    ->Name("w4a8_plan_ranges/m2")
+    ->Apply(range_shapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_w4a8_ranges, plan_int4, scheme::int4, true)
+    ->Name("w4a8_plan_ranges/int4")
     ->Apply(range_shapes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -21,6 +21,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -705,7 +706,8 @@ TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
 #endif
 }
 
-TEST_CASE("w4a8_linear: row ranges write their rows only, with the whole call's bits") {
+TEST_CASE(
+    "w4a8_linear and w4a8_plan: row ranges write their rows only, with the whole call's bits") {
   // An engine's threads each take a range of output rows (threaded = false).  Rows 1100
   // in three ranges: 7 (inside one chunk of every path), 593 (from 512 rows the one-thread
   // integer decode looks for two-plane pieces; the others do not) and the rest, given as
@@ -748,6 +750,23 @@ TEST_CASE("w4a8_linear: row ranges write their rows only, with the whole call's 
           CHECK(untouched);
         }
         CHECK(done == out);
+
+        // One plan, its ranges run by three threads at once (an engine's pool), and run
+        // again: the same bits.
+        w4a8_options o = p.opt;
+        o.threaded = false;
+        const lowp::w4a8_plan plan(A, W, o);
+        CHECK(plan.out() == out);
+        CHECK(plan.tokens() == T);
+        std::vector<float> Yp(T * out, sentinel);
+        std::vector<std::thread> pool;
+        for (const w4a8_row_range& r : ranges)
+          pool.emplace_back([&plan, &Yp, r] { plan.run(Yp.data(), r); });
+        for (std::thread& th : pool) th.join();
+        CHECK((bits_of(Yp) == bits_of(whole)));
+        std::fill(Yp.begin(), Yp.end(), sentinel);
+        plan.run(Yp.data());
+        CHECK((bits_of(Yp) == bits_of(whole)));
       }
     }
   }
@@ -767,7 +786,7 @@ TEST_CASE("w4a8_linear: row ranges write their rows only, with the whole call's 
   o.rows = {out + 1, w4a8_row_range::all};
   CHECK_THROWS_WITH(
       lowp::w4a8_linear(A, W, Y.data(), o),
-      Catch::Contains("opt.rows (first 1101, count all)") && Catch::Contains("1100 rows"));
+      Catch::Contains("rows (first 1101, count all)") && Catch::Contains("1100 rows"));
   o.rows = {1000, 101};
   CHECK_THROWS_WITH(lowp::w4a8_linear(A, W, Y.data(), o), Catch::Contains("first 1000, count 101"));
   o.rows = {1, w4a8_row_range::all - 1};  // first + count wraps around
@@ -777,4 +796,23 @@ TEST_CASE("w4a8_linear: row ranges write their rows only, with the whole call's 
   CHECK_NOTHROW(lowp::w4a8_linear(A, W, Y.data(), o));
   CHECK(Y[999] == sentinel);
   CHECK(Y[1000] != sentinel);
+
+  // A plan checks A, W and the options as w4a8_linear does, and each run its range and Y.
+  const lowp::w4a8_plan plan(A, W);
+  std::fill(Y.begin(), Y.end(), sentinel);
+  CHECK_THROWS_WITH(plan.run(Y.data(), {out - 1, 2}),
+                    Catch::Contains("lowp::w4a8_plan") &&
+                        Catch::Contains("rows (first 1099, count 2) reach past"));
+  CHECK_THROWS_WITH(plan.run(nullptr), Catch::Contains("null Y"));
+  CHECK((bits_of(Y) == before));
+  CHECK_NOTHROW(plan.run(nullptr, {out, w4a8_row_range::all}));
+  const auto A2 = w4a8_activations::quantize(W.activation(), x.data(), 1, in - 128);
+  CHECK_THROWS_WITH(lowp::w4a8_plan(A2, W), Catch::Contains("128 columns"));
+  const auto Ai = w4a8_activations::quantize(w4a8_activation::int8, x.data(), 2, in);
+  CHECK_THROWS_WITH(lowp::w4a8_plan(Ai, W), Catch::Contains("supported"));
+  CHECK_THROWS_AS(lowp::w4a8_plan(A, w4a8_weights{}), std::invalid_argument);
+  const auto A0 = w4a8_activations::quantize(W.activation(), x.data(), 0, in);
+  const lowp::w4a8_plan empty(A0, W);
+  CHECK(empty.tokens() == 0);
+  CHECK_NOTHROW(empty.run(nullptr));
 }

@@ -10,6 +10,12 @@
 //       lowp::w4a8_activations::quantize(lowp::w4a8_activation::fp8_e4m3, x, tokens, in);
 //   std::vector<float> Y = lowp::w4a8_linear(A, W);           // tokens x out
 //
+// An engine with its own threads prepares the call once and runs ranges of output rows
+// from its threads (docs/w4a8.md, "Threads, and an engine's own"):
+//
+//   const lowp::w4a8_plan plan(A, W, options);                 // options.threaded = false
+//   plan.run(Y, {first, count});                                // on each engine thread
+//
 // The pairs (weights, activations):
 //   FP4 E2M1 under M1 (pow2), M2 (pow2_relative) or absmax scales, with FP8 E4M3
 //   activations; INT4 (symmetric absmax) with INT8 activations.  Activations are
@@ -67,6 +73,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -654,42 +661,66 @@ inline void w4a8_for_rows(const w4a8_options& opt, std::size_t chunk, std::size_
       elements, opt.threaded);
 }
 
+// One call's tokens laid out for W's kernel (made once), and the rows over them: the
+// paths below, each a class whose constructor prepares and whose run() computes rows
+// opt.rows (resolved) into Y.  run() is const and reads only what the constructor made, so
+// threads may run disjoint ranges at once.  A and W are kept by reference.
+struct w4a8_prepared {
+  virtual ~w4a8_prepared() = default;
+  virtual void run(float* Y, const w4a8_options& opt) const = 0;
+};
+
 // The portable path: the contract's reference order, one output at a time.
-inline void w4a8_portable(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                          const w4a8_options& opt) {
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
-  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
-  const w4a8_tables& tables = W.tables();
-  const w4a8_code_values values(A.format());
-  std::vector<float> x(kp);
-  for (std::size_t t = 0; t < A.tokens(); ++t) {
-    w4a8_gather_floats(A, W, values, t, x.data());
-    const float sa = A.scale(t);
-    w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
-      for (std::size_t r = r0; r < r0 + n; ++r) {
-        float y = 0.0f;
-        for (std::size_t j = 0; j < G; ++j) {
-          const std::array<float, 16>& w = tables.values[W.has_group_scales() ? 0 : W.shift(r, j)];
-          const std::size_t q0 = W.group_begin(j), q1 = W.group_begin(j + 1);
-          if (int_path) {
-            std::int32_t acc = 0;
-            for (std::size_t q = q0; q < q1; ++q)
-              acc += static_cast<std::int32_t>(x[q]) *
-                     static_cast<std::int32_t>(w[w4a8_code_at(W, r, q)]);
-            y = std::fma(static_cast<float>(acc), W.group_scale(r, j), y);
-          } else if (W.has_group_scales()) {
-            float s = 0.0f;
-            for (std::size_t q = q0; q < q1; ++q) s = std::fma(x[q], w[w4a8_code_at(W, r, q)], s);
-            y = std::fma(s, W.group_scale(r, j), y);
-          } else {
-            for (std::size_t q = q0; q < q1; ++q) y = std::fma(x[q], w[w4a8_code_at(W, r, q)], y);
-          }
-        }
-        Y[t * out + r] = w4a8_finish(W, r, y, sa);
-      }
-    });
+class w4a8_portable final : public w4a8_prepared {
+ public:
+  w4a8_portable(const w4a8_activations& A, const w4a8_weights& W)
+      : A_(A), W_(W), x_(A.tokens() * W.padded_in()) {
+    const w4a8_code_values values(A.format());
+    for (std::size_t t = 0; t < A.tokens(); ++t)
+      w4a8_gather_floats(A, W, values, t, x_.data() + t * W.padded_in());
   }
-}
+
+  void run(float* Y, const w4a8_options& opt) const override {
+    const w4a8_activations& A = A_;
+    const w4a8_weights& W = W_;
+    const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
+    const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
+    const w4a8_tables& tables = W.tables();
+    for (std::size_t t = 0; t < A.tokens(); ++t) {
+      const float* x = x_.data() + t * kp;
+      const float sa = A.scale(t);
+      w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
+        for (std::size_t r = r0; r < r0 + n; ++r) {
+          float y = 0.0f;
+          for (std::size_t j = 0; j < G; ++j) {
+            const std::array<float, 16>& w =
+                tables.values[W.has_group_scales() ? 0 : W.shift(r, j)];
+            const std::size_t q0 = W.group_begin(j), q1 = W.group_begin(j + 1);
+            if (int_path) {
+              std::int32_t acc = 0;
+              for (std::size_t q = q0; q < q1; ++q)
+                acc += static_cast<std::int32_t>(x[q]) *
+                       static_cast<std::int32_t>(w[w4a8_code_at(W, r, q)]);
+              y = std::fma(static_cast<float>(acc), W.group_scale(r, j), y);
+            } else if (W.has_group_scales()) {
+              float s = 0.0f;
+              for (std::size_t q = q0; q < q1; ++q) s = std::fma(x[q], w[w4a8_code_at(W, r, q)], s);
+              y = std::fma(s, W.group_scale(r, j), y);
+            } else {
+              for (std::size_t q = q0; q < q1; ++q) y = std::fma(x[q], w[w4a8_code_at(W, r, q)], y);
+            }
+          }
+          Y[t * out + r] = w4a8_finish(W, r, y, sa);
+        }
+      });
+    }
+  }
+
+ private:
+  const w4a8_activations& A_;
+  const w4a8_weights& W_;
+  std::vector<float> x_;  // per token: the values in the reference order
+};
 
 // The AVX2 integer FP decode looks for two-plane pieces (w4a8_integer_activations) in
 // layers of at least this many rows per thread.
@@ -835,120 +866,156 @@ inline std::vector<w4a8_avx2::integer_piece> w4a8_integer_pieces(const w4a8_weig
 // rows); INT8 codes per block of 64 as [even, odd storage positions] (AVX2) or in storage order
 // (AVX-512), and each group's code sum.
 template <bool avx512>
-inline void w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                             const w4a8_options& opt, const w4a8_tables& tables) {
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
-  const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
-  const w4a8_weight_cast cast = opt.weight_cast != w4a8_weight_cast::automatic ? opt.weight_cast
-                                : avx512 ? w4a8_weight_cast::table
-                                         : w4a8_weight_cast::integer;
-  const bool integer_rows = !int_path && cast == w4a8_weight_cast::integer;
-  const bool bf16 = avx512 && !int_path && !integer_rows;
-  const bool avx2_fp_rows =
-      !int_path && !integer_rows && (!avx512 || W.largest_shift() > w4a8_avx512::max_shift);
-  std::vector<std::size_t> seg(G + 1);
-  for (std::size_t j = 0; j <= G; ++j) seg[j] = W.group_begin(j);
-  const std::vector<w4a8_avx2::integer_piece> pieces =
-      integer_rows ? w4a8_integer_pieces(W) : std::vector<w4a8_avx2::integer_piece>{};
-  std::vector<w4a8_avx2::integer_split> splits(pieces.size());
-  // Looking for two-plane pieces costs about 0.7 ns per column and token, on the calling
-  // thread, and saves about 1.1 ns per row for each piece found, shared by the threads:
-  // it pays from a few hundred rows per thread on (w4a8_two_plane_min_rows).
-  const bool try_two = opt.rows.count >= w4a8_two_plane_min_rows * chunk_threads(opt.threaded);
-  bool pairs = true;  // every piece i is blocks 2i, 2i + 1 of group i (groups of 128)
-  for (std::size_t i = 0; i < pieces.size(); ++i)
-    pairs = pairs && pieces[i].block == 2 * i && pieces[i].blocks == 2 && pieces[i].group == i;
-  std::vector<std::int8_t> digits(integer_rows ? kp / w4a8_weights::block * 192 : 0);
-  std::vector<std::int32_t> bias(pieces.size() * 8);
-  const w4a8_integer_codes& icodes = w4a8_integer_codes::of(A.format());
-  std::vector<float> x(avx2_fp_rows ? kp : 0);
-  std::vector<std::uint16_t> xb(bf16 ? kp : 0);
-  std::vector<std::int8_t> xi(int_path ? kp : 0);
-  std::vector<std::int32_t> asum(int_path ? G : 0);
-  const std::vector<std::int32_t>& storage = W.storage_columns();
-  const w4a8_code_values values(A.format());
-  std::array<std::uint16_t, 256> code_bf16{};  // E4M3 code -> bfloat16 bits (exact)
-  if (bf16)
-    for (std::size_t c = 0; c < 256; ++c) code_bf16[c] = bfloat16(values.v[c]).bits();
-  for (std::size_t t = 0; t < A.tokens(); ++t) {
-    const std::uint8_t* codes = A.codes() + t * A.in();
-    if (int_path || bf16) {
-      for (std::size_t s = 0; s < kp; ++s) {
-        const std::int32_t c = storage[s];
-        const std::uint8_t a = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
-        const std::size_t even_odd = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
-        if (bf16)
-          xb[even_odd] = c < 0 ? std::uint16_t{0} : code_bf16[a];
-        else
-          xi[avx512 ? s : even_odd] = static_cast<std::int8_t>(a);
-      }
-    }
-    if (integer_rows) {
-      std::fill(bias.begin(), bias.end(), 0);
-      (try_two ? w4a8_integer_activations<true>
-               : w4a8_integer_activations<false>)(codes, storage, pieces, icodes, digits.data(),
-                                                  splits.data(), bias.data());
-    }
-    for (std::size_t j = 0; j < asum.size(); ++j) {  // groups are whole blocks
-      std::int32_t sum = 0;
-      for (std::size_t q = seg[j]; q < seg[j + 1]; ++q) sum += xi[q];
-      asum[j] = sum;
-    }
-    if (avx2_fp_rows) w4a8_gather_floats(A, W, values, t, x.data());
-    const float sa = A.scale(t);
-    const bool shift = cast == w4a8_weight_cast::shift;
-    w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
-      for (std::size_t r = r0; r < r0 + n; ++r) {
-        const std::uint8_t* w = W.row_codes(r);
-        const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
-        const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
-        float y;
-        if (integer_rows) {
-          y = gs != nullptr
-                  ? (pairs ? w4a8_avx2::fp_row_integer<true, true>
-                           : w4a8_avx2::fp_row_integer<true, false>)(w, digits.data(), bias.data(),
-                                                                     pieces.data(), splits.data(),
-                                                                     pieces.size(), k, gs,
-                                                                     icodes.unit.data())
-                  : (pairs ? w4a8_avx2::fp_row_integer<false, true>
-                           : w4a8_avx2::fp_row_integer<false, false>)(w, digits.data(), bias.data(),
-                                                                      pieces.data(), splits.data(),
-                                                                      pieces.size(), k, gs,
-                                                                      icodes.unit.data());
-          Y[t * out + r] = w4a8_finish(W, r, y, sa);
-          continue;
+class w4a8_simd_decode final : public w4a8_prepared {
+ public:
+  // rows: how many rows the runs will take per call (for the two-plane search's cost).
+  w4a8_simd_decode(const w4a8_activations& A, const w4a8_weights& W, const w4a8_options& opt,
+                   std::size_t rows)
+      : A_(A), W_(W), icodes_(w4a8_integer_codes::of(A.format())) {
+    const std::size_t kp = W.padded_in(), G = W.groups(), T = A.tokens();
+    int_path_ = W.scheme() == w4a8_scheme::int4_absmax;
+    cast_ = opt.weight_cast != w4a8_weight_cast::automatic ? opt.weight_cast
+            : avx512                                       ? w4a8_weight_cast::table
+                                                           : w4a8_weight_cast::integer;
+    integer_rows_ = !int_path_ && cast_ == w4a8_weight_cast::integer;
+    bf16_ = avx512 && !int_path_ && !integer_rows_;
+    avx2_fp_rows_ =
+        !int_path_ && !integer_rows_ && (!avx512 || W.largest_shift() > w4a8_avx512::max_shift);
+    seg_.resize(G + 1);
+    for (std::size_t j = 0; j <= G; ++j) seg_[j] = W.group_begin(j);
+    if (integer_rows_) pieces_ = w4a8_integer_pieces(W);
+    const std::size_t P = pieces_.size();
+    for (std::size_t i = 0; i < P; ++i)
+      pairs_ =
+          pairs_ && pieces_[i].block == 2 * i && pieces_[i].blocks == 2 && pieces_[i].group == i;
+    // Looking for two-plane pieces costs about 0.7 ns per column and token, on the calling
+    // thread, and saves about 1.1 ns per row for each piece found, shared by the threads:
+    // it pays from a few hundred rows per thread on (w4a8_two_plane_min_rows).
+    const bool try_two = rows >= w4a8_two_plane_min_rows * chunk_threads(opt.threaded);
+    digits_.resize(integer_rows_ ? T * (kp / w4a8_weights::block * 192) : 0);
+    splits_.resize(T * P);
+    bias_.assign(T * P * 8, 0);
+    x_.resize(avx2_fp_rows_ ? T * kp : 0);
+    xb_.resize(bf16_ ? T * kp : 0);
+    xi_.resize(int_path_ ? T * kp : 0);
+    asum_.resize(int_path_ ? T * G : 0);
+    const std::vector<std::int32_t>& storage = W.storage_columns();
+    const w4a8_code_values values(A.format());
+    std::array<std::uint16_t, 256> code_bf16{};  // E4M3 code -> bfloat16 bits (exact)
+    if (bf16_)
+      for (std::size_t c = 0; c < 256; ++c) code_bf16[c] = bfloat16(values.v[c]).bits();
+    for (std::size_t t = 0; t < T; ++t) {
+      const std::uint8_t* codes = A.codes() + t * A.in();
+      if (int_path_ || bf16_) {
+        for (std::size_t s = 0; s < kp; ++s) {
+          const std::int32_t c = storage[s];
+          const std::uint8_t a = c < 0 ? std::uint8_t{0} : codes[static_cast<std::size_t>(c)];
+          const std::size_t even_odd = s / 64 * 64 + w4a8_avx512::fp_position(s % 64);
+          if (bf16_)
+            xb_[t * kp + even_odd] = c < 0 ? std::uint16_t{0} : code_bf16[a];
+          else
+            xi_[t * kp + (avx512 ? s : even_odd)] = static_cast<std::int8_t>(a);
         }
-#if defined(LOWP_W4A8_AVX512)
-        if constexpr (avx512) {
-          if (int_path) {
-            Y[t * out + r] = w4a8_finish(
-                W, r, w4a8_avx512::int_row(w, xi.data(), asum.data(), seg.data(), G, gs), sa);
-            continue;
-          }
-          if (!avx2_fp_rows || k == nullptr ||
-              *std::max_element(k, k + G) <= w4a8_avx512::max_shift) {
-            y = shift ? w4a8_avx512::fp_row<true>(w, xb.data(), seg.data(), G, k, gs,
-                                                  tables.wide.data())
-                      : w4a8_avx512::fp_row<false>(w, xb.data(), seg.data(), G, k, gs,
-                                                   tables.wide.data());
+      }
+      if (integer_rows_)
+        (try_two ? w4a8_integer_activations<true>
+                 : w4a8_integer_activations<false>)(codes, storage, pieces_, icodes_,
+                                                    digits_.data() + t * (digits_.size() / T),
+                                                    splits_.data() + t * P,
+                                                    bias_.data() + t * P * 8);
+      for (std::size_t j = 0; j < (int_path_ ? G : 0); ++j) {  // groups are whole blocks
+        std::int32_t sum = 0;
+        for (std::size_t q = seg_[j]; q < seg_[j + 1]; ++q) sum += xi_[t * kp + q];
+        asum_[t * G + j] = sum;
+      }
+      if (avx2_fp_rows_) w4a8_gather_floats(A, W, values, t, x_.data() + t * kp);
+    }
+  }
+
+  void run(float* Y, const w4a8_options& opt) const override {
+    const w4a8_activations& A = A_;
+    const w4a8_weights& W = W_;
+    const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+    const std::size_t P = pieces_.size();
+    const w4a8_tables& tables = W.tables();
+    const bool int_path = int_path_, integer_rows = integer_rows_, pairs = pairs_;
+    [[maybe_unused]] const bool avx2_fp_rows = avx2_fp_rows_;
+    const bool shift = cast_ == w4a8_weight_cast::shift;
+    const std::size_t* seg = seg_.data();
+    for (std::size_t t = 0; t < T; ++t) {
+      const std::int8_t* digits =
+          integer_rows ? digits_.data() + t * (digits_.size() / T) : nullptr;
+      const w4a8_avx2::integer_split* splits = splits_.data() + t * P;
+      const std::int32_t* bias = bias_.data() + t * P * 8;
+      const float* x = x_.empty() ? nullptr : x_.data() + t * kp;
+      [[maybe_unused]] const std::uint16_t* xb = xb_.empty() ? nullptr : xb_.data() + t * kp;
+      const std::int8_t* xi = xi_.empty() ? nullptr : xi_.data() + t * kp;
+      const std::int32_t* asum = asum_.empty() ? nullptr : asum_.data() + t * G;
+      const float sa = A.scale(t);
+      w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
+        for (std::size_t r = r0; r < r0 + n; ++r) {
+          const std::uint8_t* w = W.row_codes(r);
+          const float* gs = W.has_group_scales() ? W.group_scales_of(r) : nullptr;
+          const std::uint8_t* k = W.has_group_scales() ? nullptr : W.shifts_of(r);
+          float y;
+          if (integer_rows) {
+            y = gs != nullptr
+                    ? (pairs ? w4a8_avx2::fp_row_integer<true, true>
+                             : w4a8_avx2::fp_row_integer<true, false>)(w, digits, bias,
+                                                                       pieces_.data(), splits, P, k,
+                                                                       gs, icodes_.unit.data())
+                    : (pairs ? w4a8_avx2::fp_row_integer<false, true>
+                             : w4a8_avx2::fp_row_integer<false, false>)(w, digits, bias,
+                                                                        pieces_.data(), splits, P,
+                                                                        k, gs, icodes_.unit.data());
             Y[t * out + r] = w4a8_finish(W, r, y, sa);
             continue;
           }
-        }
+#if defined(LOWP_W4A8_AVX512)
+          if constexpr (avx512) {
+            if (int_path) {
+              Y[t * out + r] = w4a8_finish(W, r, w4a8_avx512::int_row(w, xi, asum, seg, G, gs), sa);
+              continue;
+            }
+            if (!avx2_fp_rows || k == nullptr ||
+                *std::max_element(k, k + G) <= w4a8_avx512::max_shift) {
+              y = shift ? w4a8_avx512::fp_row<true>(w, xb, seg, G, k, gs, tables.wide.data())
+                        : w4a8_avx512::fp_row<false>(w, xb, seg, G, k, gs, tables.wide.data());
+              Y[t * out + r] = w4a8_finish(W, r, y, sa);
+              continue;
+            }
+          }
 #endif
-        if (int_path) {
-          y = w4a8_avx2::int_row(w, xi.data(), asum.data(), seg.data(), G, gs);
-        } else {
-          y = shift
-                  ? w4a8_avx2::fp_row<true>(w, x.data(), seg.data(), G, k, gs, tables.split.data())
-                  : w4a8_avx2::fp_row<false>(w, x.data(), seg.data(), G, k, gs,
-                                             tables.split.data());
+          if (int_path) {
+            y = w4a8_avx2::int_row(w, xi, asum, seg, G, gs);
+          } else {
+            y = shift ? w4a8_avx2::fp_row<true>(w, x, seg, G, k, gs, tables.split.data())
+                      : w4a8_avx2::fp_row<false>(w, x, seg, G, k, gs, tables.split.data());
+          }
+          Y[t * out + r] = w4a8_finish(W, r, y, sa);
         }
-        Y[t * out + r] = w4a8_finish(W, r, y, sa);
-      }
-    });
+      });
+    }
   }
-}
+
+ private:
+  const w4a8_activations& A_;
+  const w4a8_weights& W_;
+  const w4a8_integer_codes& icodes_;
+  w4a8_weight_cast cast_ = w4a8_weight_cast::automatic;
+  bool int_path_ = false, integer_rows_ = false, bf16_ = false, avx2_fp_rows_ = false;
+  bool pairs_ = true;  // every piece i is blocks 2i, 2i + 1 of group i (groups of 128)
+  std::vector<std::size_t> seg_;
+  std::vector<w4a8_avx2::integer_piece> pieces_;
+  // Per token (the token's slice of each):
+  std::vector<std::int8_t> digits_;               // integer FP rows: the digit planes
+  std::vector<w4a8_avx2::integer_split> splits_;  // and each piece's split
+  std::vector<std::int32_t> bias_;                // and bias lanes
+  std::vector<float> x_;                          // AVX2 float FP rows: the values
+  std::vector<std::uint16_t> xb_;                 // AVX-512 FP rows: bfloat16
+  std::vector<std::int8_t> xi_;                   // INT rows: the codes
+  std::vector<std::int32_t> asum_;                // and each group's code sum
+};
 
 // The prefill's column chunks: each group in pieces of at most kc positions (a multiple of
 // 64), in order.
@@ -974,53 +1041,73 @@ inline std::vector<w4a8_chunk> w4a8_chunks(const w4a8_weights& W, std::size_t kc
 // token).  M1/M2: one running sum per output across the whole row; absmax: each group's
 // sum, then y = fma(S_g, s_g, y) at its last chunk.
 template <class Tiles>
-inline void w4a8_fp_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                            const w4a8_options& opt, const w4a8_tables& tables) {
+class w4a8_fp_prefill final : public w4a8_prepared {
+ public:
   using element = typename Tiles::element;
-  constexpr std::size_t MR = Tiles::rows, NR = Tiles::tokens, MC = 96, KC = 512;
-  const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
-  const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
-  const bool scaled = W.has_group_scales();
-  std::vector<element> Ap(tiles * kp * NR, element{0});
-  const w4a8_code_values values(A.format());
-  for (std::size_t t = 0; t < T; ++t)
-    Tiles::pack_token(A, W, values, t, Ap.data() + (t / NR) * kp * NR, t % NR);
-  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
-  w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
-    std::vector<element> Wd(n * KC);
-    std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
-    std::vector<std::uint8_t> k_row(n);
-    std::vector<float> s_row(n);
-    for (const w4a8_chunk& c : chunks) {
-      const std::size_t kc = c.q1 - c.q0;
-      if (!scaled)
-        for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
-      Tiles::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables,
-                         scaled ? nullptr : k_row.data(), Wd.data(), kc);
-      if (scaled && c.last)
-        for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
-      for (std::size_t tile = 0; tile < tiles; ++tile) {
-        const element* a = Ap.data() + (tile * kp + c.q0) * NR;
-        for (std::size_t p = 0; p < n; p += MR) {
-          const int mr = static_cast<int>(std::min(MR, n - p));
-          const element* wp = Wd.data() + p * kc;
-          const std::size_t at = p * TN + tile * NR;
-          if (!scaled) {
-            Tiles::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at, nullptr);
-          } else {
-            const float* in = c.first ? nullptr : Cg.data() + at;
-            float* to = c.last ? Cy.data() + at : Cg.data() + at;
-            Tiles::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
-                                  c.last ? s_row.data() + p : nullptr);
+  static constexpr std::size_t MR = Tiles::rows, NR = Tiles::tokens, MC = 96, KC = 512;
+
+  w4a8_fp_prefill(const w4a8_activations& A, const w4a8_weights& W)
+      : A_(A),
+        W_(W),
+        tiles_((A.tokens() + NR - 1) / NR),
+        Ap_(tiles_ * W.padded_in() * NR, element{0}),
+        chunks_(w4a8_chunks(W, KC)) {
+    const std::size_t kp = W.padded_in();
+    const w4a8_code_values values(A.format());
+    for (std::size_t t = 0; t < A.tokens(); ++t)
+      Tiles::pack_token(A, W, values, t, Ap_.data() + (t / NR) * kp * NR, t % NR);
+  }
+
+  void run(float* Y, const w4a8_options& opt) const override {
+    const w4a8_activations& A = A_;
+    const w4a8_weights& W = W_;
+    const std::size_t kp = W.padded_in(), out = W.out(), T = A.tokens();
+    const std::size_t tiles = tiles_, TN = tiles * NR;
+    const bool scaled = W.has_group_scales();
+    const w4a8_tables& tables = W.tables();
+    w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
+      std::vector<element> Wd(n * KC);
+      std::vector<float> Cy(n * TN, 0.0f), Cg(scaled ? n * TN : 0);
+      std::vector<std::uint8_t> k_row(n);
+      std::vector<float> s_row(n);
+      for (const w4a8_chunk& c : chunks_) {
+        const std::size_t kc = c.q1 - c.q0;
+        if (!scaled)
+          for (std::size_t i = 0; i < n; ++i) k_row[i] = W.shift(r0 + i, c.group);
+        Tiles::decode_rows(W.row_codes(r0), kp / 2, n, c.q0, c.q1, tables,
+                           scaled ? nullptr : k_row.data(), Wd.data(), kc);
+        if (scaled && c.last)
+          for (std::size_t i = 0; i < n; ++i) s_row[i] = W.group_scale(r0 + i, c.group);
+        for (std::size_t tile = 0; tile < tiles; ++tile) {
+          const element* a = Ap_.data() + (tile * kp + c.q0) * NR;
+          for (std::size_t p = 0; p < n; p += MR) {
+            const int mr = static_cast<int>(std::min(MR, n - p));
+            const element* wp = Wd.data() + p * kc;
+            const std::size_t at = p * TN + tile * NR;
+            if (!scaled) {
+              Tiles::micro_kernel_n(mr, wp, kc, a, kc, Cy.data() + at, TN, Cy.data() + at, nullptr);
+            } else {
+              const float* in = c.first ? nullptr : Cg.data() + at;
+              float* to = c.last ? Cy.data() + at : Cg.data() + at;
+              Tiles::micro_kernel_n(mr, wp, kc, a, kc, in, TN, to,
+                                    c.last ? s_row.data() + p : nullptr);
+            }
           }
         }
       }
-    }
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t t = 0; t < T; ++t)
-        Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
-  });
-}
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t t = 0; t < T; ++t)
+          Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+    });
+  }
+
+ private:
+  const w4a8_activations& A_;
+  const w4a8_weights& W_;
+  std::size_t tiles_;
+  std::vector<element> Ap_;  // the tokens packed tile by tile (Tiles::pack_token)
+  std::vector<w4a8_chunk> chunks_;
+};
 
 // The AVX2 tiles: weights decoded to floats, 6 x 16 FMA tiles in the reference order.
 struct w4a8_avx2_tiles {
@@ -1042,12 +1129,6 @@ struct w4a8_avx2_tiles {
     w4a8_avx2::micro_kernel_n(mr, Wp, ldw, Ap, kc, Cin, ldc, Cout, scales);
   }
 };
-
-// The prefill path on AVX2: the reference order.
-inline void w4a8_avx2_prefill(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                              const w4a8_options& opt, const w4a8_tables& tables) {
-  w4a8_fp_prefill<w4a8_avx2_tiles>(A, W, Y, opt, tables);
-}
 
 #endif
 
@@ -1090,60 +1171,83 @@ struct w4a8_avx512_tiles {
 // vpdpbusd (four products per lane and instruction) in 8 x 32 tiles of exact int32
 // group sums; at a group's last chunk y = fma(float(acc_g - 8 · Σ a), s_g, y), the
 // reference order's bits.
-inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                                    const w4a8_options& opt) {
-  constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
-  constexpr std::size_t MC = 96, KC = 512;
-  const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
-  const std::size_t tiles = (T + NR - 1) / NR, TN = tiles * NR;
-  // The codes, tile by tile: [tile][kp / 4 quads][32 tokens][4], in storage order, zero
-  // past the last token; asum[t · G + j]: the sum of token t's codes in group j.
-  std::vector<std::int8_t> Ap(tiles * kp * NR, 0);
-  std::vector<std::int32_t> asum(T * G, 0);
-  const std::vector<std::int32_t>& storage = W.storage_columns();
-  for (std::size_t t = 0; t < T; ++t) {
-    const std::uint8_t* codes = A.codes() + t * A.in();
-    std::int8_t* tile = Ap.data() + (t / NR) * kp * NR;
-    for (std::size_t j = 0; j < G; ++j) {
-      for (std::size_t s = W.group_begin(j); s < W.group_begin(j + 1); ++s) {
-        if (storage[s] < 0) continue;
-        const auto a = static_cast<std::int8_t>(codes[static_cast<std::size_t>(storage[s])]);
-        tile[(s / 4 * NR + t % NR) * 4 + s % 4] = a;
-        asum[t * G + j] += a;
+class w4a8_avx512_prefill_int final : public w4a8_prepared {
+ public:
+  static constexpr std::size_t MR = w4a8_avx512::prefill_rows, NR = w4a8_avx512::prefill_tokens;
+  static constexpr std::size_t MC = 96, KC = 512;
+
+  w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weights& W)
+      : A_(A),
+        W_(W),
+        tiles_((A.tokens() + NR - 1) / NR),
+        Ap_(tiles_ * W.padded_in() * NR, 0),
+        asum_(A.tokens() * W.groups(), 0),
+        chunks_(w4a8_chunks(W, KC)) {
+    const std::size_t kp = W.padded_in(), G = W.groups();
+    const std::vector<std::int32_t>& storage = W.storage_columns();
+    for (std::size_t t = 0; t < A.tokens(); ++t) {
+      const std::uint8_t* codes = A.codes() + t * A.in();
+      std::int8_t* tile = Ap_.data() + (t / NR) * kp * NR;
+      for (std::size_t j = 0; j < G; ++j) {
+        for (std::size_t s = W.group_begin(j); s < W.group_begin(j + 1); ++s) {
+          if (storage[s] < 0) continue;
+          const auto a = static_cast<std::int8_t>(codes[static_cast<std::size_t>(storage[s])]);
+          tile[(s / 4 * NR + t % NR) * 4 + s % 4] = a;
+          asum_[t * G + j] += a;
+        }
       }
     }
   }
-  const std::vector<w4a8_chunk> chunks = w4a8_chunks(W, KC);
-  w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
-    std::vector<std::uint8_t> Wd(n * KC);
-    std::vector<float> Cy(n * TN, 0.0f);
-    std::vector<std::int32_t> Cg(n * TN);
-    for (const w4a8_chunk& c : chunks) {
-      const std::size_t kc = c.q1 - c.q0;
-      w4a8_avx512::decode_rows_int(W.row_codes(r0), kp / 2, n, c.q0, c.q1, Wd.data(), kc);
-      for (std::size_t tile = 0; tile < tiles; ++tile) {
-        const std::int8_t* a = Ap.data() + (tile * kp + c.q0) * NR;
-        for (std::size_t p = 0; p < n; p += MR) {
-          const std::size_t at = p * TN + tile * NR;
-          w4a8_avx512::micro_kernel_int_n(static_cast<int>(std::min(MR, n - p)), Wd.data() + p * kc,
-                                          kc, a, kc, c.first ? nullptr : Cg.data() + at, TN,
-                                          Cg.data() + at);
+
+  void run(float* Y, const w4a8_options& opt) const override {
+    const w4a8_activations& A = A_;
+    const w4a8_weights& W = W_;
+    const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out(), T = A.tokens();
+    const std::size_t tiles = tiles_, TN = tiles * NR;
+    const std::vector<std::int8_t>& Ap = Ap_;
+    const std::vector<std::int32_t>& asum = asum_;
+    const std::vector<w4a8_chunk>& chunks = chunks_;
+    w4a8_for_rows(opt, MC, kp * TN, [&](std::size_t r0, std::size_t n) {
+      std::vector<std::uint8_t> Wd(n * KC);
+      std::vector<float> Cy(n * TN, 0.0f);
+      std::vector<std::int32_t> Cg(n * TN);
+      for (const w4a8_chunk& c : chunks) {
+        const std::size_t kc = c.q1 - c.q0;
+        w4a8_avx512::decode_rows_int(W.row_codes(r0), kp / 2, n, c.q0, c.q1, Wd.data(), kc);
+        for (std::size_t tile = 0; tile < tiles; ++tile) {
+          const std::int8_t* a = Ap.data() + (tile * kp + c.q0) * NR;
+          for (std::size_t p = 0; p < n; p += MR) {
+            const std::size_t at = p * TN + tile * NR;
+            w4a8_avx512::micro_kernel_int_n(static_cast<int>(std::min(MR, n - p)),
+                                            Wd.data() + p * kc, kc, a, kc,
+                                            c.first ? nullptr : Cg.data() + at, TN, Cg.data() + at);
+          }
+        }
+        if (!c.last) continue;
+        for (std::size_t i = 0; i < n; ++i) {
+          const float sg = W.group_scale(r0 + i, c.group);
+          for (std::size_t t = 0; t < T; ++t) {
+            const std::int32_t acc = Cg[i * TN + t] - 8 * asum[t * G + c.group];
+            Cy[i * TN + t] = std::fma(static_cast<float>(acc), sg, Cy[i * TN + t]);
+          }
         }
       }
-      if (!c.last) continue;
-      for (std::size_t i = 0; i < n; ++i) {
-        const float sg = W.group_scale(r0 + i, c.group);
-        for (std::size_t t = 0; t < T; ++t) {
-          const std::int32_t acc = Cg[i * TN + t] - 8 * asum[t * G + c.group];
-          Cy[i * TN + t] = std::fma(static_cast<float>(acc), sg, Cy[i * TN + t]);
-        }
-      }
-    }
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t t = 0; t < T; ++t)
-        Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
-  });
-}
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t t = 0; t < T; ++t)
+          Y[t * out + r0 + i] = w4a8_finish(W, r0 + i, Cy[i * TN + t], A.scale(t));
+    });
+  }
+
+ private:
+  const w4a8_activations& A_;
+  const w4a8_weights& W_;
+  std::size_t tiles_;
+  // The codes, tile by tile: [tile][kp / 4 quads][32 tokens][4], in storage order, zero
+  // past the last token; asum_[t · G + j]: the sum of token t's codes in group j.
+  std::vector<std::int8_t> Ap_;
+  std::vector<std::int32_t> asum_;
+  std::vector<w4a8_chunk> chunks_;
+};
 
 #endif
 
@@ -1153,19 +1257,11 @@ inline void w4a8_avx512_prefill_int(const w4a8_activations& A, const w4a8_weight
 // The linear layer
 // =======================================================================================
 
-/// Y = A · Wᵀ: Y is tokens x out, row-major (Y[t·out + o] = Σ_c A(t, c) W(o, c) in the
-/// dequantized values, computed as the file comment's contract says).  Throws
-/// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
-/// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
-/// when Y is null with tokens > 0, or when opt.path is a path this CPU or compiler lacks
-/// for W's scheme (w4a8_path_available(opt.path, W.scheme())), or when opt.rows reaches
-/// past W.out() (its first may equal W.out(): an empty range).  Nothing is written then.
-/// With opt.rows, only the outputs o in the range are written (Y[t·out + o]; Y is still
-/// tokens x W.out()), each with the bits of the call over all rows.  Zero tokens or an
-/// empty range: nothing to do.
-inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float* Y,
-                        const w4a8_options& opt = {}) {
-  constexpr const char* who = "lowp::w4a8_linear";
+namespace detail {
+
+// The checks w4a8_linear and w4a8_plan share (everything but Y and the row range).
+inline void w4a8_check(const char* who, const w4a8_activations& A, const w4a8_weights& W,
+                       const w4a8_options& opt) {
   if (W.out() == 0)
     throw std::invalid_argument(std::string(who) + ": the weights are not prepared (empty)");
   if (A.in() != W.in())
@@ -1181,37 +1277,113 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
         (detail::w4a8_avx2::available()
              ? detail::w4a8_avx512::unavailable_reason(W.scheme() == w4a8_scheme::int4_absmax)
              : detail::w4a8_avx2::unavailable_reason()));
-  const w4a8_row_range& rows = opt.rows;
-  if (rows.first > W.out() ||
-      (rows.count != w4a8_row_range::all && rows.count > W.out() - rows.first))
+}
+
+// rows with its count resolved (all: to the last row); throws where it reaches past W's
+// rows.
+inline w4a8_row_range w4a8_resolve(const char* who, w4a8_row_range rows, std::size_t out) {
+  if (rows.first > out || (rows.count != w4a8_row_range::all && rows.count > out - rows.first))
     throw std::invalid_argument(
-        std::string(who) + ": opt.rows (first " + std::to_string(rows.first) + ", count " +
+        std::string(who) + ": rows (first " + std::to_string(rows.first) + ", count " +
         (rows.count == w4a8_row_range::all ? std::string("all") : std::to_string(rows.count)) +
-        ") reaches past the weights' " + std::to_string(W.out()) + " rows");
-  w4a8_options o = opt;  // rows.count resolved
-  if (o.rows.count == w4a8_row_range::all) o.rows.count = W.out() - o.rows.first;
+        ") reach past the weights' " + std::to_string(out) + " rows");
+  if (rows.count == w4a8_row_range::all) rows.count = out - rows.first;
+  return rows;
+}
+
+// The path for (A, W, opt), its tokens prepared; rows: how many rows a run will take (for
+// cost decisions only).  A.tokens() > 0.
+inline std::unique_ptr<w4a8_prepared> w4a8_prepare(const w4a8_activations& A, const w4a8_weights& W,
+                                                   const w4a8_options& opt, std::size_t rows) {
+  const w4a8_path path = opt.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : opt.path;
+  if (path == w4a8_path::portable) return std::make_unique<w4a8_portable>(A, W);
+#if defined(LOWP_W4A8_AVX2)
+#if defined(LOWP_W4A8_AVX512)
+  if (path == w4a8_path::avx512) {
+    if (A.tokens() < opt.gemm_min_tokens)
+      return std::make_unique<w4a8_simd_decode<true>>(A, W, opt, rows);
+    if (W.scheme() == w4a8_scheme::int4_absmax)
+      return std::make_unique<w4a8_avx512_prefill_int>(A, W);
+    if (W.largest_shift() <= w4a8_avx512::max_shift)
+      return std::make_unique<w4a8_fp_prefill<w4a8_avx512_tiles>>(A, W);
+  }
+#endif
+  if (A.tokens() >= opt.gemm_min_tokens)
+    return std::make_unique<w4a8_fp_prefill<w4a8_avx2_tiles>>(A, W);
+  return std::make_unique<w4a8_simd_decode<false>>(A, W, opt, rows);
+#else
+  (void)rows;
+  return std::make_unique<w4a8_portable>(A, W);  // path is portable without the SIMD paths
+#endif
+}
+
+}  // namespace detail
+
+/// Y = A · Wᵀ: Y is tokens x out, row-major (Y[t·out + o] = Σ_c A(t, c) W(o, c) in the
+/// dequantized values, computed as the file comment's contract says).  Throws
+/// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
+/// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
+/// when Y is null with tokens > 0, when opt.path is a path this CPU or compiler lacks
+/// for W's scheme (w4a8_path_available(opt.path, W.scheme())), or when opt.rows reaches
+/// past W.out() (its first may equal W.out(): an empty range).  Nothing is written then.
+/// With opt.rows, only the outputs o in the range are written (Y[t·out + o]; Y is still
+/// tokens x W.out()), each with the bits of the call over all rows.  Zero tokens or an
+/// empty range: nothing to do.  Each call prepares the tokens' activations; an engine whose
+/// threads each take a range shares one w4a8_plan instead.
+inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float* Y,
+                        const w4a8_options& opt = {}) {
+  constexpr const char* who = "lowp::w4a8_linear";
+  detail::w4a8_check(who, A, W, opt);
+  w4a8_options o = opt;
+  o.rows = detail::w4a8_resolve(who, opt.rows, W.out());
   if (A.tokens() == 0 || o.rows.count == 0) return;
   if (Y == nullptr)
     throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(A.tokens()) +
                                 " tokens");
-  const w4a8_path path = o.path == w4a8_path::automatic ? w4a8_best_path(W.scheme()) : o.path;
-  if (path == w4a8_path::portable) return detail::w4a8_portable(A, W, Y, o);
-#if defined(LOWP_W4A8_AVX2)
-  const detail::w4a8_tables& tables = W.tables();
-#if defined(LOWP_W4A8_AVX512)
-  if (path == w4a8_path::avx512) {
-    if (A.tokens() < o.gemm_min_tokens) return detail::w4a8_simd_decode<true>(A, W, Y, o, tables);
-    if (W.scheme() == w4a8_scheme::int4_absmax) return detail::w4a8_avx512_prefill_int(A, W, Y, o);
-    if (W.largest_shift() <= detail::w4a8_avx512::max_shift)
-      return detail::w4a8_fp_prefill<detail::w4a8_avx512_tiles>(A, W, Y, o, tables);
-  }
-#endif
-  if (A.tokens() >= o.gemm_min_tokens) return detail::w4a8_avx2_prefill(A, W, Y, o, tables);
-  detail::w4a8_simd_decode<false>(A, W, Y, o, tables);
-#endif
+  detail::w4a8_prepare(A, W, o, o.rows.count)->run(Y, o);
 }
 
-/// w4a8_linear into a new tokens x out vector.
+/// One w4a8_linear call in two steps, for an engine whose own threads each compute a range
+/// of output rows: the constructor lays the tokens' activations out for W's kernel once
+/// (O(tokens · in)), and run() computes any range of rows from it.  run() is const and may
+/// be called from many threads at once, on disjoint ranges of one Y; each output has the
+/// bits of w4a8_linear(A, W, Y, opt).  The plan keeps references to A and W, which must
+/// outlive it.
+class w4a8_plan {
+ public:
+  /// Throws as w4a8_linear does for A, W and opt (opt.rows is not read: each run() names
+  /// its range).  opt.threaded applies to each run(); an engine's threads pass false.
+  w4a8_plan(const w4a8_activations& A, const w4a8_weights& W, const w4a8_options& opt = {})
+      : opt_(opt), out_(W.out()), tokens_(A.tokens()) {
+    detail::w4a8_check(who, A, W, opt);
+    // The runs share the preparation, so its cost decisions count all rows.
+    if (tokens_ > 0) prepared_ = detail::w4a8_prepare(A, W, opt, W.out());
+  }
+
+  /// Rows `rows` of Y = A · Wᵀ into Y (tokens x out, row-major; only those rows' entries
+  /// are written).  Throws std::invalid_argument, writing nothing, when rows reaches past
+  /// out() or when Y is null with tokens > 0 and a nonempty range.
+  void run(float* Y, w4a8_row_range rows = {}) const {
+    w4a8_options o = opt_;
+    o.rows = detail::w4a8_resolve(who, rows, out_);
+    if (tokens_ == 0 || o.rows.count == 0) return;
+    if (Y == nullptr)
+      throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(tokens_) +
+                                  " tokens");
+    prepared_->run(Y, o);
+  }
+
+  std::size_t out() const noexcept { return out_; }
+  std::size_t tokens() const noexcept { return tokens_; }
+
+ private:
+  static constexpr const char* who = "lowp::w4a8_plan";
+  w4a8_options opt_;
+  std::size_t out_, tokens_;
+  std::unique_ptr<detail::w4a8_prepared> prepared_;
+};
+
+/// w4a8_linear into a new tokens x out vector (0 outside opt.rows).
 inline std::vector<float> w4a8_linear(const w4a8_activations& A, const w4a8_weights& W,
                                       const w4a8_options& opt = {}) {
   std::vector<float> Y(A.tokens() * W.out());
