@@ -23,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -708,10 +710,11 @@ TEST_CASE("w4a8_linear: the same bits on one and two threads", "[threads]") {
 
 TEST_CASE(
     "w4a8_linear and w4a8_plan: row ranges write their rows only, with the whole call's bits") {
-  // An engine's threads each take a range of output rows (threaded = false).  Rows 1100
-  // in three ranges: 7 (inside one chunk of every path), 593 (from 512 rows the one-thread
-  // integer decode looks for two-plane pieces; the others do not) and the rest, given as
-  // count = all.  None starts on a multiple of a path's row chunk or micro-tile.
+  // An engine's threads each take a range of output rows.  Rows 1100 in three ranges:
+  // 7 (inside one chunk of every path), 594 (from 512 rows the one-thread integer decode
+  // looks for two-plane pieces; the others do not) and the rest, given as count = all.
+  // The second and third start inside a micro-tile (6 rows on AVX2, 8 on AVX-512) and a
+  // row chunk (16 rows in the decode, 96 in the prefill).
   const std::size_t out = 1100, in = 256;
   const std::vector<float> w = weights(out, in, 31);
   const auto gran = granularity::per_group(128);
@@ -720,41 +723,45 @@ TEST_CASE(
       w4a8_weights(lowp::quantize(M1(), w.data(), out, in, gran)),
       w4a8_weights(lowp::quantize(AF(), w.data(), out, in, gran)),
       w4a8_weights(lowp::quantize(AI(), w.data(), out, in, gran))};
-  const w4a8_row_range ranges[3] = {{0, 7}, {7, 593}, {600, w4a8_row_range::all}};
+  const w4a8_row_range ranges[3] = {{0, 7}, {7, 594}, {601, w4a8_row_range::all}};
   const float sentinel = -7.25f;
   for (const w4a8_weights& W : layers) {
-    for (const std::size_t T : {std::size_t{1}, std::size_t{5}}) {  // decode, prefill
+    // T = 5 runs the prefill on the prefill paths and five decode passes on the others.
+    for (const std::size_t T : {std::size_t{1}, std::size_t{5}}) {
       const std::vector<float> x = activations(T, in, 32 + static_cast<std::uint32_t>(T));
       const auto A = w4a8_activations::quantize(W.activation(), x.data(), T, in);
       for (const path_case& p : paths(W.scheme())) {
         INFO(lowp::w4a8_scheme_name(W.scheme()) << ", " << T << " tokens, " << p.name);
         const std::vector<float> whole = lowp::w4a8_linear(A, W, p.opt);
-        std::vector<float> Y(T * out, sentinel);
-        std::size_t done = 0;  // rows [0, done) written so far
-        for (const w4a8_row_range& r : ranges) {
-          w4a8_options o = p.opt;
-          o.threaded = false;
-          o.rows = r;
-          lowp::w4a8_linear(A, W, Y.data(), o);
-          done = r.count == w4a8_row_range::all ? out : r.first + r.count;
-          bool written = true, untouched = true;
-          for (std::size_t t = 0; t < T; ++t)
-            for (std::size_t c = 0; c < out; ++c) {
-              const float y = Y[t * out + c];
-              if (c < done)
-                written = written && std::memcmp(&y, &whole[t * out + c], sizeof y) == 0;
-              else
-                untouched = untouched && std::memcmp(&y, &sentinel, sizeof y) == 0;
-            }
-          CHECK(written);
-          CHECK(untouched);
+        // Each range into a fresh Y, on the calling thread and then with the path's own
+        // threading: its rows hold the whole call's bits, every other entry the sentinel.
+        for (const bool threaded : {false, p.opt.threaded}) {
+          for (const w4a8_row_range& r : ranges) {
+            w4a8_options o = p.opt;
+            o.threaded = threaded;
+            o.rows = r;
+            std::vector<float> Y(T * out, sentinel);
+            lowp::w4a8_linear(A, W, Y.data(), o);
+            const std::size_t last = r.count == w4a8_row_range::all ? out : r.first + r.count;
+            bool written = true, untouched = true;
+            for (std::size_t t = 0; t < T; ++t)
+              for (std::size_t c = 0; c < out; ++c) {
+                const float y = Y[t * out + c];
+                if (c >= r.first && c < last)
+                  written = written && std::memcmp(&y, &whole[t * out + c], sizeof y) == 0;
+                else
+                  untouched = untouched && std::memcmp(&y, &sentinel, sizeof y) == 0;
+              }
+            CHECK(written);
+            CHECK(untouched);
+          }
         }
-        CHECK(done == out);
 
         // One plan, its ranges run by three threads at once (an engine's pool), and run
         // again: the same bits.
         w4a8_options o = p.opt;
         o.threaded = false;
+        o.rows = {3, 4};  // not read by a plan
         const lowp::w4a8_plan plan(A, W, o);
         CHECK(plan.out() == out);
         CHECK(plan.tokens() == T);
@@ -810,7 +817,23 @@ TEST_CASE(
   CHECK_THROWS_WITH(lowp::w4a8_plan(A2, W), Catch::Contains("128 columns"));
   const auto Ai = w4a8_activations::quantize(w4a8_activation::int8, x.data(), 2, in);
   CHECK_THROWS_WITH(lowp::w4a8_plan(Ai, W), Catch::Contains("supported"));
-  CHECK_THROWS_AS(lowp::w4a8_plan(A, w4a8_weights{}), std::invalid_argument);
+  const w4a8_weights none;
+  CHECK_THROWS_AS(lowp::w4a8_plan(A, none), std::invalid_argument);
+  static_assert(!std::is_constructible_v<lowp::w4a8_plan, w4a8_activations&&, const w4a8_weights&>,
+                "a plan keeps references: no temporaries");
+  static_assert(!std::is_constructible_v<lowp::w4a8_plan, const w4a8_activations&, w4a8_weights&&>);
+  lowp::w4a8_plan first(A, W);
+  const lowp::w4a8_plan second = std::move(first);
+  CHECK_THROWS_AS(first.run(Y.data()), std::logic_error);  // NOLINT(bugprone-use-after-move)
+  CHECK((bits_of(Y) == before));
+  CHECK_NOTHROW(second.run(Y.data()));
+  CHECK((bits_of(Y) == bits_of(lowp::w4a8_linear(A, W))));
+  // The vector form leaves the rows outside opt.rows at 0.
+  o.rows = {1000, 100};
+  const std::vector<float> part = lowp::w4a8_linear(A, W, o);
+  CHECK(part[999] == 0.0f);
+  CHECK(part[1000] == Y[1000]);
+  CHECK(part[out + 999] == 0.0f);
   const auto A0 = w4a8_activations::quantize(W.activation(), x.data(), 0, in);
   const lowp::w4a8_plan empty(A0, W);
   CHECK(empty.tokens() == 0);

@@ -14,7 +14,7 @@
 // from its threads (docs/w4a8.md, "Threads, and an engine's own"):
 //
 //   const lowp::w4a8_plan plan(A, W, options);                 // options.threaded = false
-//   plan.run(Y, {first, count});                                // on each engine thread
+//   plan.run(Y.data(), {first, count});                         // on each engine thread
 //
 // The pairs (weights, activations):
 //   FP4 E2M1 under M1 (pow2), M2 (pow2_relative) or absmax scales, with FP8 E4M3
@@ -673,12 +673,9 @@ struct w4a8_prepared {
 // The portable path: the contract's reference order, one output at a time.
 class w4a8_portable final : public w4a8_prepared {
  public:
-  w4a8_portable(const w4a8_activations& A, const w4a8_weights& W)
-      : A_(A), W_(W), x_(A.tokens() * W.padded_in()) {
-    const w4a8_code_values values(A.format());
-    for (std::size_t t = 0; t < A.tokens(); ++t)
-      w4a8_gather_floats(A, W, values, t, x_.data() + t * W.padded_in());
-  }
+  // Nothing to prepare once: run() gathers each token as it goes (O(in) per token and
+  // call, next to O(in · rows)), so that a long prompt costs no buffer of its size.
+  w4a8_portable(const w4a8_activations& A, const w4a8_weights& W) : A_(A), W_(W) {}
 
   void run(float* Y, const w4a8_options& opt) const override {
     const w4a8_activations& A = A_;
@@ -686,8 +683,10 @@ class w4a8_portable final : public w4a8_prepared {
     const std::size_t kp = W.padded_in(), G = W.groups(), out = W.out();
     const bool int_path = W.scheme() == w4a8_scheme::int4_absmax;
     const w4a8_tables& tables = W.tables();
+    const w4a8_code_values values(A.format());
+    std::vector<float> x(kp);
     for (std::size_t t = 0; t < A.tokens(); ++t) {
-      const float* x = x_.data() + t * kp;
+      w4a8_gather_floats(A, W, values, t, x.data());
       const float sa = A.scale(t);
       w4a8_for_rows(opt, 16, kp, [&](std::size_t r0, std::size_t n) {
         for (std::size_t r = r0; r < r0 + n; ++r) {
@@ -719,11 +718,11 @@ class w4a8_portable final : public w4a8_prepared {
  private:
   const w4a8_activations& A_;
   const w4a8_weights& W_;
-  std::vector<float> x_;  // per token: the values in the reference order
 };
 
-// The AVX2 integer FP decode looks for two-plane pieces (w4a8_integer_activations) in
-// layers of at least this many rows per thread.
+// The AVX2 integer FP decode looks for two-plane pieces (w4a8_integer_activations) where
+// the rows its preparation serves (a w4a8_linear call's range, or all of a plan's rows)
+// come to at least this many per thread.
 inline constexpr std::size_t w4a8_two_plane_min_rows = 512;
 
 #if defined(LOWP_W4A8_AVX2)
@@ -1323,9 +1322,10 @@ inline std::unique_ptr<w4a8_prepared> w4a8_prepare(const w4a8_activations& A, co
 /// dequantized values, computed as the file comment's contract says).  Throws
 /// std::invalid_argument when A.in() != W.in(), when the pair is not supported (FP4 weights
 /// need FP8 E4M3 activations, INT4 weights INT8; the message names the supported pairs),
-/// when Y is null with tokens > 0, when opt.path is a path this CPU or compiler lacks
-/// for W's scheme (w4a8_path_available(opt.path, W.scheme())), or when opt.rows reaches
-/// past W.out() (its first may equal W.out(): an empty range).  Nothing is written then.
+/// when Y is null with tokens > 0 and a nonempty range, when opt.path is a path this CPU
+/// or compiler lacks for W's scheme (w4a8_path_available(opt.path, W.scheme())), or when
+/// opt.rows reaches past W.out() (its first may equal W.out(): an empty range).  Nothing
+/// is written then.
 /// With opt.rows, only the outputs o in the range are written (Y[t·out + o]; Y is still
 /// tokens x W.out()), each with the bits of the call over all rows.  Zero tokens or an
 /// empty range: nothing to do.  Each call prepares the tokens' activations; an engine whose
@@ -1347,25 +1347,32 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
 /// of output rows: the constructor lays the tokens' activations out for W's kernel once
 /// (O(tokens · in)), and run() computes any range of rows from it.  run() is const and may
 /// be called from many threads at once, on disjoint ranges of one Y; each output has the
-/// bits of w4a8_linear(A, W, Y, opt).  The plan keeps references to A and W, which must
-/// outlive it.
+/// bits of w4a8_linear(A, W, Y, opt).  The plan keeps references to A and W (run() reads
+/// their codes and scales), which must outlive it unchanged; temporaries do not compile.
 class w4a8_plan {
  public:
   /// Throws as w4a8_linear does for A, W and opt (opt.rows is not read: each run() names
-  /// its range).  opt.threaded applies to each run(); an engine's threads pass false.
+  /// its range).  opt.threaded applies to each run(); an engine's threads pass false, or
+  /// each would start an OpenMP team of its own.
   w4a8_plan(const w4a8_activations& A, const w4a8_weights& W, const w4a8_options& opt = {})
       : opt_(opt), out_(W.out()), tokens_(A.tokens()) {
     detail::w4a8_check(who, A, W, opt);
     // The runs share the preparation, so its cost decisions count all rows.
     if (tokens_ > 0) prepared_ = detail::w4a8_prepare(A, W, opt, W.out());
   }
+  w4a8_plan(w4a8_activations&&, const w4a8_weights&, const w4a8_options& = {}) = delete;
+  w4a8_plan(const w4a8_activations&, w4a8_weights&&, const w4a8_options& = {}) = delete;
+  w4a8_plan(w4a8_activations&&, w4a8_weights&&, const w4a8_options& = {}) = delete;
 
   /// Rows `rows` of Y = A · Wᵀ into Y (tokens x out, row-major; only those rows' entries
   /// are written).  Throws std::invalid_argument, writing nothing, when rows reaches past
-  /// out() or when Y is null with tokens > 0 and a nonempty range.
+  /// out() or when Y is null with tokens > 0 and a nonempty range; std::logic_error on a
+  /// plan that was moved from.
   void run(float* Y, w4a8_row_range rows = {}) const {
     w4a8_options o = opt_;
     o.rows = detail::w4a8_resolve(who, rows, out_);
+    if (tokens_ > 0 && !prepared_)
+      throw std::logic_error(std::string(who) + ": run() on a plan that was moved from");
     if (tokens_ == 0 || o.rows.count == 0) return;
     if (Y == nullptr)
       throw std::invalid_argument(std::string(who) + ": null Y with " + std::to_string(tokens_) +
