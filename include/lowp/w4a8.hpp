@@ -1345,7 +1345,8 @@ inline void w4a8_linear(const w4a8_activations& A, const w4a8_weights& W, float*
 
 /// One w4a8_linear call in two steps, for an engine whose own threads each compute a range
 /// of output rows: the constructor lays the tokens' activations out for W's kernel once
-/// (O(tokens · in)), and run() computes any range of rows from it.  run() is const and may
+/// (O(tokens · in); the portable path gathers each token in run() instead), and run()
+/// computes any range of rows from it.  run() is const and may
 /// be called from many threads at once, on disjoint ranges of one Y; each output has the
 /// bits of w4a8_linear(A, W, Y, opt).  The plan keeps references to A and W (run() reads
 /// their codes and scales), which must outlive it unchanged; temporaries do not compile.
